@@ -1,0 +1,1 @@
+"""The ``studio`` command: the window without a subcommand, headless work with one."""

@@ -1,0 +1,176 @@
+"""``studio``: opens the window; with a subcommand, works headless.
+
+Exit codes: 0 ok, 2 bad usage or bad input (one sentence on stderr), 1 internal error (one
+sentence on stderr, the traceback in the log file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from studio import __version__
+from studio.core.errors import UserError
+from studio.core.offline import enforce_offline
+
+log = logging.getLogger("studio.cli")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message[:1].upper()}{message[1:]} (see '{self.prog} --help').")
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_plugins_list(args: argparse.Namespace, services) -> int:
+    records = services.registry.verify()
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": r.id,
+                    "panel": r.panels[0].value if r.panels else None,
+                    "version": r.version,
+                    "enabled": r.enabled,
+                    "reason": r.reason,
+                }
+                for r in records
+            ]
+        )
+        return EXIT_OK
+    if not records:
+        print("No plugins installed.")
+    for r in records:
+        panels = ",".join(p.value for p in r.panels) or "-"
+        state = "enabled" if r.enabled else f"disabled: {r.reason}"
+        print(f"{r.id:32} {panels:12} {r.version or '-':10} {r.source.value:8} {state}")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, services) -> int:
+    from studio.core import doctor
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr if args.json else sys.stdout)
+
+    checks = doctor.run_checks(services.registry)
+    packages = doctor.apt_packages_to_install(checks)
+    if args.fix and packages:
+        if doctor.can_install_system_packages():
+            if doctor.install_apt_packages(packages, say):
+                checks = doctor.run_checks(services.registry)
+        else:
+            say(f"To fix, run as root: apt-get install -y {' '.join(packages)}")
+    elif args.fix:
+        say("Nothing to fix.")
+    report = doctor.checks_to_json(checks)
+    if args.json:
+        _print_json(report)
+    else:
+        for check in checks:
+            print(f"[{check.status.value:4}] {check.name}: {check.message}")
+            for line in check.details:
+                print(f"       {line}")
+        remaining = doctor.apt_packages_to_install(checks)
+        if remaining and not args.fix:
+            print(f"Run 'studio doctor --fix' (as root) to install: {' '.join(remaining)}")
+    return EXIT_OK if report["ok"] else EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="studio",
+        description="Studio: write, draw, speak and caption with local models. "
+        "Without a command, opens the window (optionally with a PROJECT.studio).",
+    )
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins_commands = plugins.add_subparsers(
+        dest="plugins_command", metavar="COMMAND", required=True
+    )
+    plugins_list = plugins_commands.add_parser(
+        "list", help="list plugins, enabled or not, with reasons"
+    )
+    plugins_list.add_argument("--json", action="store_true", help="print a JSON list")
+    plugins_list.set_defaults(handler=cmd_plugins_list)
+
+    doctor = commands.add_parser("doctor", help="check (and fix) what Studio needs beyond pip")
+    doctor.add_argument("--fix", action="store_true", help="install missing system packages (root)")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+COMMANDS = ("plugins", "doctor")
+
+
+def _wants_window(argv: Sequence[str]) -> bool:
+    return not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-"))
+
+
+def _open_window(argv: Sequence[str]) -> int:
+    if len(argv) > 1:
+        raise UserError(f"Unknown command '{argv[0]}' (see 'studio --help').")
+    project = Path(argv[0]) if argv else None
+    if project is not None and not project.exists() and project.suffix != ".studio":
+        raise UserError(f"Unknown command '{argv[0]}' (see 'studio --help').")
+    from studio.app import run_app
+
+    return run_app(project)
+
+
+def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
+    """Run the command line (or, with ``window``, only the window); returns the exit code."""
+    enforce_offline()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from studio.core.logs import configure_logging
+    from studio.core.services import build_core_services
+
+    services = build_core_services()
+    configure_logging(services.paths)
+    try:
+        if window or _wants_window(argv):
+            return _open_window(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exit_:  # --help and --version
+            return int(exit_.code or 0)
+        if not getattr(args, "handler", None):
+            raise UserError("Name a command (see 'studio --help').")
+        return args.handler(args, services)
+    except UserError as exc:
+        print(f"studio: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("studio: interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        log.exception("internal error")
+        print(
+            f"studio: internal error ({type(exc).__name__}: {exc}); "
+            f"details in {services.paths.log_file}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def run() -> NoReturn:
+    """Console-script entry point of ``studio``."""
+    sys.exit(main())
+
+
+def gui_main() -> NoReturn:
+    """GUI-script entry point (``studio-gui``): always the window, with an optional project."""
+    sys.exit(main([a for a in sys.argv[1:] if a], window=True))

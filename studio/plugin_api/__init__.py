@@ -1,0 +1,116 @@
+"""The public plugin contract of Studio, version :data:`API_VERSION`.
+
+Everything a plugin author needs is importable from here; nothing here imports Qt or torch.
+
+- :mod:`studio.plugin_api.manifest`: ``studio-plugin.toml``, read without importing the plugin.
+- :class:`ModelPlugin`: ``load()`` a model, ``run()`` a request as a generator of events.
+- :mod:`studio.plugin_api.options`: typed options (forms, ``--set`` parsing, validation).
+- :mod:`studio.plugin_api.requests`: one request type per panel.
+- :mod:`studio.plugin_api.events`: :class:`Progress`, :class:`Partial`, :class:`Result`.
+- :mod:`studio.plugin_api.context`: cancel token, device, threads, model files, logger.
+- :mod:`studio.plugin_api.testing`: a contract test for your plugin, and light test plugins.
+
+A plugin is found either through the entry point group ``studio.plugins`` (the entry point's
+value is the Python package that contains ``studio-plugin.toml``) or as a folder with a
+manifest in the user plugin folder. Built-in plugins use the entry point like everyone else.
+"""
+
+from studio.plugin_api.context import (
+    Cancelled,
+    CancelToken,
+    LoadContext,
+    ResolvedModel,
+    RunContext,
+)
+from studio.plugin_api.events import Event, GeneratedAsset, Partial, Progress, Result
+from studio.plugin_api.kinds import (
+    ASSET_KIND_FOR_PANEL,
+    PANEL_FOR_GENERATE_KIND,
+    AssetKind,
+    GenerateKind,
+    Panel,
+)
+from studio.plugin_api.manifest import (
+    MANIFEST_NAME,
+    KnownModel,
+    Manifest,
+    ManifestError,
+    Needs,
+    read_manifest,
+)
+from studio.plugin_api.options import (
+    BoolOption,
+    ChoiceOption,
+    FloatOption,
+    IntOption,
+    ModelOption,
+    Option,
+    OptionError,
+    OptionSet,
+    SeedOption,
+    TextOption,
+)
+from studio.plugin_api.plugin import ModelPlugin, ModelSpec
+from studio.plugin_api.requests import (
+    REQUEST_TYPE_FOR_PANEL,
+    CaptionRequest,
+    ImageRequest,
+    InputMedia,
+    Request,
+    SpeechRequest,
+    TextRequest,
+)
+
+API_VERSION = 1
+"""The plugin API version this Studio provides; a manifest's ``api_version`` must not exceed it."""
+
+MIN_API_VERSION = 1
+"""The oldest plugin API version this Studio still runs."""
+
+ENTRY_POINT_GROUP = "studio.plugins"
+
+__all__ = [
+    "API_VERSION",
+    "ASSET_KIND_FOR_PANEL",
+    "ENTRY_POINT_GROUP",
+    "MANIFEST_NAME",
+    "MIN_API_VERSION",
+    "PANEL_FOR_GENERATE_KIND",
+    "REQUEST_TYPE_FOR_PANEL",
+    "AssetKind",
+    "BoolOption",
+    "CancelToken",
+    "Cancelled",
+    "CaptionRequest",
+    "ChoiceOption",
+    "Event",
+    "FloatOption",
+    "GenerateKind",
+    "GeneratedAsset",
+    "ImageRequest",
+    "InputMedia",
+    "IntOption",
+    "KnownModel",
+    "LoadContext",
+    "Manifest",
+    "ManifestError",
+    "ModelOption",
+    "ModelPlugin",
+    "ModelSpec",
+    "Needs",
+    "Option",
+    "OptionError",
+    "OptionSet",
+    "Panel",
+    "Partial",
+    "Progress",
+    "Request",
+    "ResolvedModel",
+    "Result",
+    "RunContext",
+    "SeedOption",
+    "SpeechRequest",
+    "TextOption",
+    "TextRequest",
+    "read_manifest",
+]

@@ -1,0 +1,95 @@
+"""What Studio hands a plugin besides options: cancel token, device, threads, model files, log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class Cancelled(Exception):
+    """Raised inside a run when its job was cancelled; Studio commits nothing from that run."""
+
+
+class CancelToken:
+    """Set by Studio when the user cancels; checked by the plugin as often as it can.
+
+    Map it onto the backend's own hook: a diffusers ``callback_on_step_end``, a transformers
+    ``StoppingCriteria``, a check between sentences or images. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if the job was cancelled."""
+        if self._event.is_set():
+            raise Cancelled()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``, waking early on cancel; True if cancelled."""
+        return self._event.wait(seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvedModel:
+    """The model a plugin should load, already found on disk by Studio.
+
+    Attributes:
+        id: the model id or the path the user gave; recorded in recipes.
+        path: a local file or folder; None for plugins that need no model files.
+        sha256: content hash of the main weights file, when known (recorded in recipes).
+        licence: the model's licence, when known.
+        embedded: True for the default model that ships with a package.
+    """
+
+    id: str
+    path: Path | None = None
+    sha256: str | None = None
+    licence: str = ""
+    embedded: bool = False
+
+
+def _ignore_progress(fraction: float | None, message: str) -> None:
+    pass
+
+
+@dataclass(kw_only=True)
+class LoadContext:
+    """Given to :meth:`ModelPlugin.load`.
+
+    Attributes:
+        model: the resolved model files.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``, already chosen by Studio.
+        threads: how many CPU threads the plugin may use (pass it to torch/onnxruntime).
+        cancel: cancel token; long loads should check it.
+        logger: where to log; never print.
+        report_progress: call with (fraction or None, message) during long loads.
+    """
+
+    model: ResolvedModel
+    device: str = "cpu"
+    threads: int = 1
+    cancel: CancelToken = field(default_factory=CancelToken)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("studio.plugin"))
+    report_progress: Callable[[float | None, str], None] = _ignore_progress
+
+
+@dataclass(kw_only=True)
+class RunContext:
+    """Given to :meth:`ModelPlugin.run`; same meaning as in :class:`LoadContext`."""
+
+    model: ResolvedModel
+    device: str = "cpu"
+    threads: int = 1
+    cancel: CancelToken = field(default_factory=CancelToken)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("studio.plugin"))

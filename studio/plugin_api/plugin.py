@@ -1,0 +1,144 @@
+"""The plugin class: load a model once, then run requests on it as a stream of events.
+
+A plugin is a :class:`ModelPlugin` subclass named by its manifest's ``entry``. Its module must
+import nothing heavy at import time (no torch, no model libraries, never Qt): import those inside
+:meth:`ModelPlugin.load` and :meth:`ModelPlugin.run`, so that listing plugins and showing their
+options stays instant. A minimal plugin::
+
+    from studio.plugin_api import (GeneratedAsset, IntOption, ModelPlugin, OptionSet, Progress,
+                                   Result)
+
+    class Shouter(ModelPlugin):
+        run_options = OptionSet(IntOption(name="repeat", default=1, minimum=1, maximum=9))
+
+        def load(self, options, ctx):
+            return None                   # nothing to load
+
+        def run(self, loaded, request, options, ctx):
+            ctx.cancel.raise_if_cancelled()
+            yield Progress(fraction=0.5, message="shouting")
+            text = request.prompt.upper() * options["repeat"]
+            yield Result(assets=(GeneratedAsset.from_text(text),))
+
+Studio guarantees: ``options`` are complete and validated against the declared option sets;
+``load`` and ``run`` are called on a worker thread (never the GUI thread), one run at a time per
+loaded model; a loaded model is reused until Studio evicts it (then :meth:`unload`). The plugin
+guarantees: it checks ``ctx.cancel`` often and raises :class:`Cancelled`, yields exactly one
+:class:`Result` as its last event on success, raises an exception with a readable message on
+failure, and never touches the network unless its manifest says ``needs.network = true``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from studio.plugin_api.context import LoadContext, RunContext
+from studio.plugin_api.events import Event
+from studio.plugin_api.kinds import AssetKind, Panel
+from studio.plugin_api.manifest import KnownModel, Manifest
+from studio.plugin_api.options import OptionSet
+from studio.plugin_api.requests import (
+    CaptionRequest,
+    ImageRequest,
+    InputMedia,
+    Request,
+    SpeechRequest,
+    TextRequest,
+)
+from studio.plugin_api.sample_media import write_sample_png
+
+
+class ModelPlugin(ABC):
+    """Base class of every model plugin.
+
+    Class attributes:
+        load_options: options that change what is loaded (a new value means a new load).
+            Include :class:`studio.plugin_api.ModelOption` if the user can pick a model.
+        run_options: options of one run (steps, temperature, seed...).
+    """
+
+    load_options: ClassVar[OptionSet] = OptionSet()
+    run_options: ClassVar[OptionSet] = OptionSet()
+
+    @abstractmethod
+    def load(self, options: Mapping[str, Any], ctx: LoadContext) -> Any:
+        """Load the model from ``ctx.model`` onto ``ctx.device`` and return it.
+
+        The returned object is opaque to Studio; it is passed back to :meth:`run` and
+        :meth:`unload`. Report slow steps with ``ctx.report_progress``. Load weights safely:
+        safetensors, GGUF and ONNX freely; pickle files only with
+        ``torch.load(..., weights_only=True)``; never ``trust_remote_code`` by yourself.
+        """
+
+    @abstractmethod
+    def run(
+        self, loaded: Any, request: Request, options: Mapping[str, Any], ctx: RunContext
+    ) -> Iterator[Event]:
+        """Do one job, yielding :class:`Progress`, :class:`Partial` and finally one :class:`Result`.
+
+        ``request`` is the request type of the panel the job came from (see
+        :data:`studio.plugin_api.REQUEST_TYPE_FOR_PANEL`).
+        """
+
+    def unload(self, loaded: Any) -> None:  # noqa: B027 - optional hook, empty by default
+        """Free what :meth:`load` returned (GPU memory, files). Default: nothing to do."""
+
+    def memory_bytes(self, loaded: Any) -> int:
+        """How much memory the loaded model holds, for the model cache's budget."""
+        return 0
+
+    def example_request(self, panel: Panel, workdir: Path) -> Request:
+        """A small request that exercises the plugin, used by the contract test.
+
+        ``workdir`` is an empty temporary folder for sample input files. Override this when
+        the plugin needs particular inputs.
+        """
+        if panel is Panel.WRITING:
+            return TextRequest(prompt="Once upon a time")
+        if panel is Panel.IMAGE:
+            return ImageRequest(prompt="a red apple on a table")
+        if panel is Panel.VOICE:
+            return SpeechRequest(text="Hello there. This is a test.")
+        image = write_sample_png(workdir / "sample.png")
+        return CaptionRequest(
+            inputs=(
+                InputMedia(role="image", path=image, kind=AssetKind.IMAGE, media_type="image/png"),
+            )
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """Everything the app shows and checks about a plugin: manifest facts plus typed options."""
+
+    id: str
+    name: str
+    version: str
+    panels: tuple[Panel, ...]
+    licence: str
+    description: str
+    load_options: OptionSet
+    run_options: OptionSet
+    models: tuple[KnownModel, ...] = ()
+
+    @property
+    def panel(self) -> Panel:
+        return self.panels[0]
+
+    @classmethod
+    def build(cls, manifest: Manifest, plugin_class: type[ModelPlugin]) -> ModelSpec:
+        return cls(
+            id=manifest.id,
+            name=manifest.name,
+            version=manifest.version,
+            panels=manifest.panels,
+            licence=manifest.licence,
+            description=manifest.description,
+            load_options=plugin_class.load_options,
+            run_options=plugin_class.run_options,
+            models=manifest.models,
+        )

@@ -1,0 +1,101 @@
+"""What a panel asks a plugin for: one frozen request type per panel.
+
+Requests carry the content of a job (prompt, text, inputs); how to do it lives in the run
+options. All fields are plain data, so requests can be stored in recipes and sent to another
+process. New fields are only ever added with defaults, so plugins keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from studio.plugin_api.kinds import AssetKind, Panel
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputMedia:
+    """A file handed to a plugin, such as the init image, a mask or a reference voice clip.
+
+    Attributes:
+        role: what the input is for (``"init"``, ``"mask"``, ``"image"``, ``"reference"``...).
+        path: a readable local file with the content.
+        kind: the asset kind of the content.
+        media_type: its MIME type, recognised from the content (``"image/png"``...).
+        asset_id: the project asset it came from, if any (recorded as lineage).
+    """
+
+    role: str
+    path: Path
+    kind: AssetKind
+    media_type: str = ""
+    asset_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """Base of all requests: the inputs, in the order given."""
+
+    inputs: tuple[InputMedia, ...] = ()
+
+    def input(self, role: str) -> InputMedia | None:
+        """The input with this role, or None."""
+        return next((item for item in self.inputs if item.role == role), None)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names a user can set (everything but ``inputs``)."""
+        return tuple(f.name for f in fields(cls) if f.name != "inputs")
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as JSON-ready data (inputs by role, path and asset id)."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in self.field_names()}
+        data["inputs"] = [
+            {
+                "role": item.role,
+                "path": str(item.path),
+                "kind": str(item.kind),
+                "media_type": item.media_type,
+                "asset_id": item.asset_id,
+            }
+            for item in self.inputs
+        ]
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextRequest(Request):
+    """Writing: ``prompt`` is the text to continue or the instruction to follow."""
+
+    prompt: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRequest(Request):
+    """Image: what to draw and what to avoid; init image and mask arrive as inputs."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechRequest(Request):
+    """Voice: the text to speak; a reference clip (role ``"reference"``) arrives as an input."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptionRequest(Request):
+    """Captioning: the image arrives as input ``"image"``; an empty question asks for a caption."""
+
+    question: str = ""
+
+
+REQUEST_TYPE_FOR_PANEL: dict[Panel, type[Request]] = {
+    Panel.WRITING: TextRequest,
+    Panel.IMAGE: ImageRequest,
+    Panel.VOICE: SpeechRequest,
+    Panel.CAPTIONING: CaptionRequest,
+}

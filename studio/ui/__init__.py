@@ -1,0 +1,1 @@
+"""Widgets, dialogs and the main window (the only layer that uses QtWidgets)."""
