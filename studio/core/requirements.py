@@ -1,4 +1,4 @@
-"""Check Python requirements (``"transformers>=5"``) against installed packages, importing nothing."""
+"""Check Python requirements (``"transformers>=5"``) against installed packages."""
 
 from __future__ import annotations
 
