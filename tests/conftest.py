@@ -14,7 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def studio_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def studio_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point Studio's data directory at a fresh temporary folder (never the real home)."""
     data_dir = tmp_path_factory.mktemp("studio-data")
     monkeypatch.setenv("STUDIO_DATA_DIR", str(data_dir))

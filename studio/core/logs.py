@@ -11,8 +11,11 @@ from studio.core.paths import Paths
 def configure_logging(paths: Paths, level: int = logging.INFO) -> None:
     """Send Studio's log records to ``<data dir>/logs/studio.log`` (rotated at 2 MB)."""
     root = logging.getLogger()
-    if any(getattr(h, "studio_log", False) for h in root.handlers):
-        return
+    for old in [h for h in root.handlers if getattr(h, "studio_log", False)]:
+        if getattr(old, "baseFilename", None) == str(paths.log_file.absolute()):
+            return
+        root.removeHandler(old)  # the data directory changed (tests do this)
+        old.close()
     try:
         paths.logs_dir.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(

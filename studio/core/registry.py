@@ -151,9 +151,11 @@ class PluginRegistry:
         *,
         plugin_dirs: Sequence[Path] = (),
         entry_point_group: str | None = ENTRY_POINT_GROUP,
+        builtin_distribution: str = STUDIO_DISTRIBUTION,
     ) -> None:
         self._plugin_dirs = tuple(plugin_dirs)
         self._group = entry_point_group
+        self._builtin_distribution = builtin_distribution
         self._lock = threading.RLock()
         self._records: dict[str, PluginRecord] = {}
         self._classes: dict[str, type[ModelPlugin]] = {}
@@ -208,7 +210,9 @@ class PluginRegistry:
         for entry_point in sorted(metadata.entry_points(group=self._group), key=lambda e: e.name):
             dist_name = entry_point.dist.name if entry_point.dist else ""
             source = (
-                PluginSource.BUILTIN if dist_name == STUDIO_DISTRIBUTION else PluginSource.PACKAGE
+                PluginSource.BUILTIN
+                if dist_name == self._builtin_distribution
+                else PluginSource.PACKAGE
             )
             where = f"entry point '{entry_point.name}' of {dist_name or 'unknown package'}"
             if ":" in entry_point.value:
