@@ -98,7 +98,7 @@ def check_library_group(group: LibraryGroup) -> Check:
         return Check(group.name, Status.OK, "system libraries come with Qt on this system")
     missing = {so: pkg for so, pkg in group.libraries.items() if not library_available(so)}
     if not missing:
-        return Check(group.name, Status.OK, f"{len(group.libraries)} libraries found")
+        return Check(group.name, Status.OK, f"found {', '.join(group.libraries)}")
     return Check(
         group.name,
         group.missing_status,
@@ -159,7 +159,11 @@ def check_gpu() -> Check:
 def check_plugins(registry: PluginRegistry) -> Check:
     records = registry.verify()
     disabled = [r for r in records if not r.enabled]
-    message = f"{len(records) - len(disabled)} of {len(records)} plugins enabled"
+    message = (
+        f"{len(records) - len(disabled)} of {len(records)} plugins enabled"
+        if records
+        else "no plugins installed"
+    )
     details = [f"{r.id}: {r.reason}" for r in disabled]
     return Check("plugins", Status.WARN if disabled else Status.OK, message, details=details)
 
