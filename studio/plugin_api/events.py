@@ -77,7 +77,10 @@ class GeneratedAsset:
 
 @dataclass(frozen=True, kw_only=True)
 class Result:
-    """The last event of a successful run: one or more assets."""
+    """Finished assets, committed to the project as soon as Studio receives them.
+
+    A run ends with a Result; a batch may yield one per finished item before that.
+    """
 
     assets: tuple[GeneratedAsset, ...]
 

@@ -23,9 +23,11 @@ options stays instant. A minimal plugin::
 Studio guarantees: ``options`` are complete and validated against the declared option sets;
 ``load`` and ``run`` are called on a worker thread (never the GUI thread), one run at a time per
 loaded model; a loaded model is reused until Studio evicts it (then :meth:`unload`). The plugin
-guarantees: it checks ``ctx.cancel`` often and raises :class:`Cancelled`, yields exactly one
-:class:`Result` as its last event on success, raises an exception with a readable message on
-failure, and never touches the network unless its manifest says ``needs.network = true``.
+guarantees: it checks ``ctx.cancel`` often and raises :class:`Cancelled`; on success its last
+event is a :class:`Result` (a batch may yield one Result per finished item: Studio commits each
+as it arrives, so a batch cancelled half-way keeps what was finished); it raises an exception
+with a readable message on failure; and it never touches the network unless its manifest says
+``needs.network = true``.
 """
 
 from __future__ import annotations
@@ -78,11 +80,23 @@ class ModelPlugin(ABC):
     def run(
         self, loaded: Any, request: Request, options: Mapping[str, Any], ctx: RunContext
     ) -> Iterator[Event]:
-        """Do one job, yielding :class:`Progress`, :class:`Partial` and finally one :class:`Result`.
+        """Do one job, yielding :class:`Progress`, :class:`Partial` and :class:`Result` events.
+
+        The last event must be a :class:`Result`; a batch may yield one per finished item.
 
         ``request`` is the request type of the panel the job came from (see
         :data:`studio.plugin_api.REQUEST_TYPE_FOR_PANEL`).
         """
+
+    def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
+        """Where the files of a model listed in the manifest's ``[[models]]`` are.
+
+        Called on a worker thread before :meth:`load` when the ``model`` load option is empty
+        (the embedded default) or names a known model id. ``cache_dir`` is a folder this plugin
+        may use for unpacked or converted copies. Raise ``FileNotFoundError`` with a clear
+        message (naming the package or file) when the model is not installed.
+        """
+        raise FileNotFoundError(f"The plugin does not know where the model '{model.id}' is.")
 
     def unload(self, loaded: Any) -> None:  # noqa: B027 - optional hook, empty by default
         """Free what :meth:`load` returned (GPU memory, files). Default: nothing to do."""

@@ -44,7 +44,7 @@ class Plugin(ModelPlugin):
         yield Result(assets=(GeneratedAsset.from_text("a"),))
         yield Progress(fraction=1.0)
 """
-    assert "exactly one Result, as its last event" in _violation(tmp_path, code)
+    assert "must end with a Result event" in _violation(tmp_path, code)
 
 
 def test_wrong_asset_kind_backwards_progress_and_undocumented_options_are_caught(tmp_path):

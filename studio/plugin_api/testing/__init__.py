@@ -88,8 +88,8 @@ def _check_events(panel: Panel, events: list[Any], problems: list[str]) -> None:
     if bad:
         problems.append(f"{where} yielded non-events: {bad[:3]!r}")
     results = [e for e in events if isinstance(e, Result)]
-    if len(results) != 1 or events[-1] is not results[0]:
-        problems.append(f"{where} must yield exactly one Result, as its last event")
+    if not events or not isinstance(events[-1], Result):
+        problems.append(f"{where} must end with a Result event")
     fractions = [e.fraction for e in events if isinstance(e, Progress) and e.fraction is not None]
     if fractions != sorted(fractions):
         problems.append(f"{where}: progress went backwards: {fractions}")
@@ -127,7 +127,7 @@ def check_plugin(
     Checks: the manifest is valid and its API version supported; the entry module imports
     without torch, model libraries or Qt; option sets are declared and documented; for each
     panel, a run of the example request (or ``requests[panel]``) yields valid, picklable events
-    ending in exactly one :class:`Result` with assets of the panel's kind; a run whose cancel
+    ending in a :class:`Result`, with assets of the panel's kind; a run whose cancel
     token is already set raises :class:`Cancelled` instead of finishing.
     """
     manifest_path = Path(manifest_path)

@@ -1,0 +1,268 @@
+"""Jobs and their execution, without Qt: the one code path of the panels and the command line.
+
+A :class:`Job` is plain data (plugin id, panel, request, options), so it can be queued, stored
+and later sent to another process. :class:`JobExecutor` runs one: it validates the options,
+waits for a slot on the device, resolves the model to files, loads it through the model cache,
+iterates the plugin's events (forwarding progress and partial output), and hands each finished
+asset to the asset sink, which commits it to the project before the next one is made.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.core.device import Devices, resolve_device
+from studio.core.errors import UserError
+from studio.core.model_cache import CacheKey, ModelCache
+from studio.core.model_resolver import ModelResolver
+from studio.core.registry import PluginRegistry, PluginUnavailable
+from studio.core.scheduler import DeviceScheduler
+from studio.plugin_api import (
+    REQUEST_TYPE_FOR_PANEL,
+    Cancelled,
+    CancelToken,
+    GeneratedAsset,
+    LoadContext,
+    ModelPlugin,
+    OptionError,
+    Panel,
+    Partial,
+    Progress,
+    Request,
+    ResolvedModel,
+    Result,
+    RunContext,
+)
+
+log = logging.getLogger(__name__)
+
+_counter = itertools.count(1)
+
+
+def new_job_id() -> str:
+    return f"job-{time.time_ns():x}-{next(_counter)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One run of a plugin. Plain, picklable data.
+
+    Attributes:
+        plugin_id: which plugin runs it.
+        panel: the panel it belongs to (decides the request type and asset kind).
+        request: what to make.
+        load_options: options of the model load (``model`` among them).
+        run_options: options of this run; a ``seed`` of -1 is replaced by a random one.
+        device: ``auto``, ``cpu``, ``cuda[:n]`` or ``mps``.
+    """
+
+    plugin_id: str
+    panel: Panel
+    request: Request
+    load_options: Mapping[str, Any] = field(default_factory=dict)
+    run_options: Mapping[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    job_id: str = field(default_factory=new_job_id)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The job waits for its device; ``position`` 1 means it is next."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class Started:
+    """The job got its device and starts (loading the model if needed)."""
+
+    device: str
+    threads: int
+
+
+JobEvent = Waiting | Started | Progress | Partial
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProducedAsset:
+    """A finished asset with everything its recipe needs, handed to the asset sink."""
+
+    job: Job
+    plugin_version: str
+    model: ResolvedModel
+    load_options: Mapping[str, Any]
+    run_options: Mapping[str, Any]
+    asset: GeneratedAsset
+
+
+AssetSink = Callable[[ProducedAsset], str]
+"""Commits one asset (with its recipe) and returns its asset id."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job_id: str
+    asset_ids: tuple[str, ...]
+
+
+def readable_error(exc: BaseException) -> str:
+    """The message a person sees for a failed job (the traceback goes to the log)."""
+    if isinstance(exc, UserError | ValueError | OSError | LookupError):
+        text = str(exc).strip().strip("'\"")
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+class JobExecutor:
+    """Runs jobs. Thread-safe: each panel's worker thread calls :meth:`execute`."""
+
+    def __init__(
+        self,
+        *,
+        registry: PluginRegistry,
+        resolver: ModelResolver,
+        cache: ModelCache,
+        scheduler: DeviceScheduler,
+        devices: Devices,
+        sink: AssetSink,
+    ) -> None:
+        self.registry = registry
+        self.resolver = resolver
+        self.cache = cache
+        self.scheduler = scheduler
+        self.devices = devices
+        self.sink = sink
+        self._plugins: dict[str, ModelPlugin] = {}
+
+    def _plugin(self, plugin_id: str) -> ModelPlugin:
+        if plugin_id not in self._plugins:
+            self._plugins[plugin_id] = self.registry.plugin_class(plugin_id)()
+        return self._plugins[plugin_id]
+
+    def prepare(self, job: Job) -> tuple[ModelPlugin, dict[str, Any], dict[str, Any]]:
+        """Check a job before it runs: plugin usable for the panel, options valid.
+
+        Returns the plugin and the complete, validated load and run options; raises
+        :class:`UserError` with a clear sentence otherwise.
+        """
+        try:
+            record = self.registry.get(job.plugin_id)
+            plugin_class = self.registry.plugin_class(job.plugin_id)
+        except PluginUnavailable as exc:
+            raise UserError(str(exc)) from exc
+        if job.panel not in record.panels:
+            serves = ", ".join(p.value for p in record.panels)
+            raise UserError(f"The plugin '{job.plugin_id}' serves {serves}, not {job.panel.value}.")
+        if not isinstance(job.request, REQUEST_TYPE_FOR_PANEL[job.panel]):
+            raise UserError(
+                f"A {job.panel.value} job needs a {REQUEST_TYPE_FOR_PANEL[job.panel].__name__}."
+            )
+        try:
+            load_options = plugin_class.load_options.validate(job.load_options)
+            run_options = plugin_class.run_options.validate(job.run_options)
+        except OptionError as exc:
+            raise UserError(str(exc)) from exc
+        if run_options.get("seed") == -1 and "seed" in plugin_class.run_options:
+            run_options["seed"] = random.randrange(2**32)
+        return self._plugin(job.plugin_id), load_options, run_options
+
+    def execute(
+        self,
+        job: Job,
+        cancel: CancelToken,
+        on_event: Callable[[JobEvent], None] = lambda event: None,
+    ) -> JobOutcome:
+        """Run ``job`` to the end and commit its assets.
+
+        Raises :class:`JobCancelled` (assets finished before the cancel stay committed),
+        :class:`UserError` for bad input, or the plugin's own exception.
+        """
+        plugin, load_options, run_options = self.prepare(job)
+        record = self.registry.get(job.plugin_id)
+        assert record.manifest is not None
+        device = resolve_device(job.device, self.devices)
+        with self.scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))) as threads:
+            on_event(Started(device=device, threads=threads))
+            model = self.resolver.resolve(record.manifest, plugin, load_options.get("model", ""))
+            cancel.raise_if_cancelled()
+
+            def load() -> Any:
+                on_event(Progress(fraction=None, message=f"Loading {model.id or record.name}…"))
+                ctx = LoadContext(
+                    model=model,
+                    device=device,
+                    threads=threads,
+                    cancel=cancel,
+                    logger=logging.getLogger(f"studio.plugin.{job.plugin_id}"),
+                    report_progress=lambda f, m: on_event(Progress(fraction=f, message=m)),
+                )
+                return plugin.load(load_options, ctx)
+
+            key = CacheKey.make(job.plugin_id, load_options, device)
+            committed: list[str] = []
+            ended_with_result = False
+            try:
+                with self.cache.use(key, plugin, load) as loaded:
+                    ctx = RunContext(
+                        model=model,
+                        device=device,
+                        threads=threads,
+                        cancel=cancel,
+                        logger=logging.getLogger(f"studio.plugin.{job.plugin_id}"),
+                    )
+                    for event in plugin.run(loaded, job.request, run_options, ctx):
+                        ended_with_result = isinstance(event, Result)
+                        if isinstance(event, Result):
+                            # Committed before the plugin makes the next one: never only in memory.
+                            committed.extend(
+                                self.sink(
+                                    ProducedAsset(
+                                        job=job,
+                                        plugin_version=record.version,
+                                        model=model,
+                                        load_options=load_options,
+                                        run_options=run_options,
+                                        asset=asset,
+                                    )
+                                )
+                                for asset in event.assets
+                            )
+                        elif isinstance(event, Progress | Partial):
+                            on_event(event)
+                        if not ended_with_result:
+                            cancel.raise_if_cancelled()
+            except Cancelled:
+                raise JobCancelled(tuple(committed)) from None
+        if not ended_with_result:
+            raise RuntimeError(f"The plugin '{job.plugin_id}' stopped without a final result.")
+        return JobOutcome(job_id=job.job_id, asset_ids=tuple(committed))
+
+
+class JobCancelled(Cancelled):
+    """The job was cancelled; ``asset_ids`` are the assets it had already finished and kept."""
+
+    def __init__(self, asset_ids: tuple[str, ...] = ()) -> None:
+        super().__init__(f"cancelled after {len(asset_ids)} finished assets")
+        self.asset_ids = asset_ids
+
+
+__all__ = [
+    "AssetSink",
+    "Cancelled",
+    "Job",
+    "JobCancelled",
+    "JobEvent",
+    "JobExecutor",
+    "JobOutcome",
+    "ProducedAsset",
+    "Started",
+    "Waiting",
+    "new_job_id",
+    "readable_error",
+]

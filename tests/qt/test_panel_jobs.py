@@ -1,0 +1,170 @@
+"""The panel job runner: Qt signals in the GUI thread, batching, cancel, errors, two panels."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QObject, QThread, Slot
+
+from studio.core.jobs import Job
+from studio.plugin_api import ImageRequest, Panel, TextRequest
+from studio.qt.panel_jobs import PanelJobRunner
+from tests.support import make_executor
+
+
+class Recorder(QObject):
+    """Receives every signal in the GUI thread and notes which thread delivered it."""
+
+    def __init__(self, runner: PanelJobRunner) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+        self.threads: set[QThread] = set()
+        for name in (
+            "queued",
+            "waiting",
+            "started",
+            "progress",
+            "text",
+            "preview",
+            "finished",
+            "failed",
+            "cancelled",
+        ):
+            getattr(runner, name).connect(getattr(self, f"on_{name}"))
+
+    def _note(self, *call) -> None:
+        self.threads.add(QThread.currentThread())
+        self.calls.append(call)
+
+    def names(self) -> list[str]:
+        return [c[0] for c in self.calls]
+
+    def of(self, name: str) -> list[tuple]:
+        return [c for c in self.calls if c[0] == name]
+
+    @Slot(str)
+    def on_queued(self, job_id):
+        self._note("queued", job_id)
+
+    @Slot(str, int)
+    def on_waiting(self, job_id, position):
+        self._note("waiting", job_id, position)
+
+    @Slot(str)
+    def on_started(self, job_id):
+        self._note("started", job_id)
+
+    @Slot(str, object, str, object)
+    def on_progress(self, job_id, fraction, message, eta):
+        self._note("progress", job_id, fraction, message)
+
+    @Slot(str, str)
+    def on_text(self, job_id, text):
+        self._note("text", job_id, text)
+
+    @Slot(str, bytes, str)
+    def on_preview(self, job_id, data, media_type):
+        self._note("preview", job_id, data, media_type)
+
+    @Slot(str, object)
+    def on_finished(self, job_id, ids):
+        self._note("finished", job_id, ids)
+
+    @Slot(str, str)
+    def on_failed(self, job_id, message):
+        self._note("failed", job_id, message)
+
+    @Slot(str, object)
+    def on_cancelled(self, job_id, ids):
+        self._note("cancelled", job_id, ids)
+
+
+@pytest.fixture
+def runner_factory(qtbot, tmp_path):
+    runners = []
+
+    def make(name="writing", executor=None):
+        executor = executor or make_executor(tmp_path)[0]
+        runner = PanelJobRunner(executor, name)
+        runners.append(runner)
+        return runner, Recorder(runner)
+
+    yield make
+    for runner in runners:
+        assert runner.shutdown(5000)
+
+
+def echo(prompt="a b c d", **options) -> Job:
+    return Job(
+        plugin_id="studio-test.echo",
+        panel=Panel.WRITING,
+        request=TextRequest(prompt=prompt),
+        run_options=options,
+    )
+
+
+def test_a_job_runs_on_the_worker_and_reports_in_the_gui_thread(qtbot, runner_factory):
+    runner, rec = runner_factory()
+    job_id = runner.submit(echo())
+    qtbot.waitUntil(lambda: bool(rec.of("finished")), timeout=5000)
+    assert rec.names()[:2] == ["queued", "started"]
+    assert "".join(c[2] for c in rec.of("text")) == "a b c d"
+    assert rec.of("finished") == [("finished", job_id, ("asset-1",))]
+    assert rec.threads == {QThread.currentThread()}
+    assert [c[2] for c in rec.of("progress") if c[2] is not None][-1] == 1.0
+    assert not runner.busy
+
+
+def test_fast_streams_are_batched_into_few_updates(qtbot, runner_factory):
+    runner, rec = runner_factory()
+    words = " ".join(f"w{i}" for i in range(3000))
+    runner.submit(echo(words))
+    qtbot.waitUntil(lambda: bool(rec.of("finished")), timeout=20_000)
+    texts = rec.of("text")
+    assert "".join(c[2] for c in texts) == words
+    assert len(texts) < 300  # 3000 pieces arrive in batches, never one signal per token
+
+
+def test_cancel_a_running_job(qtbot, runner_factory):
+    runner, rec = runner_factory()
+    job_id = runner.submit(echo("x y z", delay_ms=2000))
+    qtbot.waitUntil(lambda: bool(rec.of("text")), timeout=5000)
+    runner.cancel(job_id)
+    qtbot.waitUntil(lambda: bool(rec.of("cancelled")), timeout=2000)
+    assert rec.of("cancelled") == [("cancelled", job_id, ())]
+    assert not rec.of("finished")
+
+
+def test_cancel_a_queued_job_before_it_starts(qtbot, runner_factory):
+    runner, rec = runner_factory()
+    first = runner.submit(echo("slow one", delay_ms=300))
+    second = runner.submit(echo("never"))
+    runner.cancel(second)
+    qtbot.waitUntil(lambda: len(rec.of("finished")) + len(rec.of("cancelled")) == 2, timeout=5000)
+    assert [c[1] for c in rec.of("finished")] == [first]
+    assert [c[1] for c in rec.of("cancelled")] == [second]
+
+
+def test_errors_arrive_as_readable_messages(qtbot, runner_factory):
+    runner, rec = runner_factory()
+    runner.submit(echo(fail_at_step=2))
+    runner.submit(echo(repeat=500))
+    qtbot.waitUntil(lambda: len(rec.of("failed")) == 2, timeout=5000)
+    messages = [c[2] for c in rec.of("failed")]
+    assert messages == [
+        "DeliberateFailure: The test plugin failed on purpose at step 2.",
+        "Option 'repeat': 500 is out of range, must be between 1 and 100.",
+    ]
+
+
+def test_two_panels_take_turns_on_the_cpu(qtbot, runner_factory, tmp_path):
+    executor, sink = make_executor(tmp_path)
+    writing, rec_w = runner_factory("writing", executor)
+    image, rec_i = runner_factory("image", executor)
+    writing.submit(echo("hold the cpu", delay_ms=150))
+    qtbot.waitUntil(lambda: bool(rec_w.of("started")), timeout=5000)
+    image.submit(Job(plugin_id="studio-test.gradient", panel=Panel.IMAGE, request=ImageRequest()))
+    qtbot.waitUntil(lambda: bool(rec_i.of("finished")), timeout=10_000)
+    assert rec_i.of("waiting"), "the image job should have waited for the CPU"
+    assert rec_i.of("preview") and rec_i.of("preview")[-1][3] == "image/png"
+    # the writing job finished before the image job could start
+    assert [p.job.panel for p in sink.produced] == [Panel.WRITING, Panel.IMAGE]

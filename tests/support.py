@@ -1,0 +1,50 @@
+"""Shared test helpers: an executor over the light test plugins, with an in-memory asset sink."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.core.device import Devices
+from studio.core.jobs import JobExecutor, ProducedAsset
+from studio.core.model_cache import ModelCache
+from studio.core.model_resolver import ModelResolver
+from studio.core.paths import Paths
+from studio.core.registry import PluginRegistry
+from studio.core.scheduler import DeviceScheduler
+from studio.plugin_api.testing import TEST_PLUGINS_DIR
+
+
+@dataclass
+class MemorySink:
+    """Collects produced assets, numbering them like a store would."""
+
+    produced: list[ProducedAsset] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, item: ProducedAsset) -> str:
+        with self.lock:
+            self.produced.append(item)
+            return f"asset-{len(self.produced)}"
+
+
+def make_executor(
+    data_dir: Path,
+    *,
+    plugin_dirs: tuple[Path, ...] = (TEST_PLUGINS_DIR,),
+    sink=None,
+    budget_bytes: int = 2**40,
+    scheduler: DeviceScheduler | None = None,
+) -> tuple[JobExecutor, MemorySink]:
+    sink = sink or MemorySink()
+    paths = Paths(data_dir=data_dir)
+    executor = JobExecutor(
+        registry=PluginRegistry(plugin_dirs=plugin_dirs, entry_point_group=None),
+        resolver=ModelResolver(paths, hasher=lambda path: f"sha-of-{path.name}"),
+        cache=ModelCache(budget_bytes),
+        scheduler=scheduler or DeviceScheduler(),
+        devices=Devices(),
+        sink=sink,
+    )
+    return executor, sink
