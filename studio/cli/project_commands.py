@@ -1,0 +1,102 @@
+"""``studio project ...``: look into, import into and export from project files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from studio.core.media.export import export_assets
+from studio.core.media.importing import check_import, import_checked
+from studio.core.project import ProjectStore
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def cmd_project_info(args: argparse.Namespace, services) -> int:
+    with ProjectStore.open(args.project, read_only=True, background_check=False) as store:
+        stats = store.stats()
+        report = store.integrity_check()
+        info = {
+            "path": str(args.project),
+            "schema_version": store.schema_version,
+            "assets": {kind.value: count for kind, count in stats.assets.items()},
+            "deleted_assets": stats.deleted_assets,
+            "blobs": stats.blobs,
+            "blob_bytes": stats.blob_bytes,
+            "file_bytes": stats.file_bytes,
+            "integrity": report.summary,
+        }
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+    else:
+        counts = ", ".join(f"{kind} {count}" for kind, count in info["assets"].items())
+        print(f"Project:   {info['path']}")
+        print(f"Schema:    {info['schema_version']}")
+        print(
+            f"Assets:    {sum(info['assets'].values())} ({counts}); "
+            f"{info['deleted_assets']} deleted"
+        )
+        print(
+            f"Size:      {info['file_bytes']} bytes on disk, {info['blob_bytes']} bytes of "
+            f"content in {info['blobs']} blobs"
+        )
+        print(f"Integrity: {info['integrity']}")
+    if report.ok:
+        return EXIT_OK
+    print(f"studio: {args.project.name} failed its integrity check.", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_project_import(args: argparse.Namespace, services) -> int:
+    plan = check_import(args.files)  # before the project is created or opened
+    created = not args.project.exists()
+    with ProjectStore.open_or_create(args.project) as store:
+        report = import_checked(store, plan)
+    if created:
+        print(f"Created {args.project}")
+    for asset in report.assets:
+        print(f"Imported {asset.recipe.request.get('file_name')} as {asset.kind} {asset.id}")
+    return EXIT_OK
+
+
+def cmd_project_export(args: argparse.Namespace, services) -> int:
+    with ProjectStore.open(args.project, read_only=True, background_check=False) as store:
+        exported = export_assets(store, args.directory, overwrite=args.overwrite)
+    for item in exported:
+        extra = f" (recipe in {item.sidecar.name})" if item.sidecar else ""
+        print(f"Exported {item.asset_id} to {item.path}{extra}")
+    if not exported:
+        print("The project has no assets to export.")
+    return EXIT_OK
+
+
+def add_project_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``studio project info|import|export``."""
+    project = subparsers.add_parser("project", help="look into, import into, export from projects")
+    commands = project.add_subparsers(dest="project_command", metavar="COMMAND", required=True)
+
+    info = commands.add_parser(
+        "info", help="schema, asset counts and a full integrity check (changes nothing)"
+    )
+    info.add_argument("project", type=Path, metavar="PROJECT.studio")
+    info.add_argument("--json", action="store_true", help="print the facts as JSON")
+    info.set_defaults(handler=cmd_project_info)
+
+    import_ = commands.add_parser(
+        "import", help="import images, audio and text as assets (creates the project if needed)"
+    )
+    import_.add_argument("project", type=Path, metavar="PROJECT.studio")
+    import_.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    import_.set_defaults(handler=cmd_project_import)
+
+    export = commands.add_parser(
+        "export", help="write every asset as a file, with its recipe embedded or beside it"
+    )
+    export.add_argument("project", type=Path, metavar="PROJECT.studio")
+    export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace files of the same name in DIR"
+    )
+    export.set_defaults(handler=cmd_project_export)

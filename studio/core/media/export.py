@@ -1,0 +1,131 @@
+"""Exporting assets as ordinary files, each with its recipe (see :mod:`.embedded_recipe`).
+
+File names are ``<title>-<asset id>.<ext>``: readable, unique, and the same every time, so a
+second export of the same asset names the same file. Existing files are never replaced unless
+asked; the check happens before the first file is written.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core.errors import UserError
+from studio.core.media.detect import TEXT, format_for_media_type
+from studio.core.media.embedded_recipe import (
+    embed_recipe,
+    sidecar_path,
+    sidecar_text,
+)
+from studio.core.project import Asset, ProjectStore
+from studio.plugin_api.kinds import AssetKind
+
+_TITLE_LENGTH = 48
+
+
+class ExportError(UserError):
+    """Exporting would replace files, or the folder cannot be written."""
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """One exported asset: its file and, for formats without room for a recipe, its sidecar."""
+
+    asset_id: str
+    path: Path
+    sidecar: Path | None = None
+
+
+def _slug(title: str, fallback: str) -> str:
+    text = unicodedata.normalize("NFKC", title)
+    text = re.sub(r"[^\w\- ]+", "", text, flags=re.UNICODE).strip()
+    text = re.sub(r"[\s_]+", "-", text)[:_TITLE_LENGTH].strip("-")
+    return text or fallback
+
+
+def file_extension(asset: Asset) -> str:
+    """The extension for an asset's media type (``.txt`` for text of unknown type)."""
+    fmt = format_for_media_type(asset.media_type)
+    if fmt is not None:
+        return fmt.extension
+    if asset.kind in (AssetKind.TEXT, AssetKind.CAPTION):
+        return TEXT.extension
+    return mimetypes.guess_extension(asset.media_type.split(";")[0].strip()) or ".bin"
+
+
+def export_name(asset: Asset) -> str:
+    """The file name an asset is exported under."""
+    return f"{_slug(asset.title, str(asset.kind))}-{asset.id.lower()}{file_extension(asset)}"
+
+
+def exported_content(asset: Asset, data: bytes, file_name: str) -> tuple[bytes, str | None]:
+    """(file content, sidecar JSON or None): the recipe embedded where the format allows."""
+    fmt = format_for_media_type(asset.media_type)
+    if fmt is not None:
+        embedded = embed_recipe(data, fmt, asset.recipe, asset.title)
+        if embedded is not None:
+            return embedded, None
+    sidecar = sidecar_text(
+        file_name=file_name,
+        data=data,
+        recipe=asset.recipe,
+        title=asset.title,
+        kind=asset.kind.value,
+        asset_id=asset.id,
+    )
+    return data, sidecar
+
+
+def export_assets(
+    store: ProjectStore,
+    directory: Path,
+    *,
+    asset_ids: Iterable[str] | None = None,
+    overwrite: bool = False,
+) -> list[ExportedFile]:
+    """Write assets (all live ones, oldest first, or those named) into ``directory``.
+
+    Raises :class:`ExportError` before writing anything when a file would be replaced and
+    ``overwrite`` is False. Each file appears whole (written beside, then renamed).
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(f"{directory} is a file, not a folder.")
+    if asset_ids is None:
+        assets = list(reversed(store.list_assets()))
+    else:
+        assets = [store.get_asset(asset_id) for asset_id in asset_ids]
+    targets = [directory / export_name(asset) for asset in assets]
+    if not overwrite:
+        taken = [p.name for t in targets for p in (t, sidecar_path(t)) if p.exists()]
+        if taken:
+            shown = ", ".join(taken[:3]) + (f" and {len(taken) - 3} more" if len(taken) > 3 else "")
+            raise ExportError(
+                f"{directory} already has {shown}; choose another folder or allow replacing."
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    exported = []
+    for asset, target in zip(assets, targets, strict=True):
+        content, sidecar = exported_content(asset, store.read_blob(asset.id), target.name)
+        _write_atomically(target, content)
+        sidecar_file = None
+        if sidecar is not None:
+            sidecar_file = sidecar_path(target)
+            _write_atomically(sidecar_file, sidecar.encode("utf-8"))
+        exported.append(ExportedFile(asset_id=asset.id, path=target, sidecar=sidecar_file))
+    return exported
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        temporary.write_bytes(content)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)

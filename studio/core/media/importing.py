@@ -1,0 +1,238 @@
+"""Importing files as assets: recognised by content, checked completely, then stored.
+
+A file becomes an asset only after all of it was decoded (see
+:mod:`studio.core.media.validation`); its extension must not contradict its content. When
+several files are imported together, every file is checked before the first is stored, so a
+bad file in the list changes nothing. A recipe found in the file (or in its sidecar) is kept
+in the import recipe's details, with the file's name; it is not treated as this project's
+lineage, because its input ids belong to the project it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import UserError
+from studio.core.media.a1111 import parse_parameters
+from studio.core.media.detect import (
+    MARKDOWN,
+    TEXT,
+    MediaFormat,
+    format_for_extension,
+    sniff_format,
+    unsupported_format,
+)
+from studio.core.media.embedded_recipe import (
+    SIDECAR_SUFFIX,
+    EmbeddedRecipe,
+    read_embedded,
+    read_sidecar,
+    sidecar_path,
+)
+from studio.core.media.validation import MediaError, check_audio, check_image, decode_text
+from studio.core.project import Asset, ProjectStore
+from studio.core.recipe import Recipe, RecipeError
+from studio.plugin_api.kinds import AssetKind
+
+log = logging.getLogger(__name__)
+
+
+class ImportRefusedError(UserError):
+    """One or more files cannot be imported; nothing was stored.
+
+    Attributes:
+        reasons: (file name, reason) for every refused file.
+    """
+
+    def __init__(self, message: str, reasons: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaFile:
+    """A file that passed every check, ready to become an asset.
+
+    Attributes:
+        path: where it was read from.
+        format: its format, from its content.
+        data: the content to store (text re-encoded as UTF-8).
+        title: the title stored with it (an exported asset's), else the file name's stem.
+        facts: what the checks found (size in pixels, sample rate, text encoding...).
+        embedded: the recipe found in the file or its sidecar, if any.
+    """
+
+    path: Path
+    format: MediaFormat
+    data: bytes
+    title: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    embedded: EmbeddedRecipe | None = None
+
+    @property
+    def kind(self) -> AssetKind:
+        return self.format.kind
+
+    @property
+    def media_type(self) -> str:
+        return self.format.media_type
+
+    def recipe(self) -> Recipe:
+        """The import recipe: the file name, the facts, and any recipe found with the file."""
+        details: dict[str, Any] = {"file": dict(self.facts)}
+        if self.embedded is not None:
+            details["found_in"] = self.embedded.location.value
+            if self.embedded.recipe is not None:
+                details["embedded_recipe"] = self.embedded.recipe.to_json()
+            if self.embedded.parameters:
+                parsed = parse_parameters(self.embedded.parameters)
+                details["a1111_parameters"] = self.embedded.parameters
+                details["a1111"] = {
+                    "prompt": parsed.prompt,
+                    "negative_prompt": parsed.negative_prompt,
+                    "settings": dict(parsed.settings),
+                }
+        return Recipe.for_import(self.path.name, details)
+
+
+def read_media_file(path: Path) -> MediaFile:
+    """Read and check one file completely; raises :class:`ImportRefusedError` if it cannot
+    become an asset (the message names the file and the reason)."""
+    path = Path(path)
+    try:
+        return _read(path)
+    except (MediaError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImportRefusedError(
+            f"{path.name} cannot be imported: {reason}.", ((path.name, reason),)
+        ) from exc
+
+
+def _read(path: Path) -> MediaFile:
+    if not path.is_file():
+        raise MediaError("it is not a file" if path.exists() else "it does not exist")
+    if path.name.endswith(SIDECAR_SUFFIX):
+        raise MediaError("it is a recipe file, read together with the file it describes")
+    data = path.read_bytes()
+    if not data:
+        raise MediaError("it is empty")
+    unsupported = unsupported_format(data, path)
+    if unsupported:
+        raise MediaError(f"it is {unsupported}, which Studio does not import")
+    claimed = format_for_extension(path)
+    fmt = sniff_format(data)
+    facts: dict[str, Any] = {"name": path.name, "bytes": len(data)}
+    if fmt is None:
+        if claimed is not None and claimed.kind is not AssetKind.TEXT:
+            raise MediaError(f"its name promises {_article(claimed.name)} but it is not one")
+        text = decode_text(data)
+        fmt = MARKDOWN if claimed is MARKDOWN else TEXT
+        facts["encoding"] = text.encoding
+        data = text.text.encode("utf-8")
+    elif claimed is not None and claimed is not fmt:
+        raise MediaError(
+            f"its name promises {_article(claimed.name)} but it holds {_article(fmt.name)} "
+            f"(rename it to {path.stem}{fmt.extension})"
+        )
+    elif fmt.kind is AssetKind.IMAGE:
+        image = check_image(data, fmt)
+        facts.update(width=image.width, height=image.height, mode=image.mode)
+        if image.frames > 1:
+            facts["frames"] = image.frames
+    else:
+        audio = check_audio(data, fmt)
+        facts.update(
+            sample_rate=audio.sample_rate,
+            channels=audio.channels,
+            frames=audio.frames,
+            subtype=audio.subtype,
+        )
+    embedded = _embedded_recipe(path, data, fmt)
+    title = embedded.title if embedded is not None and embedded.title else path.stem
+    return MediaFile(path=path, format=fmt, data=data, title=title, facts=facts, embedded=embedded)
+
+
+def _article(name: str) -> str:
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _embedded_recipe(path: Path, data: bytes, fmt: MediaFormat) -> EmbeddedRecipe | None:
+    # A broken embedded recipe is no reason to refuse the media itself.
+    try:
+        return read_embedded(data, fmt) or read_sidecar(path)
+    except RecipeError as exc:
+        log.warning("%s: ignoring its recipe: %s", path, exc)
+        return None
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """Files that passed every check: the media to import, and sidecars read along with them."""
+
+    media: tuple[Path, ...]
+    sidecars: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import stored, and the sidecar files it read along with their media."""
+
+    assets: tuple[Asset, ...]
+    sidecars: tuple[Path, ...] = ()
+
+
+def check_import(paths: Iterable[Path]) -> ImportPlan:
+    """Check every file completely, storing nothing; raises :class:`ImportRefusedError` with
+    the reasons when any file cannot be imported. Sidecar ``*.recipe.json`` files listed
+    beside the file they describe are read with it, not imported themselves."""
+    paths = [Path(p) for p in paths]
+    described = {sidecar_path(p) for p in paths}
+    sidecars = tuple(p for p in paths if p.name.endswith(SIDECAR_SUFFIX) and p in described)
+    media = tuple(p for p in paths if p not in sidecars)
+    if not media:
+        raise ImportRefusedError("Name at least one file to import.")
+    refused: list[ImportRefusedError] = []
+    for path in media:
+        try:
+            read_media_file(path)
+        except ImportRefusedError as exc:
+            refused.append(exc)
+    if len(media) == 1 and refused:
+        raise refused[0]
+    if refused:
+        reasons = tuple(reason for exc in refused for reason in exc.reasons)
+        listed = "; ".join(f"{name}: {reason}" for name, reason in reasons)
+        raise ImportRefusedError(
+            f"Nothing was imported, because {len(refused)} of {len(media)} files "
+            f"cannot be ({listed}).",
+            reasons,
+        )
+    return ImportPlan(media=media, sidecars=sidecars)
+
+
+def import_checked(store: ProjectStore, plan: ImportPlan) -> ImportReport:
+    """Store the files of a plan from :func:`check_import`, in order, one asset each."""
+    assets = []
+    # Read again rather than holding every file in memory between the check and the store.
+    for path in plan.media:
+        media = read_media_file(path)
+        assets.append(
+            store.add_asset(
+                kind=media.kind,
+                data=media.data,
+                media_type=media.media_type,
+                recipe=media.recipe(),
+                title=media.title,
+            )
+        )
+    return ImportReport(assets=tuple(assets), sidecars=plan.sidecars)
+
+
+def import_files(store: ProjectStore, paths: Iterable[Path]) -> ImportReport:
+    """Check every file, then import them all into ``store``; if any file is refused,
+    nothing is stored and :class:`ImportRefusedError` lists the reasons."""
+    return import_checked(store, check_import(paths))

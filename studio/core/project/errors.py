@@ -1,0 +1,54 @@
+"""Problems with a project file, each a :class:`UserError` with one clear sentence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.core.errors import UserError
+
+
+class ProjectError(UserError):
+    """Something about a project file that a person can act on."""
+
+
+class ProjectOpenError(ProjectError):
+    """The file cannot be opened as a project; it was not modified."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ProjectNotFoundError(ProjectOpenError):
+    """There is no file (or only a folder) at the path."""
+
+
+class NotAProjectError(ProjectOpenError):
+    """The file is empty, not SQLite, or an SQLite database of another program."""
+
+
+class NewerProjectError(ProjectOpenError):
+    """The file was written by a newer Studio with a schema this one does not know."""
+
+
+class DamagedProjectError(ProjectOpenError):
+    """The file claims to be a project but its content is broken."""
+
+
+class ProjectExistsError(ProjectError):
+    """A new project (or a copy) would replace an existing file."""
+
+
+class ProjectReadOnlyError(ProjectError):
+    """A change was asked of a project opened read-only."""
+
+
+class ProjectClosedError(ProjectError):
+    """The project was closed; open it again to use it."""
+
+
+class AssetNotFoundError(ProjectError, KeyError):
+    """No asset has this id in the project."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,166 @@
+"""Checking a file before Studio opens it as a project, without changing a byte of it.
+
+The order matters. First the 100-byte SQLite header is read with a plain file read: an empty
+file, random bytes or an SQLite database of another program is refused before SQLite ever
+sees it (SQLite would happily turn an empty file into a database, and opening a foreign
+database for writing could change its journal mode). Then a read-only SQLite connection reads
+the schema version and the table list. Only a file that passed both is opened for writing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core.project.errors import (
+    DamagedProjectError,
+    NewerProjectError,
+    NotAProjectError,
+    ProjectNotFoundError,
+)
+from studio.core.project.schema import (
+    APPLICATION_ID,
+    OLDEST_SCHEMA_VERSION,
+    REQUIRED_TABLES,
+    SCHEMA_VERSION,
+)
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+HEADER_SIZE = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectFileInfo:
+    """What the checks found out about a project file.
+
+    Attributes:
+        path: the file.
+        schema_version: its schema version (may be older than the current one).
+        write_protected: the file or its folder cannot (or should not) be written.
+        size: the file size in bytes.
+    """
+
+    path: Path
+    schema_version: int
+    write_protected: bool
+    size: int
+
+
+def read_only_uri(path: Path) -> str:
+    """An SQLite URI that opens ``path`` read-only (it never creates or changes the file)."""
+    return f"{path.absolute().as_uri()}?mode=ro"
+
+
+def connect_read_only(path: Path, *, timeout: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection, usable from any thread (one thread at a time)."""
+    return sqlite3.connect(
+        read_only_uri(path),
+        uri=True,
+        timeout=timeout,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+
+
+def is_write_protected(path: Path) -> bool:
+    """Whether Studio must not write ``path``: the file or its folder (where SQLite writes its
+    journals) has no write permission, or no write bit at all (so that something marked
+    read-only stays untouched even for an administrator, whom permissions do not stop)."""
+    folder = path.absolute().parent
+    for item, access in ((path, os.W_OK), (folder, os.W_OK | os.X_OK)):
+        if not item.stat().st_mode & 0o222 or not os.access(item, access):
+            return True
+    return False
+
+
+def inspect_project_file(path: Path) -> ProjectFileInfo:
+    """Check that ``path`` is a Studio project this Studio can read, changing nothing.
+
+    Raises a :class:`~studio.core.project.errors.ProjectOpenError` subclass with one clear
+    sentence when the file is missing, not a project, made by a newer Studio, or damaged.
+    """
+    name = path.name
+    if not path.exists():
+        raise ProjectNotFoundError(path, f"{path} does not exist.")
+    if not path.is_file():
+        raise ProjectNotFoundError(path, f"{path} is a folder, not a Studio project file.")
+    header_version = _check_header(path)
+    if header_version > SCHEMA_VERSION:
+        raise _newer(path, header_version)
+    try:
+        conn = connect_read_only(path)
+    except sqlite3.Error as exc:
+        raise DamagedProjectError(path, f"{name} cannot be read ({exc}).") from exc
+    try:
+        application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.DatabaseError as exc:
+        raise DamagedProjectError(path, f"{name} is damaged: {exc}.") from exc
+    finally:
+        conn.close()
+    if application_id != APPLICATION_ID:
+        raise NotAProjectError(
+            path, f"{name} is not a Studio project (it is an SQLite database of another program)."
+        )
+    if version > SCHEMA_VERSION:
+        raise _newer(path, version)
+    if version < OLDEST_SCHEMA_VERSION:
+        raise DamagedProjectError(path, f"{name} is damaged: it has no schema version.")
+    missing = sorted(REQUIRED_TABLES[version] - tables)
+    if missing:
+        raise DamagedProjectError(
+            path, f"{name} is damaged: the table(s) {', '.join(missing)} are missing."
+        )
+    return ProjectFileInfo(
+        path=path,
+        schema_version=version,
+        write_protected=is_write_protected(path),
+        size=path.stat().st_size,
+    )
+
+
+def _newer(path: Path, version: int) -> NewerProjectError:
+    return NewerProjectError(
+        path,
+        f"{path.name} was made by a newer Studio (schema {version}; "
+        f"this Studio reads up to {SCHEMA_VERSION}).",
+    )
+
+
+def _check_header(path: Path) -> int:
+    """Check the SQLite header with a plain read; returns the schema version it names."""
+    name = path.name
+    size = path.stat().st_size
+    if size == 0:
+        raise NotAProjectError(path, f"{name} is empty (0 bytes), so it is not a Studio project.")
+    with open(path, "rb") as handle:
+        header = handle.read(HEADER_SIZE)
+    if len(header) < HEADER_SIZE or not header.startswith(SQLITE_MAGIC):
+        raise NotAProjectError(
+            path, f"{name} is not a Studio project (it is not an SQLite database)."
+        )
+    if int.from_bytes(header[68:72], "big", signed=True) != APPLICATION_ID:
+        raise NotAProjectError(
+            path, f"{name} is not a Studio project (it is an SQLite database of another program)."
+        )
+    raw_page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if raw_page_size == 1 else raw_page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise DamagedProjectError(path, f"{name} is damaged: its header is invalid.")
+    if size % page_size:
+        raise DamagedProjectError(
+            path, f"{name} is damaged: its size is not a whole number of pages (truncated?)."
+        )
+    # The page count in the header is only trustworthy when the two counters agree.
+    page_count = int.from_bytes(header[28:32], "big")
+    if header[24:28] == header[92:96] and size < page_count * page_size:
+        raise DamagedProjectError(
+            path,
+            f"{name} is damaged: it is truncated ({size} of {page_count * page_size} bytes).",
+        )
+    return int.from_bytes(header[60:64], "big", signed=True)
