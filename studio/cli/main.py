@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from studio import __version__
+from studio.cli.consent_commands import add_consent_commands
+from studio.cli.project_commands import add_project_commands
 from studio.core.errors import UserError
 from studio.core.offline import enforce_offline
 
@@ -110,10 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--fix", action="store_true", help="install missing system packages (root)")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.set_defaults(handler=cmd_doctor)
+
+    add_project_commands(commands)
+    add_consent_commands(commands)
     return parser
 
 
-COMMANDS = ("plugins", "doctor")
+COMMANDS = ("plugins", "doctor", "project", "consent", "convert")
 
 
 def _wants_window(argv: Sequence[str]) -> bool:

@@ -60,6 +60,7 @@ from studio.plugin_api.requests import (
     SpeechRequest,
     TextRequest,
 )
+from studio.plugin_api.safe_loading import RemoteCodeRequired, UnsafeWeights
 
 API_VERSION = 1
 """The plugin API version this Studio provides; a manifest's ``api_version`` must not exceed it."""
@@ -104,6 +105,7 @@ __all__ = [
     "Panel",
     "Partial",
     "Progress",
+    "RemoteCodeRequired",
     "Request",
     "ResolvedModel",
     "Result",
@@ -112,5 +114,6 @@ __all__ = [
     "SpeechRequest",
     "TextOption",
     "TextRequest",
+    "UnsafeWeights",
     "read_manifest",
 ]
