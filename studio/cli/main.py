@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import NoReturn
 
 from studio import __version__
 from studio.cli.consent_commands import add_consent_commands
+from studio.cli.generate_commands import add_generate_commands
 from studio.cli.project_commands import add_project_commands
 from studio.core.errors import UserError
 from studio.core.offline import enforce_offline
@@ -115,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_project_commands(commands)
     add_consent_commands(commands)
+    add_generate_commands(commands)
     return parser
 
 
-COMMANDS = ("plugins", "doctor", "project", "consent", "convert")
+COMMANDS = ("plugins", "doctor", "project", "consent", "convert", "generate", "recipe")
 
 
 def _wants_window(argv: Sequence[str]) -> bool:
@@ -161,6 +164,9 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
     except KeyboardInterrupt:
         print("studio: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         log.exception("internal error")
         print(

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from studio.core.device import Devices, resolve_device
@@ -22,6 +23,8 @@ from studio.core.errors import UserError
 from studio.core.model_cache import CacheKey, ModelCache
 from studio.core.model_resolver import ModelResolver
 from studio.core.registry import PluginRegistry, PluginUnavailable
+from studio.core.safety.consent import ConsentKind, ConsentStore
+from studio.core.safety.converter import convert_to_safetensors
 from studio.core.scheduler import DeviceScheduler
 from studio.plugin_api import (
     REQUEST_TYPE_FOR_PANEL,
@@ -39,6 +42,7 @@ from studio.plugin_api import (
     Result,
     RunContext,
 )
+from studio.plugin_api.safe_loading import RemoteCodeRequired, UnsafeWeights
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +134,9 @@ class JobExecutor:
         cache: ModelCache,
         scheduler: DeviceScheduler,
         devices: Devices,
-        sink: AssetSink,
+        sink: AssetSink | None = None,
+        consents: ConsentStore | None = None,
+        converted_dir: Path | None = None,
     ) -> None:
         self.registry = registry
         self.resolver = resolver
@@ -138,12 +144,54 @@ class JobExecutor:
         self.scheduler = scheduler
         self.devices = devices
         self.sink = sink
+        self.consents = consents
+        self.converted_dir = converted_dir
         self._plugins: dict[str, ModelPlugin] = {}
 
     def _plugin(self, plugin_id: str) -> ModelPlugin:
         if plugin_id not in self._plugins:
             self._plugins[plugin_id] = self.registry.plugin_class(plugin_id)()
         return self._plugins[plugin_id]
+
+    def _load_with_consents(
+        self,
+        plugin: ModelPlugin,
+        load_options: Mapping[str, Any],
+        ctx: LoadContext,
+        on_event: Callable[[JobEvent], None],
+    ) -> Any:
+        """Load, asking the consent store when the plugin meets code it must not run alone.
+
+        A pickle that needs full unpickling is converted to safetensors by Studio's converter
+        (in a child process) if the user allowed that file; a folder that needs its own code
+        is loaded with ``allow_remote_code`` if the user allowed that folder. Otherwise the
+        plugin's error becomes a :class:`UserError` that says how to allow it.
+        """
+        for _ in range(8):  # each retry resolves one more file; a model has only a few
+            try:
+                return plugin.load(load_options, ctx)
+            except UnsafeWeights as exc:
+                path = exc.path.resolve()
+                if str(path) in ctx.substitutes or not self._granted(ConsentKind.UNPICKLE, path):
+                    raise UserError(str(exc)) from exc
+                on_event(Progress(fraction=None, message=f"Converting {path.name} to safetensors…"))
+                assert self.consents is not None and self.converted_dir is not None
+                ctx.substitutes[str(path)] = convert_to_safetensors(
+                    path, self.consents, self.converted_dir
+                )
+            except RemoteCodeRequired as exc:
+                if ctx.allow_remote_code or not self._granted(ConsentKind.REMOTE_CODE, exc.folder):
+                    raise UserError(str(exc)) from exc
+                ctx.allow_remote_code = True
+        raise UserError("The model kept asking for more files to convert; giving up.")
+
+    def _granted(self, kind: ConsentKind, path: Path) -> bool:
+        if self.consents is None or self.converted_dir is None:
+            return False
+        try:
+            return self.consents.is_granted(kind, path)
+        except OSError:
+            return False
 
     def prepare(self, job: Job) -> tuple[ModelPlugin, dict[str, Any], dict[str, Any]]:
         """Check a job before it runs: plugin usable for the panel, options valid.
@@ -168,6 +216,7 @@ class JobExecutor:
             run_options = plugin_class.run_options.validate(job.run_options)
         except OptionError as exc:
             raise UserError(str(exc)) from exc
+        resolve_device(job.device, self.devices)
         if run_options.get("seed") == -1 and "seed" in plugin_class.run_options:
             run_options["seed"] = random.randrange(2**32)
         return self._plugin(job.plugin_id), load_options, run_options
@@ -177,12 +226,16 @@ class JobExecutor:
         job: Job,
         cancel: CancelToken,
         on_event: Callable[[JobEvent], None] = lambda event: None,
+        sink: AssetSink | None = None,
     ) -> JobOutcome:
-        """Run ``job`` to the end and commit its assets.
+        """Run ``job`` to the end and commit its assets through ``sink`` (or the default sink).
 
         Raises :class:`JobCancelled` (assets finished before the cancel stay committed),
         :class:`UserError` for bad input, or the plugin's own exception.
         """
+        sink = sink or self.sink
+        if sink is None:
+            raise RuntimeError("no asset sink: nothing could keep the results")
         plugin, load_options, run_options = self.prepare(job)
         record = self.registry.get(job.plugin_id)
         assert record.manifest is not None
@@ -202,7 +255,7 @@ class JobExecutor:
                     logger=logging.getLogger(f"studio.plugin.{job.plugin_id}"),
                     report_progress=lambda f, m: on_event(Progress(fraction=f, message=m)),
                 )
-                return plugin.load(load_options, ctx)
+                return self._load_with_consents(plugin, load_options, ctx, on_event)
 
             key = CacheKey.make(job.plugin_id, load_options, device)
             committed: list[str] = []
@@ -221,7 +274,7 @@ class JobExecutor:
                         if isinstance(event, Result):
                             # Committed before the plugin makes the next one: never only in memory.
                             committed.extend(
-                                self.sink(
+                                sink(
                                     ProducedAsset(
                                         job=job,
                                         plugin_version=record.version,

@@ -1,7 +1,7 @@
 """The Qt-free services every front end needs, built in one place.
 
 The window's composition root (:mod:`studio.app`) and the command line both start here, so the
-two see the same data directory, plugins and settings.
+two see the same data directory, settings, plugins, model cache and job executor.
 """
 
 from __future__ import annotations
@@ -9,17 +9,62 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from studio.core.device import Devices, detect_devices
+from studio.core.hashing import HashCache
+from studio.core.jobs import JobExecutor
+from studio.core.model_cache import ModelCache
+from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
 from studio.core.registry import PluginRegistry
+from studio.core.safety.consent import ConsentStore
+from studio.core.safety.converter import converted_dir
+from studio.core.scheduler import DeviceScheduler
+from studio.core.settings import Settings, SettingsFile
 
 
 @dataclass
 class CoreServices:
     paths: Paths
+    settings_file: SettingsFile
+    settings: Settings
     registry: PluginRegistry
+    hashes: HashCache
+    consents: ConsentStore
+    devices: Devices
+    cache: ModelCache
+    scheduler: DeviceScheduler
+    executor: JobExecutor
 
 
 def build_core_services(environ: Mapping[str, str] | None = None) -> CoreServices:
+    """Build the services. Cheap: nothing is loaded, no plugin code is imported."""
     paths = Paths.from_environment(environ)
+    settings_file = SettingsFile(paths.data_dir / "settings.json")
+    settings = settings_file.load()
     registry = PluginRegistry(plugin_dirs=paths.plugin_dirs)
-    return CoreServices(paths=paths, registry=registry)
+    hashes = HashCache.in_data_dir(paths)
+    devices = detect_devices()
+    cache = ModelCache(settings.memory_budget_bytes)
+    scheduler = DeviceScheduler()
+    consents = ConsentStore.in_data_dir(paths)
+    executor = JobExecutor(
+        registry=registry,
+        resolver=ModelResolver(paths, hashes.model_sha256),
+        cache=cache,
+        scheduler=scheduler,
+        devices=devices,
+        consents=consents,
+        converted_dir=converted_dir(paths),
+    )
+    return CoreServices(
+        paths=paths,
+        settings_file=settings_file,
+        settings=settings,
+        registry=registry,
+        hashes=hashes,
+        consents=consents,
+        devices=devices,
+        cache=cache,
+        scheduler=scheduler,
+        executor=executor,
+    )

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 class Cancelled(Exception):
@@ -74,6 +75,11 @@ class LoadContext:
         cancel: cancel token; long loads should check it.
         logger: where to log; never print.
         report_progress: call with (fraction or None, message) during long loads.
+        allow_remote_code: True only when the user consented to run the code shipped with
+            this model folder (after the plugin raised ``RemoteCodeRequired``); pass it on as
+            ``trust_remote_code``, never ``True`` on your own.
+        substitutes: pickle files the user allowed Studio to convert, mapped to the
+            safetensors copies to load instead; :meth:`load_weights` applies them.
     """
 
     model: ResolvedModel
@@ -82,6 +88,20 @@ class LoadContext:
     cancel: CancelToken = field(default_factory=CancelToken)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("studio.plugin"))
     report_progress: Callable[[float | None, str], None] = _ignore_progress
+    allow_remote_code: bool = False
+    substitutes: dict[str, Path] = field(default_factory=dict)
+
+    def load_weights(self, path: Path, map_location: Any = "cpu") -> Any:
+        """Load a weights file safely (see :func:`studio.plugin_api.safe_loading.safe_torch_load`).
+
+        A pickle file the user allowed to be converted is read from its safetensors copy; one
+        that needs full unpickling without consent raises ``UnsafeWeights``, which Studio turns
+        into a question to the user.
+        """
+        from studio.plugin_api.safe_loading import safe_torch_load
+
+        target = self.substitutes.get(str(Path(path).resolve()), path)
+        return safe_torch_load(target, map_location)
 
 
 @dataclass(kw_only=True)

@@ -1,0 +1,251 @@
+"""``studio generate`` and ``studio recipe``: run plugins headless, on the panels' code path."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import UserError
+from studio.core.generation import (
+    DEFAULT_INPUT_ROLE,
+    StoreSink,
+    build_request,
+    import_inputs,
+    job_from_recipe,
+    split_settings,
+)
+from studio.core.jobs import Job, JobCancelled, JobEvent, Started, Waiting, readable_error
+from studio.core.project.store import ProjectStore
+from studio.plugin_api import PANEL_FOR_GENERATE_KIND, CancelToken, GenerateKind, Partial, Progress
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got '{text}'")
+    return key.strip(), value
+
+
+def _input(text: str) -> tuple[str | None, Path]:
+    role, sep, path = text.partition("=")
+    if sep and role and "/" not in role and not Path(text).exists():
+        return role, Path(path)
+    return None, Path(text)
+
+
+def add_generate_commands(commands: argparse._SubParsersAction) -> None:
+    generate = commands.add_parser(
+        "generate",
+        help="run a plugin headless and commit what it makes to a project",
+        description="Run a plugin and commit its results, with their recipes, to a project "
+        "(created if missing). Progress goes to stderr.",
+    )
+    generate.add_argument(
+        "kind",
+        choices=[k.value for k in GenerateKind],
+        metavar="KIND",
+        help="text, image, speech or caption",
+    )
+    generate.add_argument("--project", required=True, type=Path, help="the .studio project")
+    generate.add_argument("--plugin", required=True, help="plugin id (see 'studio plugins list')")
+    generate.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=_assignment,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a load option, run option or request field",
+    )
+    generate.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        type=_input,
+        default=[],
+        metavar="[ROLE=]FILE",
+        help="an input file (imported into the project)",
+    )
+    generate.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: preferences)")
+    generate.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    generate.set_defaults(handler=cmd_generate)
+
+    recipe = commands.add_parser("recipe", help="show or re-run the recipe of an asset")
+    recipe_commands = recipe.add_subparsers(dest="recipe_command", metavar="COMMAND", required=True)
+    show = recipe_commands.add_parser("show", help="print an asset's recipe as JSON")
+    show.add_argument("project", type=Path)
+    show.add_argument("asset_id")
+    show.set_defaults(handler=cmd_recipe_show)
+    rerun = recipe_commands.add_parser("rerun", help="make an asset again from its recipe")
+    rerun.add_argument("project", type=Path)
+    rerun.add_argument("asset_id")
+    rerun.add_argument("--device", help="run on another device than the recipe's")
+    rerun.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    rerun.set_defaults(handler=cmd_recipe_rerun)
+
+
+class _ProgressPrinter:
+    """Progress on stderr: one updating line on a terminal, occasional lines otherwise."""
+
+    def __init__(self, stream_text: bool) -> None:
+        self.tty = sys.stderr.isatty()
+        self.stream_text = stream_text
+        self.last = ("", 0.0)
+        self.streamed = False
+
+    def __call__(self, event: JobEvent) -> None:
+        if isinstance(event, Partial):
+            if self.stream_text and event.text:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+                self.streamed = True
+            return
+        if isinstance(event, Waiting):
+            line = f"waiting for the device (position {event.position})"
+        elif isinstance(event, Started):
+            line = f"running on {event.device} ({event.threads} threads)"
+        elif isinstance(event, Progress):
+            percent = f"{event.fraction * 100:3.0f}% " if event.fraction is not None else ""
+            line = f"{percent}{event.message}".strip()
+        else:
+            return
+        now = time.monotonic()
+        if self.tty:
+            sys.stderr.write(f"\r\033[K{line}")
+        elif line != self.last[0] and (now - self.last[1] > 0.5 or not isinstance(event, Progress)):
+            sys.stderr.write(line + "\n")
+            self.last = (line, now)
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.streamed:
+            sys.stdout.write("\n")
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+
+
+def _run(services, store: ProjectStore, job: Job, sink: StoreSink, as_json: bool) -> int:
+    printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
+    cancel = CancelToken()
+    try:
+        outcome = services.executor.execute(job, cancel, printer, sink)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        printer.done()
+        print("studio: cancelled.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except JobCancelled:
+        printer.done()
+        print("studio: cancelled.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except UserError:
+        printer.done()
+        raise
+    except Exception as exc:
+        printer.done()
+        log.exception("job %s failed", job.job_id)
+        print(f"studio: {job.plugin_id} failed: {readable_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    printer.done()
+    assets = [store.get_asset(asset_id) for asset_id in outcome.asset_ids]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "assets": [
+                        {"asset_id": a.id, "kind": a.kind.value, "recipe": a.recipe.to_json()}
+                        for a in assets
+                    ]
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for asset in assets:
+            print(f"{asset.id}  {asset.kind.value:7}  {asset.title}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace, services: Any) -> int:
+    panel = PANEL_FOR_GENERATE_KIND[GenerateKind(args.kind)]
+    try:
+        plugin_class = services.registry.plugin_class(args.plugin)
+    except Exception as exc:
+        raise UserError(str(exc)) from exc
+    load, run, fields = split_settings(
+        plugin_class.load_options, plugin_class.run_options, panel, args.settings
+    )
+    inputs = [(role or DEFAULT_INPUT_ROLE[panel], path) for role, path in args.inputs]
+    for _, path in inputs:
+        if not path.is_file():
+            raise UserError(f"The input file {path} does not exist.")
+    job = Job(
+        plugin_id=args.plugin,
+        panel=panel,
+        request=build_request(panel, fields, ()),
+        load_options=load,
+        run_options=run,
+        device=args.device or services.settings.device,
+    )
+    services.executor.prepare(job)  # plugin, panel and options checked before any write
+    store = ProjectStore.open_or_create(args.project)
+    try:
+        request = build_request(panel, fields, import_inputs(store, inputs))
+        job = dataclasses.replace(job, request=request)
+        return _run(services, store, job, StoreSink(store), args.json)
+    finally:
+        store.close()
+
+
+def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
+    store = ProjectStore.open(args.project, read_only=True)
+    try:
+        print(store.get_asset(args.asset_id).recipe.to_json_text(indent=2))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def cmd_recipe_rerun(args: argparse.Namespace, services: Any) -> int:
+    store = ProjectStore.open(args.project)
+    try:
+        rerun = job_from_recipe(store, args.asset_id, args.device)
+        try:
+            sink = StoreSink(store, details={"rerun_of": args.asset_id})
+            code = _run(services, store, rerun.job, sink, args.json)
+        finally:
+            rerun.close()
+        if code == EXIT_OK:
+            _warn_if_changed(store, rerun)
+        return code
+    finally:
+        store.close()
+
+
+def _warn_if_changed(store: ProjectStore, rerun) -> None:
+    newest = store.list_assets(limit=1)
+    if not newest:
+        return
+    now = newest[0].recipe
+    old = rerun.recipe
+    if old.model_sha256 and now.model_sha256 and old.model_sha256 != now.model_sha256:
+        print(
+            "studio: note: the model's files changed since the original was made.", file=sys.stderr
+        )
+    if old.plugin_version != now.plugin_version:
+        print(
+            f"studio: note: the plugin is version {now.plugin_version} now, "
+            f"{old.plugin_version} made the original.",
+            file=sys.stderr,
+        )
