@@ -115,9 +115,13 @@ class JobOutcome:
     asset_ids: tuple[str, ...]
 
 
+class JobFailed(RuntimeError):
+    """A job failed elsewhere (in the model process); the message is already readable."""
+
+
 def readable_error(exc: BaseException) -> str:
     """The message a person sees for a failed job (the traceback goes to the log)."""
-    if isinstance(exc, UserError | ValueError | OSError | LookupError):
+    if isinstance(exc, UserError | ValueError | OSError | LookupError | JobFailed):
         text = str(exc).strip().strip("'\"")
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {exc}".strip()
@@ -147,6 +151,10 @@ class JobExecutor:
         self.consents = consents
         self.converted_dir = converted_dir
         self._plugins: dict[str, ModelPlugin] = {}
+
+    def shutdown(self) -> None:
+        """Unload every model (the interface a process-hosted executor shares)."""
+        self.cache.unload_all()
 
     def _plugin(self, plugin_id: str) -> ModelPlugin:
         if plugin_id not in self._plugins:
@@ -312,6 +320,7 @@ __all__ = [
     "JobCancelled",
     "JobEvent",
     "JobExecutor",
+    "JobFailed",
     "JobOutcome",
     "ProducedAsset",
     "Started",

@@ -45,10 +45,10 @@ class _Entry:
     error: BaseException | None = None
 
 
-def process_memory_bytes() -> int:
-    """Resident memory of this process (Linux); 0 where it cannot be read."""
+def process_memory_bytes(pid: int | None = None) -> int:
+    """Resident memory of this process or of ``pid`` (Linux); 0 where it cannot be read."""
     try:
-        with open("/proc/self/statm") as statm:
+        with open(f"/proc/{pid or 'self'}/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0

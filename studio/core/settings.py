@@ -46,12 +46,15 @@ class Settings:
             this machine's memory.
         theme: light, dark, or the system's.
         projects_dir: where new projects are saved by default; empty means the data directory.
+        isolate_models: run each panel's models in a process of its own, so model code never
+            stalls the window (and unloading frees memory for certain).
     """
 
     device: str = "auto"
     memory_budget_gb: float = 0.0
     theme: Theme = Theme.SYSTEM
     projects_dir: str = ""
+    isolate_models: bool = True
 
     def validated(self) -> Settings:
         """Raise :class:`UserError` for a value that cannot work (unknown device, bad budget)."""
@@ -94,6 +97,8 @@ class SettingsFile:
                 settings.memory_budget_gb, int | float
             ):
                 raise UserError("memory_budget_gb must be a number")
+            if not isinstance(settings.isolate_models, bool):
+                raise UserError("isolate_models must be true or false")
             return settings.validated()
         except (UserError, ValueError, TypeError) as exc:
             return self._defaults_because(f"a value is invalid ({exc})")

@@ -21,8 +21,10 @@ class CancelToken:
     ``StoppingCriteria``, a check between sentences or images. Thread-safe.
     """
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: threading.Event | None = None) -> None:
+        # Any object with set/is_set/wait works, e.g. a multiprocessing Event shared with the
+        # process that runs the plugin.
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

@@ -1,0 +1,94 @@
+"""The model process: builds its own executor and runs the jobs its parent sends.
+
+Messages from the parent: ``("run", job)``, ``("asset_id", id)`` or ``("sink_error", text)``
+in answer to an asset, and ``("stop",)``. Messages to the parent: ``("event", event)``,
+``("asset", produced)``, then one of ``("done",)``, ``("cancelled",)``,
+``("user_error", text)`` or ``("error", text)``. Only plain, picklable data crosses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from multiprocessing.connection import Connection
+from typing import Any
+
+from studio.core.device import detect_devices
+from studio.core.errors import UserError
+from studio.core.jobs import Job, JobCancelled, JobEvent, JobExecutor, ProducedAsset, readable_error
+from studio.core.logs import configure_logging
+from studio.core.model_cache import ModelCache
+from studio.core.model_resolver import ModelResolver
+from studio.core.offline import enforce_offline
+from studio.core.paths import Paths
+from studio.core.registry import PluginRegistry
+from studio.core.safety.consent import ConsentStore
+from studio.core.safety.converter import converted_dir
+from studio.core.scheduler import DeviceScheduler
+from studio.plugin_api import CancelToken
+
+log = logging.getLogger("studio.models")
+
+
+class _SinkRefused(Exception):
+    pass
+
+
+def build_child_executor(config: Any) -> JobExecutor:
+    paths = Paths(data_dir=config.data_dir, extra_plugin_dirs=())
+    from studio.core.hashing import HashCache
+
+    hashes = HashCache.in_data_dir(paths)
+    return JobExecutor(
+        registry=PluginRegistry(plugin_dirs=config.plugin_dirs),
+        resolver=ModelResolver(paths, hashes.model_sha256),
+        cache=ModelCache(config.budget_bytes),
+        scheduler=DeviceScheduler(),
+        devices=detect_devices(),
+        consents=ConsentStore.in_data_dir(paths),
+        converted_dir=converted_dir(paths),
+    )
+
+
+def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
+    """Entry point of the model process (spawned, so nothing is inherited but ``config``)."""
+    os.environ.update(config.environ)
+    enforce_offline()
+    configure_logging(Paths(data_dir=config.data_dir))
+    executor = build_child_executor(config)
+
+    def send_event(event: JobEvent) -> None:
+        conn.send(("event", event))
+
+    def sink(produced: ProducedAsset) -> str:
+        conn.send(("asset", produced))
+        answer = conn.recv()
+        if answer[0] != "asset_id":
+            raise _SinkRefused(answer[1])
+        return answer[1]
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent went away
+        if message[0] == "stop":
+            executor.cache.unload_all()
+            return
+        if message[0] != "run":
+            continue
+        job: Job = message[1]
+        token = CancelToken(cancel_event)
+        try:
+            executor.execute(job, token, send_event, sink)
+        except JobCancelled:
+            conn.send(("cancelled",))
+        except UserError as exc:
+            conn.send(("user_error", str(exc)))
+        except _SinkRefused as exc:
+            conn.send(("error", str(exc)))
+        except Exception as exc:
+            log.exception("job %s (%s) failed in the model process", job.job_id, job.plugin_id)
+            conn.send(("error", readable_error(exc)))
+        else:
+            conn.send(("done",))

@@ -1,0 +1,190 @@
+"""Run a panel's plugins in a child process: the window never waits on a model's GIL.
+
+Importing torch in a worker thread stalls every Python slot of the GUI for 0.4-0.6 s (the import
+holds the GIL; bench/bench_heartbeat.py measures it), and model code in Python loops does the
+same in smaller pieces. A :class:`ProcessExecutor` keeps the :class:`~studio.core.jobs.JobExecutor`
+interface but runs the job in a child process of its own: plain jobs go in, plain events come
+out (DESIGN.md: a transport change, not an API change). The parent keeps what must be shared:
+checking the job, the device scheduler, and the asset sink that commits to the project, so every
+write still goes through the project's single writer. A crash of a native library ends only the
+child; the next job starts a new one. Unloading is certain: the child exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import multiprocessing.connection
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core.device import resolve_device
+from studio.core.errors import UserError
+from studio.core.jobs import (
+    AssetSink,
+    Job,
+    JobCancelled,
+    JobEvent,
+    JobExecutor,
+    JobFailed,
+    JobOutcome,
+    Waiting,
+)
+from studio.plugin_api import CancelToken
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class ChildConfig:
+    """What the child needs to build its own executor (plain data, sent at spawn)."""
+
+    data_dir: Path
+    plugin_dirs: tuple[Path, ...]
+    budget_bytes: int
+    environ: dict[str, str]
+
+
+class ModelProcessCrashed(JobFailed):
+    """The model process ended in the middle of a job (a crash in native code, or killed)."""
+
+
+class ProcessExecutor:
+    """Runs jobs like :class:`JobExecutor`, but inside one child process (started on first use)."""
+
+    def __init__(self, local: JobExecutor, config: ChildConfig, name: str) -> None:
+        self.local = local
+        self.config = config
+        self.name = name
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._cancel = self._context.Event()
+
+    # the JobExecutor interface ---------------------------------------------------------------
+
+    @property
+    def sink(self) -> AssetSink | None:
+        return self.local.sink
+
+    def prepare(self, job: Job):
+        return self.local.prepare(job)
+
+    def execute(
+        self,
+        job: Job,
+        cancel: CancelToken,
+        on_event: Callable[[JobEvent], None] = lambda event: None,
+        sink: AssetSink | None = None,
+    ) -> JobOutcome:
+        sink = sink or self.local.sink
+        if sink is None:
+            raise RuntimeError("no asset sink: nothing could keep the results")
+        _, _, run_options = self.local.prepare(job)
+        # The seed is chosen here, once, so that the recipe and the child agree on it.
+        job = dataclasses.replace(job, run_options=run_options)
+        device = resolve_device(job.device, self.local.devices)
+        scheduler = self.local.scheduler
+        with self._lock, scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))):
+            conn = self._ensure_child()
+            self._cancel.clear()
+            conn.send(("run", job))
+            return self._follow(job, conn, cancel, on_event, sink)
+
+    # the child -------------------------------------------------------------------------------
+
+    def _ensure_child(self) -> multiprocessing.connection.Connection:
+        if self._process is not None and self._process.is_alive() and self._conn is not None:
+            return self._conn
+        from studio.core.process_child import child_main
+
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=child_main,
+            args=(child_end, self._cancel, self.config),
+            name=f"studio-models-{self.name}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        self._process, self._conn = process, parent_end
+        log.info("started model process %s (pid %s)", process.name, process.pid)
+        return parent_end
+
+    def _follow(
+        self,
+        job: Job,
+        conn: multiprocessing.connection.Connection,
+        cancel: CancelToken,
+        on_event: Callable[[JobEvent], None],
+        sink: AssetSink,
+    ) -> JobOutcome:
+        committed: list[str] = []
+        while True:
+            if cancel.cancelled:
+                self._cancel.set()
+            try:
+                if not conn.poll(POLL_SECONDS):
+                    if self._process is not None and not self._process.is_alive():
+                        raise EOFError
+                    continue
+                message = conn.recv()
+            except (EOFError, OSError):
+                code = self._process.exitcode if self._process is not None else None
+                self._forget_child()
+                raise ModelProcessCrashed(
+                    f"The model process stopped unexpectedly (exit code {code}); "
+                    "it starts again with the next job."
+                ) from None
+            kind = message[0]
+            if kind == "event":
+                on_event(message[1])
+            elif kind == "asset":
+                try:
+                    asset_id = sink(message[1])
+                except Exception as exc:
+                    log.exception("committing an asset failed")
+                    conn.send(("sink_error", f"The asset could not be saved: {exc}"))
+                    continue
+                committed.append(asset_id)
+                conn.send(("asset_id", asset_id))
+            elif kind == "done":
+                return JobOutcome(job_id=job.job_id, asset_ids=tuple(committed))
+            elif kind == "cancelled":
+                raise JobCancelled(tuple(committed))
+            elif kind == "user_error":
+                raise UserError(message[1])
+            elif kind == "error":
+                raise JobFailed(message[1])
+
+    def _forget_child(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        self._process = self._conn = None
+
+    @property
+    def child_pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.is_alive() else None
+
+    def unload_models(self) -> None:
+        """End the child process (its models with it); the next job starts a fresh one."""
+        self.shutdown()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._cancel.set()
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(OSError, BrokenPipeError):
+                    self._conn.send(("stop",))
+            if self._process is not None:
+                self._process.join(timeout)
+            self._forget_child()

@@ -1,0 +1,117 @@
+"""Jobs in a model process: same events and results as in-thread, cancel, errors, crashes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from studio.core.errors import UserError
+from studio.core.jobs import Job, JobCancelled, JobFailed, Started, readable_error
+from studio.core.process_host import ChildConfig, ModelProcessCrashed, ProcessExecutor
+from studio.plugin_api import CancelToken, ImageRequest, Panel, Partial, Progress, TextRequest
+from studio.plugin_api.testing import TEST_PLUGINS_DIR
+from tests.plugins.plugin_factory import write_folder_plugin
+from tests.support import make_executor
+
+CRASHER = """
+import os
+from studio.plugin_api import *
+
+class Plugin(ModelPlugin):
+    def load(self, options, ctx):
+        return None
+
+    def run(self, loaded, request, options, ctx):
+        yield Progress(fraction=0.5, message="about to crash")
+        os._exit(3)
+"""
+
+
+@pytest.fixture
+def host(tmp_path):
+    write_folder_plugin(tmp_path / "extra", "crasher", code=CRASHER)
+    dirs = (TEST_PLUGINS_DIR, tmp_path / "extra")
+    local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs)
+    config = ChildConfig(
+        data_dir=tmp_path / "data", plugin_dirs=dirs, budget_bytes=2**30, environ=dict(os.environ)
+    )
+    executor = ProcessExecutor(local, config, "test")
+    yield executor, sink
+    executor.shutdown()
+
+
+def echo(prompt="one two three", **run_options) -> Job:
+    return Job(
+        plugin_id="studio-test.echo",
+        panel=Panel.WRITING,
+        request=TextRequest(prompt=prompt),
+        run_options=run_options,
+    )
+
+
+def test_a_job_runs_in_another_process_with_the_same_events(host):
+    executor, sink = host
+    events = []
+    outcome = executor.execute(echo(), CancelToken(), events.append)
+    assert executor.child_pid not in (None, os.getpid())
+    assert outcome.asset_ids == ("asset-1",)
+    assert isinstance(events[0], Started)
+    assert "".join(e.text for e in events if isinstance(e, Partial)) == "one two three"
+    assert sink.produced[0].asset.data == b"one two three"
+    pid = executor.child_pid
+    executor.execute(echo("again"), CancelToken())
+    assert executor.child_pid == pid  # the process (and its loaded models) is reused
+
+
+def test_the_seed_recorded_is_the_seed_used(host):
+    executor, sink = host
+    job = Job(plugin_id="studio-test.gradient", panel=Panel.IMAGE, request=ImageRequest())
+    executor.execute(job, CancelToken())
+    executor.execute(
+        Job(
+            plugin_id="studio-test.gradient",
+            panel=Panel.IMAGE,
+            request=ImageRequest(),
+            run_options={"seed": sink.produced[0].run_options["seed"]},
+        ),
+        CancelToken(),
+    )
+    first, second = sink.produced
+    assert first.asset.seed == first.run_options["seed"]
+    assert first.asset.data == second.asset.data
+
+
+def test_cancel_reaches_the_child(host):
+    executor, sink = host
+    cancel = CancelToken()
+
+    def on_event(event):
+        if isinstance(event, Progress) and event.fraction:
+            cancel.cancel()
+
+    with pytest.raises(JobCancelled):
+        executor.execute(echo(delay_ms=10_000), cancel, on_event)
+    assert sink.produced == []
+    executor.execute(echo("still works"), CancelToken())
+    assert sink.produced[0].asset.data == b"still works"
+
+
+def test_errors_come_back_readable(host):
+    executor, _ = host
+    with pytest.raises(JobFailed) as caught:
+        executor.execute(echo(fail_at_step=1), CancelToken())
+    assert readable_error(caught.value) == (
+        "DeliberateFailure: The test plugin failed on purpose at step 1."
+    )
+    with pytest.raises(UserError, match="out of range"):
+        executor.execute(echo(repeat=0), CancelToken())
+
+
+def test_a_crashing_plugin_ends_only_the_child(host):
+    executor, sink = host
+    crash = Job(plugin_id="crasher", panel=Panel.WRITING, request=TextRequest(prompt="x"))
+    with pytest.raises(ModelProcessCrashed, match="exit code 3"):
+        executor.execute(crash, CancelToken())
+    executor.execute(echo("after the crash"), CancelToken())
+    assert sink.produced[-1].asset.data == b"after the crash"
