@@ -1,16 +1,20 @@
-"""The composition root of the window: builds the services and hands them down.
+"""The composition root of the window: builds every service once and hands them down.
 
-No module-level singletons: everything the window uses is created here.
+No module-level singletons: settings, registry, model cache, job runners and the open project
+are created here and passed to the widgets that need them. The window shows before any plugin
+code runs; plugin discovery finishes on a background thread.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.errors import UserError
-from studio.core.services import build_core_services
+from studio.core.services import CoreServices, build_core_services
 
 
 def _check_display() -> None:
@@ -26,20 +30,95 @@ def _check_display() -> None:
         )
 
 
+@dataclass
+class StudioApp:
+    """Everything the running window is made of (tests build one without ``exec``)."""
+
+    services: CoreServices
+    session: object
+    runners: dict
+    window: object
+
+    executors: dict
+
+    def shutdown(self) -> None:
+        self.window.browser.shutdown()
+        for runner in self.runners.values():
+            runner.shutdown()
+        for executor in self.executors.values():
+            executor.shutdown()
+        self.services.cache.unload_all()
+        self.session.close()
+
+
+def panel_executors(services: CoreServices, panels) -> dict:
+    """One executor per panel: a model process each, or the shared in-process executor."""
+    if not services.settings.isolate_models:
+        return {panel: services.executor for panel in panels}
+    from studio.core.process_host import ChildConfig, ProcessExecutor
+
+    config = ChildConfig(
+        data_dir=services.paths.data_dir,
+        plugin_dirs=services.paths.plugin_dirs,
+        budget_bytes=services.settings.memory_budget_bytes,
+        environ=dict(os.environ),
+    )
+    return {panel: ProcessExecutor(services.executor, config, panel.value) for panel in panels}
+
+
+def build_app(project: Path | None = None, services: CoreServices | None = None) -> StudioApp:
+    """Build the window and its services (a QApplication must exist)."""
+    from PySide6.QtCore import QObject, QSettings, Signal
+
+    from studio.plugin_api import Panel
+    from studio.qt.panel_jobs import PanelJobRunner
+    from studio.qt.project_session import ProjectSession
+    from studio.ui.main_window import MainWindow
+    from studio.ui.theme import apply_theme
+
+    services = services or build_core_services()
+    session = ProjectSession(services.paths.data_dir)
+    if project is not None:
+        session.open(project)
+    executors = panel_executors(services, list(Panel))
+    runners = {panel: PanelJobRunner(executors[panel], panel.value) for panel in Panel}
+    qsettings = QSettings(str(services.paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
+    apply_theme(services.settings.theme)
+    window = MainWindow(services, session, runners, qsettings)
+    if project is not None:
+        window._remember_recent(project)
+    if services.settings_file.problem:
+        window.statusBar().showMessage(services.settings_file.problem, 15000)
+
+    class _Discovery(QObject):
+        done = Signal()
+
+    discovery = _Discovery(window)
+    discovery.done.connect(window.plugins_ready)
+
+    def discover() -> None:
+        # Manifests only, plus importing the light plugin modules: never torch or models.
+        services.registry.verify()
+        discovery.done.emit()
+
+    threading.Thread(target=discover, name="plugin-discovery", daemon=True).start()
+    return StudioApp(
+        services=services, session=session, runners=runners, window=window, executors=executors
+    )
+
+
 def run_app(project: Path | None = None) -> int:
     if project is not None and not project.is_file():
         raise UserError(f"The project file {project} does not exist.")
     _check_display()
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.main_window import MainWindow
-
-    services = build_core_services()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
-    window = MainWindow(services.registry, project)
-    window.show()
-    QTimer.singleShot(0, window.refresh_plugins)
-    return app.exec()
+    studio = build_app(project)
+    studio.window.show()
+    try:
+        return app.exec()
+    finally:
+        studio.shutdown()

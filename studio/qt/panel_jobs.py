@@ -21,6 +21,7 @@ from functools import partial
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from studio.core.jobs import (
+    AssetSink,
     Job,
     JobCancelled,
     JobEvent,
@@ -59,7 +60,7 @@ class _Worker(QThread):
         super().__init__()
         self.setObjectName(name)
         self.executor = executor
-        self.jobs: queue.Queue[tuple[Job, CancelToken] | None] = queue.Queue()
+        self.jobs: queue.Queue[tuple[Job, CancelToken, AssetSink | None] | None] = queue.Queue()
         self.streams: dict[str, _Stream] = {}
 
     def run(self) -> None:
@@ -68,13 +69,15 @@ class _Worker(QThread):
             item = self.jobs.get()
             if item is None:
                 return
-            job, cancel = item
+            job, cancel, sink = item
             stream = self.streams.setdefault(job.job_id, _Stream())
             if cancel.cancelled:
                 self.cancelled_job.emit(job.job_id, ())
                 continue
             try:
-                outcome = self.executor.execute(job, cancel, partial(self._on_event, job, stream))
+                outcome = self.executor.execute(
+                    job, cancel, partial(self._on_event, job, stream), sink
+                )
             except JobCancelled as exc:
                 self.cancelled_job.emit(job.job_id, exc.asset_ids)
             except Cancelled:
@@ -133,6 +136,7 @@ class PanelJobRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._flush_streams)
+        self.executor = executor
         self._worker = _Worker(executor, f"jobs-{name}")
         self._worker.event.connect(self._on_event)
         self._worker.stream_ready.connect(self._on_stream_ready)
@@ -143,12 +147,12 @@ class PanelJobRunner(QObject):
 
     # the queue ---------------------------------------------------------------------------
 
-    def submit(self, job: Job) -> str:
-        """Queue a job; returns its id."""
+    def submit(self, job: Job, sink: AssetSink | None = None) -> str:
+        """Queue a job whose assets go to ``sink`` (default: the executor's); returns its id."""
         token = CancelToken()
         self._tokens[job.job_id] = token
         self._order.append(job.job_id)
-        self._worker.jobs.put((job, token))
+        self._worker.jobs.put((job, token, sink))
         self.queued.emit(job.job_id)
         return job.job_id
 

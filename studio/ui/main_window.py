@@ -1,22 +1,42 @@
-"""The main window: one tab per panel."""
+"""The main window: a thin assembler of panels, asset browser, menus and status bar."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
-from studio.core.registry import PluginRegistry
-from studio.plugin_api import Panel
+from studio.core.device import resolve_device
+from studio.core.errors import UserError
+from studio.core.generation import job_from_recipe
+from studio.core.media.export import export_assets
+from studio.core.model_cache import process_memory_bytes
+from studio.core.services import CoreServices
+from studio.plugin_api import AssetKind, Panel
+from studio.qt.panel_jobs import PanelJobRunner
+from studio.qt.project_session import ProjectSession
+from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
+from studio.ui.asset_browser import AssetBrowser
+from studio.ui.panels.base import PanelWidget
+from studio.ui.panels.captioning import CaptioningPanel
+from studio.ui.panels.image import ImagePanel
+from studio.ui.panels.voice import VoicePanel
+from studio.ui.panels.writing import WritingPanel
+from studio.ui.preferences import PreferencesDialog
+from studio.ui.theme import apply_theme
+
+log = logging.getLogger(__name__)
 
 PANEL_TITLES: dict[Panel, str] = {
     Panel.WRITING: "Writing",
@@ -24,53 +44,391 @@ PANEL_TITLES: dict[Panel, str] = {
     Panel.VOICE: "Voice",
     Panel.CAPTIONING: "Captioning",
 }
-
-
-class PanelPage(QWidget):
-    """A panel's page: the plugins that serve it, with the reason when one is disabled."""
-
-    def __init__(self, panel: Panel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.panel = panel
-        self.setObjectName(f"panel-{panel.value}")
-        layout = QVBoxLayout(self)
-        self.heading = QLabel(f"{PANEL_TITLES[panel]} plugins")
-        self.heading.setStyleSheet("font-weight: bold;")
-        self.plugins = QListWidget()
-        layout.addWidget(self.heading)
-        layout.addWidget(self.plugins, 1)
-
-    def show_plugins(self, registry: PluginRegistry) -> None:
-        self.plugins.clear()
-        records = [r for r in registry.records() if self.panel in r.panels]
-        if not records:
-            self.plugins.addItem("No plugin for this panel is installed.")
-        for record in records:
-            text = f"{record.name}  ({record.id} {record.version})"
-            if not record.enabled:
-                text += f"  — disabled: {record.reason}"
-            item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, record.id)
-            item.setToolTip(record.manifest.description if record.manifest else record.reason)
-            self.plugins.addItem(item)
+PANEL_CLASSES: dict[Panel, type[PanelWidget]] = {
+    Panel.WRITING: WritingPanel,
+    Panel.IMAGE: ImagePanel,
+    Panel.VOICE: VoicePanel,
+    Panel.CAPTIONING: CaptioningPanel,
+}
+PANEL_FOR_ASSET: dict[AssetKind, Panel] = {
+    AssetKind.TEXT: Panel.WRITING,
+    AssetKind.IMAGE: Panel.IMAGE,
+    AssetKind.AUDIO: Panel.VOICE,
+    AssetKind.CAPTION: Panel.CAPTIONING,
+}
+MAX_RECENT = 10
+PROJECT_FILTER = "Studio projects (*.studio);;All files (*)"
+MEDIA_FILTER = (
+    "Media (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff *.wav *.flac *.ogg *.txt *.md)"
+    ";;All files (*)"
+)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, registry: PluginRegistry, project: Path | None = None) -> None:
+    def __init__(
+        self,
+        services: CoreServices,
+        session: ProjectSession,
+        runners: dict[Panel, PanelJobRunner],
+        qsettings: QSettings,
+    ) -> None:
         super().__init__()
-        self.registry = registry
-        self.setWindowTitle(f"{project.name} — Studio" if project else "Studio")
-        self.resize(1100, 720)
-        self.tabs = QTabWidget()
-        self.pages = {panel: PanelPage(panel) for panel in Panel}
-        for panel, page in self.pages.items():
-            self.tabs.addTab(page, PANEL_TITLES[panel])
-        self.setCentralWidget(self.tabs)
-        self.statusBar().showMessage("Looking for plugins…")
+        self.services = services
+        self.session = session
+        self.runners = runners
+        self.qsettings = qsettings
+        self.resize(1280, 800)
 
-    def refresh_plugins(self) -> None:
-        self.registry.discover()
-        for page in self.pages.values():
-            page.show_plugins(self.registry)
-        enabled = sum(r.enabled for r in self.registry.records())
-        self.statusBar().showMessage(f"{enabled} plugins ready")
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.panels: dict[Panel, PanelWidget] = {}
+        for panel, panel_class in PANEL_CLASSES.items():
+            widget = panel_class(services, session, runners[panel])
+            self.panels[panel] = widget
+            self.tabs.addTab(widget, PANEL_TITLES[panel])
+        self.setCentralWidget(self.tabs)
+
+        self.browser = AssetBrowser(session)
+        self.browser.open_requested.connect(self.open_asset)
+        self.browser.rerun_requested.connect(self.rerun_asset)
+        self.browser.status_message.connect(self._show_status)
+        self.browser_dock = QDockWidget("Assets")
+        self.browser_dock.setObjectName("asset-browser-dock")
+        self.browser_dock.setWidget(self.browser)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.browser_dock)
+
+        self.jobs_label = QLabel()
+        self.device_label = QLabel()
+        self.memory_label = QLabel()
+        for label in (self.jobs_label, self.device_label, self.memory_label):
+            self.statusBar().addPermanentWidget(label)
+        for runner in runners.values():
+            for signal in (runner.queued, runner.started):
+                signal.connect(self._update_jobs)
+            for signal in (runner.finished, runner.cancelled):
+                signal.connect(self._job_done)
+            runner.failed.connect(self._job_failed)
+        self._memory_timer = QTimer(self)
+        self._memory_timer.timeout.connect(self._update_memory)
+        self._memory_timer.start(2000)
+
+        self._build_menus()
+        session.project_changed.connect(self._update_title)
+        session.asset_added.connect(self._update_title)
+        self._update_title()
+        self._update_jobs()
+        self._update_device()
+        self._update_memory()
+        self.statusBar().showMessage("Looking for plugins…")
+        geometry = qsettings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = qsettings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    # menus -----------------------------------------------------------------------------------
+
+    def _action(
+        self, menu, text: str, slot, shortcut: str | QKeySequence | None = None, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&New Project", self.new_project, QKeySequence.StandardKey.New)
+        self._action(file_menu, "&Open…", self.open_project_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file_menu, "Save &As…", self.save_as, "Ctrl+Shift+S")
+        file_menu.addSeparator()
+        self._action(
+            file_menu,
+            "&Import Media…",
+            self.import_media,
+            "Ctrl+I",
+            "Add images, audio or text files to the project",
+        )
+        self._action(
+            file_menu,
+            "&Export…",
+            self.export_assets,
+            "Ctrl+E",
+            "Write the project's assets as files, with their recipes",
+        )
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        undo = self.session.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.session.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        edit.addAction(undo)
+        edit.addAction(redo)
+        edit.addSeparator()
+        self._action(edit, "&Preferences…", self.show_preferences, "Ctrl+,")
+
+        view = bar.addMenu("&View")
+        toggle = self.browser_dock.toggleViewAction()
+        toggle.setText("&Asset Browser")
+        toggle.setShortcut(QKeySequence("Ctrl+B"))
+        view.addAction(toggle)
+        view.addSeparator()
+        for index, panel in enumerate(PANEL_CLASSES):
+            self._action(
+                view,
+                PANEL_TITLES[panel],
+                lambda _=False, i=index: self.tabs.setCurrentIndex(i),
+                f"Ctrl+{index + 1}",
+            )
+
+        plugins = bar.addMenu("&Plugins")
+        self._action(
+            plugins,
+            "&Installed Plugins…",
+            lambda: plugins_dialog(self.services.registry, self).exec(),
+        )
+        self._action(plugins, "&Reload Plugins", self.discover_plugins)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(
+            help_menu,
+            "&Keyboard Shortcuts",
+            lambda: shortcuts_dialog(self).exec(),
+            QKeySequence.StandardKey.HelpContents,
+        )
+        self._action(
+            help_menu, "&About Studio", lambda: about_dialog(self.services.registry, self).exec()
+        )
+
+    # plugins -----------------------------------------------------------------------------------
+
+    def discover_plugins(self) -> None:
+        """Read plugin manifests (no plugin code) and fill the panels' pickers."""
+        self.services.registry.discover()
+        self.plugins_ready()
+
+    @Slot()
+    def plugins_ready(self) -> None:
+        for panel in self.panels.values():
+            panel.refresh_plugins()
+        records = self.services.registry.records()
+        enabled = sum(r.enabled for r in records)
+        disabled = len(records) - enabled
+        message = f"{enabled} plugins ready"
+        if disabled:
+            message += f", {disabled} disabled (Plugins > Installed Plugins)"
+        self.statusBar().showMessage(message, 8000)
+
+    # project -----------------------------------------------------------------------------------
+
+    def _update_title(self, *_: object) -> None:
+        name = self.session.display_name
+        suffix = " [read-only]" if self.session.store.read_only else ""
+        self.setWindowTitle(f"{name}{suffix} — Studio")
+        self.setWindowFilePath(str(self.session.path or ""))
+
+    def _confirm_jobs_stop(self) -> bool:
+        busy = [p for p, r in self.runners.items() if r.busy]
+        if not busy:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Jobs are running",
+            "Jobs are still running. Cancel them? (Finished results are already saved.)",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        for runner in self.runners.values():
+            runner.cancel()
+        return True
+
+    def new_project(self) -> None:
+        if self._confirm_jobs_stop():
+            self.session.new()
+
+    def open_project_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", self._projects_dir(), PROJECT_FILTER
+        )
+        if path:
+            self.open_project(Path(path))
+
+    def open_project(self, path: Path) -> bool:
+        if not self._confirm_jobs_stop():
+            return False
+        try:
+            self.session.open(path)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot open the project", str(exc))
+            return False
+        self._remember_recent(path)
+        return True
+
+    def save_as(self) -> None:
+        default = str(Path(self._projects_dir()) / f"{self.session.display_name}.studio")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project as", default, PROJECT_FILTER)
+        if not path:
+            return
+        target = Path(path) if path.endswith(".studio") else Path(path + ".studio")
+        try:
+            self.session.save_as(target)
+        except (UserError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot save the project", str(exc))
+            return
+        self._remember_recent(target)
+        self._update_title()
+
+    def import_media(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Import media",
+            "",
+            MEDIA_FILTER,
+        )
+        if paths:
+            self.import_files([Path(p) for p in paths])
+
+    def import_files(self, paths: list[Path]) -> None:
+        added, refused = self.session.import_files(paths)
+        self.statusBar().showMessage(f"Imported {len(added)} file(s)", 5000)
+        if refused:
+            QMessageBox.warning(self, "Some files were not imported", "\n".join(refused))
+
+    def export_assets(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export assets to")
+        if not folder:
+            return
+        try:
+            files = export_assets(self.session.store, Path(folder))
+        except (UserError, OSError) as exc:
+            QMessageBox.warning(self, "Export failed", str(exc))
+            return
+        self.statusBar().showMessage(f"Exported {len(files)} files to {folder}", 8000)
+
+    def _projects_dir(self) -> str:
+        return self.services.settings.projects_dir or str(self.services.paths.data_dir)
+
+    def _recent(self) -> list[str]:
+        value = self.qsettings.value("recent", [])
+        return [str(v) for v in (value if isinstance(value, list) else [value]) if v]
+
+    def _remember_recent(self, path: Path) -> None:
+        entry = str(Path(path).resolve())
+        recent = [entry] + [p for p in self._recent() if p != entry]
+        self.qsettings.setValue("recent", recent[:MAX_RECENT])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = [p for p in self._recent() if Path(p).exists()]
+        if not recent:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+        for entry in recent:
+            action = self.recent_menu.addAction(Path(entry).name)
+            action.setStatusTip(entry)
+            action.triggered.connect(lambda _=False, p=entry: self.open_project(Path(p)))
+
+    # assets ------------------------------------------------------------------------------------
+
+    @Slot(str)
+    def open_asset(self, asset_id: str) -> None:
+        asset = self.session.asset(asset_id)
+        panel = PANEL_FOR_ASSET[asset.kind]
+        self.tabs.setCurrentWidget(self.panels[panel])
+        self.panels[panel].open_asset(asset_id)
+
+    @Slot(str)
+    def rerun_asset(self, asset_id: str) -> None:
+        try:
+            rerun = job_from_recipe(self.session.store, asset_id)
+            self.services.executor.prepare(rerun.job)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot run this recipe again", str(exc))
+            return
+        panel = self.panels[rerun.job.panel]
+        self.tabs.setCurrentWidget(panel)
+        panel.submit(rerun.job, rerun.workdir)
+
+    # preferences -------------------------------------------------------------------------------
+
+    def show_preferences(self) -> None:
+        dialog = PreferencesDialog(
+            self.services.settings,
+            self.services.settings_file,
+            self.services.devices,
+            str(self.services.paths.data_dir),
+            self,
+        )
+        if dialog.exec():
+            self.services.settings = dialog.result_settings
+            self.services.cache.budget_bytes = dialog.result_settings.memory_budget_bytes
+            apply_theme(dialog.result_settings.theme)
+            self._update_device()
+
+    # status bar --------------------------------------------------------------------------------
+
+    @Slot()
+    def _update_jobs(self, *_: object) -> None:
+        active = sum(len(r.active_jobs) for r in self.runners.values())
+        running = sum(1 for r in self.runners.values() if r.busy)
+        queued = active - running
+        self.jobs_label.setText(
+            f"Jobs: {running} running, {queued} queued" if active else "No jobs"
+        )
+
+    @Slot(str, object)
+    def _job_done(self, *_: object) -> None:
+        self._update_jobs()
+
+    @Slot(str, str)
+    def _job_failed(self, job_id: str, message: str) -> None:
+        self._update_jobs()
+        self.statusBar().showMessage(f"A job failed: {message}", 8000)
+
+    def _update_device(self) -> None:
+        try:
+            device = resolve_device(self.services.settings.device, self.services.devices)
+        except UserError:
+            device = f"{self.services.settings.device} (unavailable)"
+        self.device_label.setText(f"Device: {device}")
+
+    @Slot()
+    def _update_memory(self) -> None:
+        used = process_memory_bytes()
+        children = {getattr(r.executor, "child_pid", None) for r in self.runners.values()}
+        model_processes = sum(process_memory_bytes(pid) for pid in children if pid)
+        text = f"Memory: {used / 2**30:.1f} GB"
+        if model_processes:
+            text += f" + models {model_processes / 2**30:.1f} GB"
+        elif self.services.cache.total_bytes:
+            text += f" (models {self.services.cache.total_bytes / 2**30:.1f} GB)"
+        self.memory_label.setText(text)
+
+    # closing -----------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._confirm_jobs_stop():
+            event.ignore()
+            return
+        self.browser.shutdown()
+        self.qsettings.setValue("window/geometry", self.saveGeometry())
+        self.qsettings.setValue("window/state", self.saveState())
+        event.accept()
+
+    @Slot(str)
+    def _show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    def current_panel(self) -> PanelWidget:
+        widget: QWidget = self.tabs.currentWidget()
+        assert isinstance(widget, PanelWidget)
+        return widget

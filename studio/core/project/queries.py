@@ -56,11 +56,14 @@ class AssetFilter:
         search: words that must appear (case-insensitive) in the title, the request
             (prompt, text, question) or, for text and captions, the content.
         deleted: False for live assets, True for deleted ones (the trash), None for both.
+        ids: only assets with these ids, or all (lets a view ask whether a new or restored
+            asset belongs in its listing, with the very same rules).
     """
 
     kind: AssetKind | None = None
     search: str = ""
     deleted: bool | None = False
+    ids: tuple[str, ...] | None = None
 
     def where(self) -> tuple[str, list]:
         clauses: list[str] = []
@@ -70,6 +73,9 @@ class AssetFilter:
             params.append(AssetKind(self.kind).value)
         if self.deleted is not None:
             clauses.append("a.deleted_ns IS NOT NULL" if self.deleted else "a.deleted_ns IS NULL")
+        if self.ids is not None:
+            clauses.append(f"a.id IN ({', '.join('?' * len(self.ids))})")
+            params += list(self.ids)
         text_kinds = ", ".join(f"'{kind.value}'" for kind in sorted(TEXT_KINDS))
         for word in self.search.casefold().split():
             clauses.append(

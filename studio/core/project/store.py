@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,6 +68,18 @@ T = TypeVar("T")
 
 PROJECT_SUFFIX = ".studio"
 UNTITLED_FOLDER = "untitled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewAsset:
+    """An asset to add with :meth:`ProjectStore.add_assets` (the arguments of
+    :meth:`ProjectStore.add_asset`)."""
+
+    kind: AssetKind
+    data: bytes
+    media_type: str
+    recipe: Recipe
+    title: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,34 +262,24 @@ class ProjectStore:
         UTF-8. Nothing is stored when anything fails. An empty title is derived from the
         content or the request.
         """
-        kind = AssetKind(kind)
-        data = bytes(data)
-        check_media_type(kind, media_type)
-        if kind in TEXT_KINDS:
-            data.decode("utf-8")  # raises UnicodeDecodeError (a ValueError) for non-UTF-8
-        created_ns = time.time_ns()
-        recipe_text = recipe.to_json_text()
-        asset = Asset(
-            id=new_asset_id(created_ns),
-            kind=kind,
-            title=" ".join(title.split()) or derive_title(kind, data, recipe),
-            media_type=media_type,
-            sha256=sha256_bytes(data),
-            size=len(data),
-            created_at=time_from_ns(created_ns),
-            recipe_json=recipe_text,
+        row = _prepare_row(
+            NewAsset(kind=kind, data=data, media_type=media_type, recipe=recipe, title=title)
         )
-        asset.__dict__["recipe"] = recipe  # fill the cached property: no need to parse it back
-        words = prompt_text(recipe.request)
-        return self._writer_for_change().submit(
-            lambda conn: queries.insert_asset(
-                conn,
-                asset=asset,
-                created_ns=created_ns,
-                data=data,
-                prompt_text=words,
-            )
-        )
+        return self._writer_for_change().submit(lambda conn: queries.insert_asset(conn, **row))
+
+    def add_assets(self, items: Iterable[NewAsset]) -> list[Asset]:
+        """Commit many new assets in one transaction and return them, in the given order.
+
+        The rules of :meth:`add_asset_async` hold for each; an item's recipe may name an
+        earlier item of the same call as input. All or nothing: when one fails, none is stored.
+        Use it for bulk imports, where a commit per asset would cost a disk sync each.
+        """
+        rows = [_prepare_row(item) for item in items]
+
+        def insert_all(conn: sqlite3.Connection) -> list[Asset]:
+            return [queries.insert_asset(conn, **row) for row in rows]
+
+        return self._write(insert_all)
 
     # Changing assets
 
@@ -330,10 +332,13 @@ class ProjectStore:
         deleted: bool | None = False,
         limit: int | None = None,
         offset: int = 0,
+        ids: Iterable[str] | None = None,
     ) -> list[Asset]:
         """Assets, newest first (see :class:`~studio.core.project.queries.AssetFilter` for
-        ``kind``, ``search`` and ``deleted``), ``limit`` at a time from ``offset``."""
-        filter_ = queries.AssetFilter(kind=kind, search=search, deleted=deleted)
+        ``kind``, ``search``, ``deleted`` and ``ids``), ``limit`` at a time from ``offset``."""
+        filter_ = queries.AssetFilter(
+            kind=kind, search=search, deleted=deleted, ids=None if ids is None else tuple(ids)
+        )
         with self._reader() as conn:
             return queries.list_assets(conn, filter_, limit, offset)
 
@@ -542,6 +547,33 @@ class ProjectStore:
             self._readers.close()
         self._path = path
         self._attach(path)
+
+
+def _prepare_row(item: NewAsset) -> dict:
+    """Check a new asset and build the arguments of ``queries.insert_asset`` for it."""
+    kind = AssetKind(item.kind)
+    data = bytes(item.data)
+    check_media_type(kind, item.media_type)
+    if kind in TEXT_KINDS:
+        data.decode("utf-8")  # raises UnicodeDecodeError (a ValueError) for non-UTF-8
+    created_ns = time.time_ns()
+    asset = Asset(
+        id=new_asset_id(created_ns),
+        kind=kind,
+        title=" ".join(item.title.split()) or derive_title(kind, data, item.recipe),
+        media_type=item.media_type,
+        sha256=sha256_bytes(data),
+        size=len(data),
+        created_at=time_from_ns(created_ns),
+        recipe_json=item.recipe.to_json_text(),
+    )
+    asset.__dict__["recipe"] = item.recipe  # fill the cached property: no need to parse it back
+    return {
+        "asset": asset,
+        "created_ns": created_ns,
+        "data": data,
+        "prompt_text": prompt_text(item.recipe.request),
+    }
 
 
 def _prepare_for_writing(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,574 @@
+"""The asset browser: every asset of the open project, newest first, in a dock of the window.
+
+The list is an :class:`~studio.qt.asset_model.AssetListModel` in a ``QListView`` with uniform
+item sizes, so it stays fast with tens of thousands of assets: rows are read a page at a time
+as the user scrolls, and thumbnails are made off the GUI thread for the rows on screen only.
+Renames and deletions go through the session's undo stack; opening an asset and re-running its
+recipe are requests the main window answers (:attr:`AssetBrowser.open_requested`,
+:attr:`AssetBrowser.rerun_requested`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import (
+    QAction,
+    QDragMoveEvent,
+    QDropEvent,
+    QFontDatabase,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.errors import UserError
+from studio.core.project import Asset, ProjectStore
+from studio.core.recipe import RecipeError, RecipeOrigin
+from studio.plugin_api.kinds import AssetKind
+from studio.qt.asset_model import KIND_LABELS, AssetListModel, AssetRole
+from studio.qt.project_session import ProjectSession
+
+KIND_CHOICES: tuple[tuple[str, AssetKind | None], ...] = (
+    ("All", None),
+    ("Text", AssetKind.TEXT),
+    ("Images", AssetKind.IMAGE),
+    ("Audio", AssetKind.AUDIO),
+    ("Captions", AssetKind.CAPTION),
+)
+
+ICON_SIZE = 56
+"""Logical pixels of a row's thumbnail; the model makes thumbnails twice as big for 2x screens."""
+
+_PADDING = 6
+_MESSAGE_SECONDS = 10
+
+
+class AssetItemDelegate(QStyledItemDelegate):
+    """Paints a row: the thumbnail or kind icon, the title, and one line below it.
+
+    Every row has the same size, so the view never asks the model for data to measure rows
+    (which would make it read every row and ask for every thumbnail).
+    """
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        icon = option.decorationSize.height() or ICON_SIZE
+        return QSize(160, icon + 2 * _PADDING)
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        # The selection and hover background as the style draws it, without text or icon.
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
+        painter.save()
+        rect = option.rect
+        icon_size = option.decorationSize.height() or ICON_SIZE
+        icon_rect = QRect(rect.left() + _PADDING, rect.top() + _PADDING, icon_size, icon_size)
+        decoration = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(decoration, QPixmap) and not decoration.isNull():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(_fit(decoration.size(), icon_rect), decoration)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        group = (
+            QPalette.ColorGroup.Normal
+            if option.state & QStyle.StateFlag.State_Active
+            else QPalette.ColorGroup.Inactive
+        )
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        text_left = icon_rect.right() + 1 + _PADDING
+        text_width = max(0, rect.right() - _PADDING - text_left)
+        title_font = option.font
+        title_font.setBold(True)
+        painter.setFont(title_font)
+        painter.setPen(option.palette.color(group, text_role))
+        metrics = painter.fontMetrics()
+        middle = rect.top() + rect.height() // 2
+        title_rect = QRect(text_left, middle - metrics.height(), text_width, metrics.height())
+        title = metrics.elidedText(str(index.data() or ""), Qt.TextElideMode.ElideRight, text_width)
+        painter.drawText(
+            title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, title
+        )
+        subtitle = str(index.data(AssetRole.SUBTITLE) or "")
+        kind = index.data(AssetRole.KIND)
+        line = " · ".join(part for part in (KIND_LABELS[AssetKind(kind)], subtitle) if part)
+        title_font.setBold(False)
+        painter.setFont(title_font)
+        colour = option.palette.color(group, text_role)
+        if not selected:
+            colour.setAlphaF(0.65)  # the second line is quieter than the title
+        painter.setPen(colour)
+        metrics = painter.fontMetrics()
+        line_rect = QRect(text_left, middle + 2, text_width, metrics.height())
+        line = metrics.elidedText(line, Qt.TextElideMode.ElideRight, text_width)
+        painter.drawText(line_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, line)
+        painter.restore()
+
+    def updateEditorGeometry(
+        self,
+        editor: QWidget,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        # Edit the title where it is drawn, beside the thumbnail.
+        rect = option.rect
+        left = rect.left() + 2 * _PADDING + (option.decorationSize.height() or ICON_SIZE)
+        height = editor.sizeHint().height()
+        top = rect.top() + rect.height() // 2 - height
+        editor.setGeometry(QRect(left, top, max(40, rect.right() - _PADDING - left), height))
+
+
+def _fit(size: QSize, box: QRect) -> QRect:
+    """``size`` scaled to fit ``box`` (keeping its shape), centred in it."""
+    scaled = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    return QRect(
+        box.left() + (box.width() - scaled.width()) // 2,
+        box.top() + (box.height() - scaled.height()) // 2,
+        scaled.width(),
+        scaled.height(),
+    )
+
+
+class AssetListView(QListView):
+    """The list of the browser, with its keys: Enter opens, F2 renames, Delete (or
+    Ctrl+Backspace, which is Cmd+Backspace on macOS) deletes.
+
+    The keys are handled here rather than as window shortcuts, so they act only while the list
+    has the focus (Delete in a panel's text field must not delete assets).
+    """
+
+    open_pressed = Signal()
+    rename_pressed = Signal()
+    delete_pressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if plain and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_pressed.emit()
+        elif plain and key == Qt.Key.Key_F2:
+            self.rename_pressed.emit()
+        elif (plain and key == Qt.Key.Key_Delete) or (
+            key == Qt.Key.Key_Backspace and event.modifiers() == Qt.KeyboardModifier.ControlModifier
+        ):
+            self.delete_pressed.emit()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+
+class RecipeDialog(QDialog):
+    """The recipe of an asset as read-only, copyable JSON, with the assets it was made from."""
+
+    def __init__(self, store: ProjectStore, asset: Asset, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Recipe of “{asset.title}”")
+        self.resize(560, 560)
+        layout = QVBoxLayout(self)
+        try:
+            recipe = asset.recipe
+        except RecipeError as exc:  # shown as stored, so that nothing is hidden
+            self.summary = QLabel(f"This recipe cannot be read: {exc}")
+            self.json_text = _pretty_json(asset.recipe_json)
+        else:
+            if recipe.origin is RecipeOrigin.IMPORTED:
+                source = recipe.request.get("file_name") or "a file"
+                summary = f"Imported from {source}."
+            else:
+                model = f" with {recipe.model_id}" if recipe.model_id else ""
+                summary = f"Made by {recipe.plugin_id} {recipe.plugin_version}{model}."
+            self.summary = QLabel(summary)
+            self.json_text = recipe.to_json_text(indent=2)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+
+        self.recipe_view = QPlainTextEdit(self.json_text)
+        self.recipe_view.setReadOnly(True)  # still selectable and copyable
+        self.recipe_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.recipe_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        layout.addWidget(self.recipe_view, 1)
+
+        links = store.inputs_of(asset.id)
+        self.lineage_label = QLabel("Made from:" if links else "Made from no other asset.")
+        layout.addWidget(self.lineage_label)
+        self.lineage = QTreeWidget()
+        self.lineage.setHeaderLabels(["Role", "Asset", "Title"])
+        self.lineage.setRootIsDecorated(False)
+        for link in links:
+            title = store.get_asset(link.input_id).title if link.input_exists else ""
+            QTreeWidgetItem(
+                self.lineage, [link.role, link.input_id, title or "(not in this project any more)"]
+            )
+        for column in range(2):
+            self.lineage.resizeColumnToContents(column)
+        self.lineage.setMaximumHeight(120)
+        self.lineage.setVisible(bool(links))
+        layout.addWidget(self.lineage)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.copy_button = QPushButton("Copy JSON")
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.clicked.connect(self.copy_json)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    @Slot()
+    def copy_json(self) -> None:
+        QGuiApplication.clipboard().setText(self.json_text)
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
+    except ValueError:
+        return text
+
+
+class AssetBrowser(QWidget):
+    """Browse the assets of the session's project: filter, search, open, rename, delete.
+
+    Place it in a ``QDockWidget``; call :meth:`shutdown` when the window closes (it stops the
+    browser's worker threads). Files dropped on it are imported into the project.
+
+    Signals:
+        open_requested(asset_id): the user wants the asset in its panel (Enter, double-click).
+        rerun_requested(asset_id): the user wants the asset's recipe run again.
+        status_message(text): something to show in the window's status bar (imports, errors).
+    """
+
+    open_requested = Signal(str)
+    rerun_requested = Signal(str)
+    status_message = Signal(str)
+
+    def __init__(
+        self,
+        session: ProjectSession,
+        parent: QWidget | None = None,
+        *,
+        model: AssetListModel | None = None,
+        search_delay_ms: int = 250,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("asset-browser")
+        self.session = session
+        self.model = model if model is not None else AssetListModel(session, parent=self)
+        self._dialogs: list[RecipeDialog] = []
+
+        self.kind_filter = QComboBox()
+        for label, kind in KIND_CHOICES:
+            self.kind_filter.addItem(label, kind)
+        self.kind_filter.setToolTip("Show assets of one kind")
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search")
+        self.search_box.setToolTip("Words to find in titles, prompts, texts and captions")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setAcceptDrops(False)  # files dropped here are imported, not typed
+        # Each search reads the project again, so wait until the typing pauses.
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(search_delay_ms)
+
+        self.view = AssetListView()
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(AssetItemDelegate(self.view))
+        self.view.setUniformItemSizes(True)  # rows are never measured one by one
+        self.view.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # F2 edits
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+
+        self.status_label = QLabel()
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.setInterval(_MESSAGE_SECONDS * 1000)
+
+        filters = QHBoxLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.addWidget(self.kind_filter)
+        filters.addWidget(self.search_box, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.status_label)
+        self.setAcceptDrops(True)
+
+        self.open_action = self._action("Open", self.open_current, QKeySequence(Qt.Key.Key_Return))
+        self.rename_action = self._action(
+            "Rename", self.rename_current, QKeySequence(Qt.Key.Key_F2)
+        )
+        self.delete_action = self._action(
+            "Delete", self.delete_selected, QKeySequence(QKeySequence.StandardKey.Delete)
+        )
+        self.show_recipe_action = self._action("Show Recipe…", self.show_current_recipe)
+        self.rerun_action = self._action("Re-run Recipe", self.rerun_current)
+
+        self.kind_filter.currentIndexChanged.connect(self.apply_filter)
+        self.search_box.textChanged.connect(self._search_timer.start)
+        self.search_box.returnPressed.connect(self.apply_filter)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self._message_timer.timeout.connect(self._show_count)
+        self.view.doubleClicked.connect(self._open_index)
+        self.view.open_pressed.connect(self.open_current)
+        self.view.rename_pressed.connect(self.rename_current)
+        self.view.delete_pressed.connect(self.delete_selected)
+        self.view.customContextMenuRequested.connect(self._show_context_menu)
+        self.view.selectionModel().selectionChanged.connect(self._update_actions)
+        self.view.selectionModel().currentChanged.connect(self._update_actions)
+        self.model.modelReset.connect(self._update_actions)
+        self.model.rowsRemoved.connect(self._update_actions)
+        self.model.dataChanged.connect(self._update_actions)
+        self.model.count_changed.connect(self._show_count)
+        self.model.loading_changed.connect(self._show_count)
+        self.model.query_failed.connect(self.show_message)
+        self.model.rename_failed.connect(self.show_message)
+        self._show_count()
+        self._update_actions()
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            # Shown in the context menu; the list handles the keys itself (AssetListView).
+            action.setShortcut(shortcut)
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.triggered.connect(slot)
+        return action
+
+    # What is selected -------------------------------------------------------------------------
+
+    def current_asset(self) -> Asset | None:
+        index = self.view.currentIndex()
+        if not index.isValid() or not self.view.selectionModel().isSelected(index):
+            return None
+        return index.data(AssetRole.ASSET)
+
+    def selected_ids(self) -> list[str]:
+        """The ids of the selected assets, top to bottom."""
+        indexes = sorted(self.view.selectionModel().selectedIndexes(), key=QModelIndex.row)
+        return [index.data(AssetRole.ID) for index in indexes]
+
+    @Slot()
+    def _update_actions(self) -> None:
+        asset = self.current_asset()
+        selected = self.view.selectionModel().hasSelection()
+        writable = not self.session.store.read_only
+        self.open_action.setEnabled(asset is not None)
+        self.rename_action.setEnabled(asset is not None and writable)
+        self.delete_action.setEnabled(selected and writable)
+        self.show_recipe_action.setEnabled(asset is not None)
+        self.rerun_action.setEnabled(asset is not None and can_rerun(asset))
+
+    # Filtering --------------------------------------------------------------------------------
+
+    @Slot()
+    def apply_filter(self) -> None:
+        """Show what the kind filter and the search box ask for (now, without waiting)."""
+        self._search_timer.stop()
+        self.model.set_filter(self.kind_filter.currentData(), self.search_box.text())
+
+    @Slot()
+    def _show_count(self) -> None:
+        if self._message_timer.isActive():
+            return  # a message is showing; the count comes back when it times out
+        if self.model.loading:
+            text = "Loading…"
+        else:
+            total = self.model.total
+            filtered = self.model.kind is not None or self.model.search
+            text = f"{total:,} {'matching ' if filtered else ''}asset{'s' if total != 1 else ''}"
+        self.status_label.setText(text)
+        self.status_label.setToolTip("")
+
+    @Slot(str)
+    def show_message(self, text: str, details: str = "") -> None:
+        """Show a message under the list for a while (and in the window's status bar)."""
+        self.status_label.setText(text)
+        self.status_label.setToolTip(details)
+        self._message_timer.start()
+        self.status_message.emit(text)
+
+    # Actions ----------------------------------------------------------------------------------
+
+    @Slot(QModelIndex)
+    def _open_index(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_requested.emit(index.data(AssetRole.ID))
+
+    @Slot()
+    def open_current(self) -> None:
+        asset = self.current_asset()
+        if asset is not None:
+            self.open_requested.emit(asset.id)
+
+    @Slot()
+    def rename_current(self) -> None:
+        """Edit the current asset's title in place (Enter commits, Escape cancels)."""
+        index = self.view.currentIndex()
+        if index.isValid() and self.rename_action.isEnabled():
+            self.view.edit(index)
+
+    @Slot()
+    def delete_selected(self) -> None:
+        """Delete the selected assets (one undoable step; Edit > Undo brings them back)."""
+        asset_ids = self.selected_ids()
+        if not asset_ids or not self.delete_action.isEnabled():
+            return
+        next_row = min(self.view.selectionModel().selectedRows(), key=QModelIndex.row).row()
+        try:
+            self.session.delete(asset_ids)
+        except UserError as exc:
+            self.show_message(str(exc))
+            return
+        count = len(asset_ids)
+        self.show_message(f"Deleted {count} asset{'s' if count != 1 else ''} (Edit > Undo).")
+        # Keep the keyboard where it was: the row that moved up into the gap becomes current.
+        row = min(next_row, self.model.rowCount() - 1)
+        if row >= 0:
+            self.view.setCurrentIndex(self.model.index(row))
+
+    @Slot()
+    def show_current_recipe(self) -> RecipeDialog | None:
+        asset = self.current_asset()
+        return None if asset is None else self.show_recipe(asset.id)
+
+    def show_recipe(self, asset_id: str) -> RecipeDialog:
+        """Open (without blocking) a dialog with the asset's recipe and lineage."""
+        dialog = RecipeDialog(self.session.store, self.session.asset(asset_id), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(self._forget_dialogs)
+        self._dialogs.append(dialog)
+        dialog.show()
+        return dialog
+
+    @Slot()
+    def _forget_dialogs(self) -> None:
+        self._dialogs = [dialog for dialog in self._dialogs if dialog.isVisible()]
+
+    @Slot()
+    def rerun_current(self) -> None:
+        asset = self.current_asset()
+        if asset is not None and can_rerun(asset):
+            self.rerun_requested.emit(asset.id)
+
+    @Slot(QPoint)
+    def _show_context_menu(self, position: QPoint) -> None:
+        index = self.view.indexAt(position)
+        if index.isValid() and not self.view.selectionModel().isSelected(index):
+            self.view.setCurrentIndex(index)  # a right click on another row acts on that row
+        menu = self.context_menu()
+        menu.exec(self.view.viewport().mapToGlobal(position))
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The menu of the selected assets (built afresh, so its actions are up to date)."""
+        self._update_actions()
+        menu = QMenu(self)
+        menu.addAction(self.open_action)
+        menu.addAction(self.show_recipe_action)
+        menu.addAction(self.rerun_action)
+        menu.addSeparator()
+        menu.addAction(self.rename_action)
+        menu.addAction(self.delete_action)
+        return menu
+
+    # Importing by drag and drop --------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragMoveEvent) -> None:
+        if _local_paths(event) and not self.session.store.read_only:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = _local_paths(event)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.import_paths(paths)
+
+    def import_paths(self, paths: list[Path]) -> tuple[list[str], list[str]]:
+        """Import files into the project; refused files are reported under the list."""
+        try:
+            added, refused = self.session.import_files(paths)
+        except UserError as exc:
+            self.show_message(str(exc))
+            return [], [str(exc)]
+        parts = []
+        if added:
+            parts.append(f"Imported {len(added)} file{'s' if len(added) != 1 else ''}.")
+        if refused:
+            parts.append(refused[0] if len(refused) == 1 else f"{len(refused)} files refused.")
+        self.show_message(" ".join(parts), "\n".join(refused))
+        return added, refused
+
+    # Ending -----------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop the model's worker threads; call it when the window closes."""
+        self.model.shutdown()
+
+
+def can_rerun(asset: Asset) -> bool:
+    """Whether the asset's recipe can be run again (generated, and the recipe is readable)."""
+    try:
+        return asset.recipe.origin is RecipeOrigin.GENERATED
+    except RecipeError:
+        return False
+
+
+def _local_paths(event: QDropEvent) -> list[Path]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]

@@ -1,0 +1,1 @@
+"""The four panels: Writing, Image, Voice and Captioning, all on one shape (``base``)."""

@@ -1,0 +1,401 @@
+"""The shape every panel shares: plugin and model picker, options form, Run/Cancel, progress
+with ETA, an output area, and an error banner.
+
+A panel subclass adds only its request editor (what to make) and its output view (what was
+made). Jobs run on the panel's :class:`~studio.qt.panel_jobs.PanelJobRunner`; the panel reacts
+to its signals, which arrive in the GUI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.errors import UserError
+from studio.core.generation import asset_inputs, build_request
+from studio.core.jobs import Job
+from studio.core.project.assets import Asset
+from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
+from studio.core.registry import PluginUnavailable
+from studio.core.services import CoreServices
+from studio.plugin_api import Panel
+from studio.qt.panel_jobs import PanelJobRunner
+from studio.qt.project_session import ProjectSession
+from studio.ui.options_form import OptionsForm
+from studio.ui.widgets import ErrorBanner, FileInput, JobProgress
+
+log = logging.getLogger(__name__)
+
+
+class PanelWidget(QWidget):
+    """Base of the four panels. Subclasses implement the ``build_*`` and request hooks."""
+
+    panel: Panel
+    asset_shown = Signal(str)
+
+    def __init__(
+        self,
+        services: CoreServices,
+        session: ProjectSession,
+        runner: PanelJobRunner,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"panel-{self.panel.value}")
+        self.services = services
+        self.session = session
+        self.runner = runner
+        self.load_form: OptionsForm | None = None
+        self.run_form: OptionsForm | None = None
+        self.current_job: str | None = None
+        self._temp_dirs: dict[str, Any] = {}
+
+        self.error_banner = ErrorBanner()
+        self.plugin_combo = QComboBox()
+        self.plugin_combo.setObjectName("plugin-picker")
+        self.plugin_combo.setMinimumContentsLength(24)
+        self.plugin_combo.currentIndexChanged.connect(self._plugin_changed)
+        self.plugin_note = QLabel()
+        self.plugin_note.setWordWrap(True)
+        self.plugin_note.setStyleSheet("color: palette(mid);")
+
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("run")
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Run (Ctrl+Enter)")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancel")
+        self.cancel_button.setToolTip("Cancel this panel's jobs (Esc)")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = JobProgress()
+
+        controls = QWidget()
+        controls_layout = QVBoxLayout(controls)
+        picker = QFormLayout()
+        picker.addRow("Plugin", self.plugin_combo)
+        controls_layout.addLayout(picker)
+        controls_layout.addWidget(self.plugin_note)
+        request_box = QGroupBox(self.request_title())
+        self.request_layout = QVBoxLayout(request_box)
+        self.build_request_area(self.request_layout)
+        controls_layout.addWidget(request_box, 1)
+        self.options_box = QGroupBox("Options")
+        self.options_layout = QVBoxLayout(self.options_box)
+        self.options_layout.addStretch(1)  # forms go above it, at the top
+        options_scroll = QScrollArea()
+        options_scroll.setWidgetResizable(True)
+        options_scroll.setWidget(self.options_box)
+        options_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        controls_layout.addWidget(options_scroll, 1)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.run_button)
+        controls_layout.addLayout(buttons)
+
+        output = QGroupBox(self.output_title())
+        output_layout = QVBoxLayout(output)
+        self.build_output_area(output_layout)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(controls)
+        splitter.addWidget(output)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.error_banner)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.progress)
+
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.run)
+        escape = QShortcut(QKeySequence("Esc"), self)
+        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape.activated.connect(self.cancel)
+
+        runner.queued.connect(self._on_queued)
+        runner.waiting.connect(self._on_waiting)
+        runner.started.connect(self._on_started)
+        runner.progress.connect(self._on_progress)
+        runner.text.connect(self._on_text)
+        runner.preview.connect(self._on_preview)
+        runner.finished.connect(self._on_finished)
+        runner.failed.connect(self._on_failed)
+        runner.cancelled.connect(self._on_cancelled)
+        self.plugin_combo.addItem("Looking for plugins…")
+        self.plugin_combo.setEnabled(False)
+
+    # hooks for the panels ------------------------------------------------------------------
+
+    def request_title(self) -> str:
+        return "Request"
+
+    def output_title(self) -> str:
+        return "Result"
+
+    def build_request_area(self, layout: QVBoxLayout) -> None:
+        raise NotImplementedError
+
+    def build_output_area(self, layout: QVBoxLayout) -> None:
+        raise NotImplementedError
+
+    def request_fields(self) -> dict[str, str]:
+        """The request's text fields from the editors."""
+        raise NotImplementedError
+
+    def set_request_fields(self, values: dict[str, Any]) -> None:
+        """Fill the editors from a recipe's request."""
+
+    def file_inputs(self) -> dict[str, FileInput]:
+        """Input widgets by role (``init``, ``image``...)."""
+        return {}
+
+    def clear_output(self) -> None:
+        """Before a new job: clear what the previous one showed."""
+
+    def show_text(self, text: str) -> None:
+        """A streamed piece of text arrived."""
+
+    def show_preview(self, data: bytes, media_type: str) -> None:
+        """A preview arrived (replaces the previous one)."""
+
+    def show_asset(self, asset: Asset, data: bytes) -> None:
+        """Show a finished or opened asset in the output area."""
+
+    # plugins -------------------------------------------------------------------------------
+
+    def refresh_plugins(self) -> None:
+        """Fill the plugin picker from the registry (after discovery)."""
+        current = self.current_plugin_id()
+        self.plugin_combo.blockSignals(True)
+        self.plugin_combo.clear()
+        records = [r for r in self.services.registry.records() if self.panel in r.panels]
+        for record in records:
+            licence = record.manifest.licence if record.manifest else ""
+            label = record.name + (f" · {licence}" if licence else "")
+            if not record.enabled:
+                label += " (disabled)"
+            self.plugin_combo.addItem(label, record.id)
+            index = self.plugin_combo.count() - 1
+            tooltip = (
+                record.reason
+                if not record.enabled
+                else (record.manifest.description if record.manifest else "")
+            )
+            self.plugin_combo.setItemData(index, tooltip, Qt.ItemDataRole.ToolTipRole)
+            if not record.enabled:
+                item = self.plugin_combo.model().item(index)
+                item.setEnabled(False)
+        if not records:
+            self.plugin_combo.addItem("No plugin for this panel is installed", None)
+        self.plugin_combo.setEnabled(bool(records))
+        self.plugin_combo.blockSignals(False)
+        enabled = [r.id for r in records if r.enabled]
+        choice = current if current in enabled else (enabled[0] if enabled else None)
+        index = self.plugin_combo.findData(choice) if choice else 0
+        self.plugin_combo.setCurrentIndex(max(index, 0))
+        self._plugin_changed()
+
+    def current_plugin_id(self) -> str | None:
+        data = self.plugin_combo.currentData()
+        return data if isinstance(data, str) else None
+
+    def select_plugin(self, plugin_id: str) -> bool:
+        index = self.plugin_combo.findData(plugin_id)
+        if index < 0:
+            return False
+        self.plugin_combo.setCurrentIndex(index)
+        return True
+
+    @Slot()
+    def _plugin_changed(self) -> None:
+        for form in (self.load_form, self.run_form):
+            if form is not None:
+                form.setParent(None)
+                form.deleteLater()
+        self.load_form = self.run_form = None
+        plugin_id = self.current_plugin_id()
+        self.run_button.setEnabled(plugin_id is not None)
+        if plugin_id is None:
+            records = [r for r in self.services.registry.records() if self.panel in r.panels]
+            reasons = [f"{r.name}: {r.reason}" for r in records if not r.enabled]
+            self.plugin_note.setText("\n".join(reasons))
+            return
+        try:
+            spec = self.services.registry.spec(plugin_id)
+        except PluginUnavailable as exc:
+            self.error_banner.show_message(str(exc))
+            self.run_button.setEnabled(False)
+            return
+        self.plugin_note.setText(spec.description)
+        self.load_form = OptionsForm(spec.load_options, known_models=spec.models)
+        self.run_form = OptionsForm(spec.run_options)
+        for position, form in enumerate((self.load_form, self.run_form)):
+            self.options_layout.insertWidget(position, form)
+            form.setVisible(bool(form.editors))
+        self.options_box.setVisible(bool(self.load_form.editors or self.run_form.editors))
+
+    # running -------------------------------------------------------------------------------
+
+    def build_job(self) -> tuple[Job, Any]:
+        """The job from the editors; inputs are imported into the project first (lineage)."""
+        plugin_id = self.current_plugin_id()
+        if plugin_id is None:
+            raise UserError("Choose a plugin first.")
+        files = [(role, w.path) for role, w in self.file_inputs().items() if w.path is not None]
+        assets = [
+            RecipeInput(asset_id=w.asset_id, role=role)
+            for role, w in self.file_inputs().items()
+            if w.asset_id is not None
+        ]
+        job = Job(
+            plugin_id=plugin_id,
+            panel=self.panel,
+            request=build_request(self.panel, self.request_fields(), ()),
+            load_options=self.load_form.values() if self.load_form else {},
+            run_options=self.run_form.values() if self.run_form else {},
+            device=self.services.settings.device,
+        )
+        self.services.executor.prepare(job)  # refuse bad options before anything is written
+        temp = None
+        inputs = self.session.import_inputs(files) if files else ()
+        if assets:
+            temp = tempfile.TemporaryDirectory(prefix="studio-inputs-")
+            inputs += asset_inputs(self.session.store, assets, Path(temp.name))
+        if inputs:
+            request = build_request(self.panel, self.request_fields(), inputs)
+            job = dataclasses.replace(job, request=request)
+        return job, temp
+
+    @Slot()
+    def run(self) -> None:
+        if not self.run_button.isEnabled() and self.current_plugin_id() is None:
+            return
+        self.error_banner.hide()
+        try:
+            job, temp = self.build_job()
+        except UserError as exc:
+            self.error_banner.show_message(str(exc))
+            return
+        self.submit(job, temp)
+
+    def submit(self, job: Job, temp: Any = None) -> str:
+        """Queue a job on this panel (used by Run and by re-run from the asset browser)."""
+        self.clear_output()
+        if temp is not None:
+            self._temp_dirs[job.job_id] = temp
+        self.current_job = self.runner.submit(job, self.session.sink())
+        self.cancel_button.setEnabled(True)
+        return self.current_job
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.runner.busy:
+            self.runner.cancel()
+            self.progress.idle("Cancelling…")
+
+    # runner signals (GUI thread) ------------------------------------------------------------
+
+    @Slot(str)
+    def _on_queued(self, job_id: str) -> None:
+        waiting = len(self.runner.active_jobs) - 1
+        self.progress.idle(f"Queued ({waiting} ahead)" if waiting else "Starting…")
+
+    @Slot(str, int)
+    def _on_waiting(self, job_id: str, position: int) -> None:
+        self.progress.waiting(position)
+
+    @Slot(str)
+    def _on_started(self, job_id: str) -> None:
+        self.progress.update_progress(None, "Starting…", None)
+
+    @Slot(str, object, str, object)
+    def _on_progress(self, job_id: str, fraction: Any, message: str, eta: Any) -> None:
+        self.progress.update_progress(fraction, message, eta)
+
+    @Slot(str, str)
+    def _on_text(self, job_id: str, text: str) -> None:
+        self.show_text(text)
+
+    @Slot(str, bytes, str)
+    def _on_preview(self, job_id: str, data: bytes, media_type: str) -> None:
+        self.show_preview(data, media_type)
+
+    def _job_ended(self, job_id: str) -> None:
+        temp = self._temp_dirs.pop(job_id, None)
+        if temp is not None:
+            temp.cleanup()
+        self.cancel_button.setEnabled(self.runner.busy)
+
+    @Slot(str, object)
+    def _on_finished(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
+        self._job_ended(job_id)
+        if asset_ids:
+            self.open_asset(asset_ids[-1], restore_settings=False)
+        count = len(asset_ids)
+        self.progress.idle(
+            f"Done: {count} asset{'s' if count != 1 else ''} saved to {self.session.display_name}"
+        )
+
+    @Slot(str, str)
+    def _on_failed(self, job_id: str, message: str) -> None:
+        self._job_ended(job_id)
+        self.progress.idle("Failed")
+        self.error_banner.show_message(message)
+
+    @Slot(str, object)
+    def _on_cancelled(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
+        self._job_ended(job_id)
+        kept = f" ({len(asset_ids)} finished and kept)" if asset_ids else ""
+        self.progress.idle(f"Cancelled{kept}")
+
+    # opening assets ------------------------------------------------------------------------
+
+    def open_asset(self, asset_id: str, restore_settings: bool = True) -> None:
+        """Show an asset; with ``restore_settings``, also fill in the recipe that made it."""
+        asset = self.session.asset(asset_id)
+        self.show_asset(asset, self.session.store.read_blob(asset_id))
+        if restore_settings:
+            self.restore_recipe(asset)
+        self.asset_shown.emit(asset_id)
+
+    def restore_recipe(self, asset: Asset) -> list[str]:
+        """Fill plugin, options and request from the asset's recipe; returns what was not used."""
+        recipe = asset.recipe
+        if recipe.origin is not RecipeOrigin.GENERATED or recipe.panel is not self.panel:
+            return []
+        ignored: list[str] = []
+        if not self.select_plugin(recipe.plugin_id):
+            return [f"plugin {recipe.plugin_id} (not installed)"]
+        if self.load_form is not None:
+            ignored += self.load_form.set_values(thaw_json(recipe.load_options))
+        if self.run_form is not None:
+            ignored += self.run_form.set_values(thaw_json(recipe.run_options))
+        self.set_request_fields(thaw_json(recipe.request))
+        inputs = self.file_inputs()
+        for link in recipe.inputs:
+            if link.role in inputs:
+                inputs[link.role].set_asset(link.asset_id)
+        return ignored

@@ -1,0 +1,139 @@
+"""The whole window with the light test plugins: tabs, menus, a job into the project and the
+browser, re-run from the browser, preferences, and nothing heavy imported while idle."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from studio.app import build_app
+from studio.core.settings import Settings
+from studio.plugin_api import Panel
+from studio.ui.main_window import PANEL_TITLES
+
+
+@pytest.fixture
+def studio(qtbot, services):
+    services.settings = Settings(isolate_models=False)  # in-thread: fast tests
+    app = build_app(services=services)
+    qtbot.addWidget(app.window)
+    qtbot.waitUntil(
+        lambda: app.window.panels[Panel.WRITING].current_plugin_id() is not None, timeout=10_000
+    )
+    yield app
+    app.shutdown()
+
+
+def menu_texts(window) -> dict[str, list[str]]:
+    menus = {}
+    for action in window.menuBar().actions():
+        menu = action.menu()
+        menus[action.text().replace("&", "")] = [
+            a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()
+        ]
+    return menus
+
+
+def test_tabs_and_menus_exist(studio):
+    window = studio.window
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert tabs == list(PANEL_TITLES.values())
+    menus = menu_texts(window)
+    assert list(menus) == ["File", "Edit", "View", "Plugins", "Help"]
+    assert menus["File"] == [
+        "New Project",
+        "Open…",
+        "Open Recent",
+        "Save As…",
+        "Import Media…",
+        "Export…",
+        "Quit",
+    ]
+    undo, redo, preferences = menus["Edit"]
+    assert undo.startswith("Undo") and redo.startswith("Redo") and preferences == "Preferences…"
+    assert "Asset Browser" in menus["View"]
+    assert menus["Help"] == ["Keyboard Shortcuts", "About Studio"]
+    assert window.device_label.text() == "Device: cpu"
+    assert window.jobs_label.text() == "No jobs"
+
+
+def test_a_job_lands_in_the_project_and_the_browser_then_reruns(qtbot, studio):
+    window = studio.window
+    panel = window.panels[Panel.IMAGE]
+    window.tabs.setCurrentWidget(panel)
+    panel.prompt.setPlainText("a red square")
+    with qtbot.waitSignal(studio.runners[Panel.IMAGE].finished, timeout=10_000) as done:
+        panel.run_button.click()
+    (asset_id,) = done.args[1]
+    model = window.browser.model
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=5000)
+    assert studio.session.store.count_assets() == 1
+    with qtbot.waitSignal(studio.runners[Panel.IMAGE].finished, timeout=10_000) as again:
+        window.rerun_asset(asset_id)
+    rerun = studio.session.asset(again.args[1][0])
+    assert rerun.recipe.seed == studio.session.asset(asset_id).recipe.seed
+    assert studio.session.store.read_blob(rerun.id) == studio.session.store.read_blob(asset_id)
+    qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=5000)
+
+
+def test_opening_an_asset_switches_to_its_panel(qtbot, studio):
+    window = studio.window
+    writing = window.panels[Panel.WRITING]
+    writing.prompt.setPlainText("hello window")
+    with qtbot.waitSignal(studio.runners[Panel.WRITING].finished, timeout=10_000) as done:
+        writing.run_button.click()
+    window.tabs.setCurrentIndex(3)
+    writing.prompt.clear()
+    window.open_asset(done.args[1][0])
+    assert window.tabs.currentWidget() is writing
+    assert writing.prompt.toPlainText() == "hello window"
+
+
+def test_undo_redo_of_delete_through_the_edit_menu(qtbot, studio, tmp_path):
+    from studio.plugin_api.sample_media import write_sample_png
+
+    added, refused = studio.session.import_files([write_sample_png(tmp_path / "x.png")])
+    assert refused == [] and len(added) == 1
+    studio.session.delete(added)
+    assert studio.session.store.count_assets() == 0
+    studio.session.undo_stack.undo()
+    assert studio.session.store.count_assets() == 1
+
+
+def test_the_idle_window_imports_no_model_library():
+    code = (
+        "import os, sys\n"
+        "os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from studio.app import build_app\n"
+        "studio = build_app()\n"
+        "studio.window.show()\n"
+        "import time\n"
+        "end = time.time() + 3\n"
+        "while time.time() < end: app.processEvents()\n"
+        "heavy = [m for m in ('torch', 'transformers', 'diffusers', 'TTS') if m in sys.modules]\n"
+        "studio.shutdown()\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+def test_with_model_processes_a_panel_job_runs_in_a_child(qtbot, services):
+    services.settings = Settings(isolate_models=True)
+    app = build_app(services=services)
+    qtbot.addWidget(app.window)
+    try:
+        writing = app.window.panels[Panel.WRITING]
+        qtbot.waitUntil(lambda: writing.current_plugin_id() is not None, timeout=10_000)
+        writing.prompt.setPlainText("from another process")
+        with qtbot.waitSignal(app.runners[Panel.WRITING].finished, timeout=30_000) as done:
+            writing.run_button.click()
+        assert app.executors[Panel.WRITING].child_pid is not None
+        assert writing.output.toPlainText() == "from another process"
+        assert app.session.asset(done.args[1][0]).recipe.plugin_id == "studio-test.echo"
+    finally:
+        app.shutdown()
