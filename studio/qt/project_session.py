@@ -80,9 +80,12 @@ class ProjectSession(QObject):
         asset_changed(asset_id): an asset's title changed.
         assets_removed(ids): assets were deleted (undoable).
         assets_restored(ids): deleted assets came back (undo).
+        integrity_problem(summary): the background quick check of an opened project found
+            damage (the project stays open; File > Save As can rescue what is readable).
     """
 
     project_changed = Signal()
+    integrity_problem = Signal(str)
     asset_added = Signal(str)
     asset_changed = Signal(str)
     assets_removed = Signal(list)
@@ -117,8 +120,24 @@ class ProjectSession(QObject):
         self._replace(ProjectStore.untitled(self.data_dir))
 
     def open(self, path: Path) -> None:
-        """Open a project file; a foreign, newer or damaged file raises :class:`UserError`."""
-        self._replace(ProjectStore.open(Path(path)))
+        """Open a project file; a foreign, newer or damaged file raises :class:`UserError`.
+
+        SQLite's quick check then runs in the background; damage it finds is reported
+        through :attr:`integrity_problem`.
+        """
+        store = ProjectStore.open(Path(path))
+        self._replace(store)
+        store.quick_check().add_done_callback(self._quick_check_done)
+
+    def _quick_check_done(self, future) -> None:
+        # Runs on the check's thread: only emit (queued to the GUI thread's receivers).
+        try:
+            report = future.result()
+        except Exception as exc:
+            self.integrity_problem.emit(f"The project could not be checked: {exc}")
+            return
+        if not report.ok:
+            self.integrity_problem.emit(report.summary)
 
     def save_as(self, path: Path) -> Path:
         """Save the project under a new name and continue there."""

@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         session.project_changed.connect(self._update_title)
+        session.integrity_problem.connect(self._integrity_problem)
         session.asset_added.connect(self._update_title)
         self._update_title()
         self._update_jobs()
@@ -423,6 +424,15 @@ class MainWindow(QMainWindow):
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.setValue("window/state", self.saveState())
         event.accept()
+
+    @Slot(str)
+    def _integrity_problem(self, summary: str) -> None:
+        QMessageBox.warning(
+            self,
+            "The project is damaged",
+            f"A check of {self.session.display_name} found problems: {summary}\n\n"
+            "What can be read stays available; File > Save As writes a copy.",
+        )
 
     @Slot(str)
     def _show_status(self, message: str) -> None:

@@ -137,3 +137,29 @@ def test_with_model_processes_a_panel_job_runs_in_a_child(qtbot, services):
         assert app.session.asset(done.args[1][0]).recipe.plugin_id == "studio-test.echo"
     finally:
         app.shutdown()
+
+
+def test_opening_a_project_checks_it_in_the_background(qtbot, studio, tmp_path):
+    from studio.core.project.store import ProjectStore
+
+    path = tmp_path / "fine.studio"
+    ProjectStore.create(path).close()
+    reports = []
+    studio.session.integrity_problem.connect(reports.append)
+    assert studio.window.open_project(path)
+    qtbot.wait(300)
+    assert studio.session.store.quick_check().result(5).ok
+    assert reports == []
+    assert studio.window.windowTitle() == "fine — Studio"
+
+
+def test_damage_found_by_the_check_is_reported(qtbot, studio):
+    from concurrent.futures import Future
+
+    from studio.core.project.checks import IntegrityReport
+
+    future: Future = Future()
+    future.set_result(IntegrityReport(problems=("page 7 is corrupt",)))
+    with qtbot.waitSignal(studio.session.integrity_problem) as reported:
+        studio.session._quick_check_done(future)
+    assert reported.args == ["page 7 is corrupt"]
