@@ -153,13 +153,18 @@ def test_opening_a_project_checks_it_in_the_background(qtbot, studio, tmp_path):
     assert studio.window.windowTitle() == "fine — Studio"
 
 
-def test_damage_found_by_the_check_is_reported(qtbot, studio):
+def test_damage_found_by_the_check_is_reported(qtbot, studio, monkeypatch):
     from concurrent.futures import Future
 
     from studio.core.project.checks import IntegrityReport
+    from studio.ui import main_window
 
+    warnings = []
+    monkeypatch.setattr(main_window.QMessageBox, "warning", lambda *args: warnings.append(args))
     future: Future = Future()
     future.set_result(IntegrityReport(problems=("page 7 is corrupt",)))
     with qtbot.waitSignal(studio.session.integrity_problem) as reported:
         studio.session._quick_check_done(future)
     assert reported.args == ["page 7 is corrupt"]
+    qtbot.waitUntil(lambda: bool(warnings), timeout=2000)
+    assert "page 7 is corrupt" in warnings[0][2]
