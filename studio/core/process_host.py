@@ -137,7 +137,10 @@ class ProcessExecutor:
                     continue
                 message = conn.recv()
             except (EOFError, OSError):
-                code = self._process.exitcode if self._process is not None else None
+                code = None
+                if self._process is not None:
+                    self._process.join(2)  # reap it, so its exit code is known
+                    code = self._process.exitcode
                 self._forget_child()
                 raise ModelProcessCrashed(
                     f"The model process stopped unexpectedly (exit code {code}); "
