@@ -66,9 +66,24 @@ class Request:
 
 @dataclass(frozen=True, kw_only=True)
 class TextRequest(Request):
-    """Writing: ``prompt`` is the text to continue or the instruction to follow."""
+    """Writing: text to continue, or an instruction about a text.
+
+    Attributes:
+        prompt: in Continue mode the text to continue; in Instruct mode the document or text
+            the instruction is about (may be empty).
+        instruction: Instruct mode: what to do ("Summarise this in one sentence.").
+        mode: ``"continue"`` or ``"instruct"``; a plugin refuses any other value with a
+            ``ValueError``.
+        template: Instruct mode, for models without a chat template: the preset's plain prompt
+            with ``{instruction}`` and ``{text}`` placeholders. Empty means the plugin's default
+            (such as ``"{instruction}\\n\\n{text}\\n\\n"``). A model with a chat template uses
+            that instead.
+    """
 
     prompt: str = ""
+    instruction: str = ""
+    mode: str = "continue"
+    template: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

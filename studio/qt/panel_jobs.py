@@ -47,6 +47,19 @@ class _Stream:
     pending: bool = False
 
 
+class _NotifyingSink:
+    """Commits through the real sink, then says so (from the worker thread)."""
+
+    def __init__(self, sink: AssetSink, notify) -> None:
+        self.sink = sink
+        self.notify = notify
+
+    def __call__(self, produced) -> str:
+        asset_id = self.sink(produced)
+        self.notify(asset_id)
+        return asset_id
+
+
 class _Worker(QThread):
     """Takes jobs from the queue and runs them; talks to the runner only through signals."""
 
@@ -55,6 +68,7 @@ class _Worker(QThread):
     finished_job = Signal(str, object)  # job id, tuple of asset ids
     failed_job = Signal(str, str)  # job id, readable message
     cancelled_job = Signal(str, object)  # job id, tuple of kept asset ids
+    asset_saved_job = Signal(str, str)  # job id, asset id: one result committed mid-job
 
     def __init__(self, executor: JobExecutor, name: str) -> None:
         super().__init__()
@@ -74,9 +88,14 @@ class _Worker(QThread):
             if cancel.cancelled:
                 self.cancelled_job.emit(job.job_id, ())
                 continue
+            real_sink = sink or self.executor.sink
+            if real_sink is not None:
+                real_sink = _NotifyingSink(
+                    real_sink, partial(self.asset_saved_job.emit, job.job_id)
+                )
             try:
                 outcome = self.executor.execute(
-                    job, cancel, partial(self._on_event, job, stream), sink
+                    job, cancel, partial(self._on_event, job, stream), real_sink
                 )
             except JobCancelled as exc:
                 self.cancelled_job.emit(job.job_id, exc.asset_ids)
@@ -113,6 +132,7 @@ class PanelJobRunner(QObject):
         progress(job_id, fraction or None, message, eta seconds or None)
         text(job_id, text): newly streamed text, batched.
         preview(job_id, data, media_type): the latest preview, batched.
+        asset_saved(job_id, asset_id): one result was committed (a batch saves several).
         finished(job_id, asset ids)
         failed(job_id, message)
         cancelled(job_id, kept asset ids)
@@ -124,6 +144,7 @@ class PanelJobRunner(QObject):
     progress = Signal(str, object, str, object)
     text = Signal(str, str)
     preview = Signal(str, bytes, str)
+    asset_saved = Signal(str, str)
     finished = Signal(str, object)
     failed = Signal(str, str)
     cancelled = Signal(str, object)
@@ -143,6 +164,7 @@ class PanelJobRunner(QObject):
         self._worker.finished_job.connect(self._on_finished)
         self._worker.failed_job.connect(self._on_failed)
         self._worker.cancelled_job.connect(self._on_cancelled)
+        self._worker.asset_saved_job.connect(self._on_asset_saved)
         self._worker.start()
 
     # the queue ---------------------------------------------------------------------------
@@ -217,6 +239,11 @@ class PanelJobRunner(QObject):
                 self.text.emit(job_id, text)
             if preview is not None:
                 self.preview.emit(job_id, preview.data, preview.media_type)
+
+    @Slot(str, str)
+    def _on_asset_saved(self, job_id: str, asset_id: str) -> None:
+        self._flush_streams()  # text streamed before this result belongs to it
+        self.asset_saved.emit(job_id, asset_id)
 
     def _end(self, job_id: str) -> None:
         self._flush_streams()

@@ -30,9 +30,11 @@ log = logging.getLogger(__name__)
 class _SessionSink:
     """Commits to the session's store (from any thread) and announces the new asset."""
 
-    def __init__(self, session: ProjectSession, store: ProjectStore) -> None:
+    def __init__(
+        self, session: ProjectSession, store: ProjectStore, details: dict | None = None
+    ) -> None:
         self._session = session
-        self._sink = StoreSink(store)
+        self._sink = StoreSink(store, details)
 
     def __call__(self, produced: ProducedAsset) -> str:
         asset_id = self._sink(produced)
@@ -150,9 +152,10 @@ class ProjectSession(QObject):
 
     # changes --------------------------------------------------------------------------------
 
-    def sink(self) -> _SessionSink:
-        """The asset sink for jobs started now (bound to the current project)."""
-        return _SessionSink(self, self.store)
+    def sink(self, details: dict | None = None) -> _SessionSink:
+        """The asset sink for jobs started now (bound to the current project); ``details``
+        are added to every recipe (a preset's name, say)."""
+        return _SessionSink(self, self.store, details)
 
     def import_files(self, paths: Sequence[Path]) -> tuple[list[str], list[str]]:
         """Import media files; returns (new asset ids, one message per refused file)."""

@@ -81,14 +81,15 @@ def test_a_job_lands_in_the_project_and_the_browser_then_reruns(qtbot, studio):
 def test_opening_an_asset_switches_to_its_panel(qtbot, studio):
     window = studio.window
     writing = window.panels[Panel.WRITING]
-    writing.prompt.setPlainText("hello window")
+    writing.open_text("hello window")
     with qtbot.waitSignal(studio.runners[Panel.WRITING].finished, timeout=10_000) as done:
         writing.run_button.click()
+    writing.discard_pending()
     window.tabs.setCurrentIndex(3)
-    writing.prompt.clear()
+    writing.open_text("")
     window.open_asset(done.args[1][0])
     assert window.tabs.currentWidget() is writing
-    assert writing.prompt.toPlainText() == "hello window"
+    assert writing.document.toPlainText() == "hello window"
 
 
 def test_undo_redo_of_delete_through_the_edit_menu(qtbot, studio, tmp_path):
@@ -129,11 +130,11 @@ def test_with_model_processes_a_panel_job_runs_in_a_child(qtbot, services):
     try:
         writing = app.window.panels[Panel.WRITING]
         qtbot.waitUntil(lambda: writing.current_plugin_id() is not None, timeout=10_000)
-        writing.prompt.setPlainText("from another process")
+        writing.open_text("from another process")
         with qtbot.waitSignal(app.runners[Panel.WRITING].finished, timeout=30_000) as done:
             writing.run_button.click()
         assert app.executors[Panel.WRITING].child_pid is not None
-        assert writing.output.toPlainText() == "from another process"
+        assert writing.document.toPlainText() == "from another process" * 2
         assert app.session.asset(done.args[1][0]).recipe.plugin_id == "studio-test.echo"
     finally:
         app.shutdown()

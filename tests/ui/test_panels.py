@@ -31,30 +31,34 @@ def test_writing_runs_streams_and_saves_with_its_recipe(qtbot, services, session
     panel = make(WritingPanel, services, session, runners, qtbot)
     assert panel.current_plugin_id() == "studio-test.echo"
     assert set(panel.run_form.editors) == {"repeat", "uppercase", "delay_ms", "fail_at_step"}
-    panel.prompt.setPlainText("the quick brown fox")
+    panel.open_text("the quick brown fox")
     panel.run_form.editors["repeat"].put(2)
     with qtbot.waitSignal(runners[Panel.WRITING].finished, timeout=10_000) as finished:
-        qtbot.keyClick(panel.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(panel.document, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     (asset_id,) = finished.args[1]
-    assert panel.output.toPlainText() == "the quick brown fox the quick brown fox"
+    # the continuation is inserted at the cursor, right after the text
+    assert panel.document.toPlainText() == (
+        "the quick brown fox" + "the quick brown fox the quick brown fox"
+    )
     asset = session.asset(asset_id)
     assert asset.kind is AssetKind.TEXT
     assert asset.recipe.run_options["repeat"] == 2
     assert asset.recipe.request["prompt"] == "the quick brown fox"
-    assert "Done: 1 asset saved" in panel.progress.label.text()
+    assert asset.recipe.request["mode"] == "continue"
+    assert "Done: saved to" in panel.progress.label.text()
     assert session.path is not None and session.path.exists()  # untitled lives on disk now
 
 
 def test_progress_shows_message_and_eta_then_cancel(qtbot, services, session, runners):
     panel = make(WritingPanel, services, session, runners, qtbot)
-    panel.prompt.setPlainText("one two three four five six")
+    panel.open_text("one two three four five six")
     panel.run_form.editors["delay_ms"].put(400)
     panel.run_button.click()
     qtbot.waitUntil(lambda: "word 2 of 6" in panel.progress.label.text(), timeout=10_000)
     assert "%" in panel.progress.label.text()
     assert panel.cancel_button.isEnabled()
     with qtbot.waitSignal(runners[Panel.WRITING].cancelled, timeout=5000):
-        qtbot.keyClick(panel.prompt, Qt.Key.Key_Escape)
+        qtbot.keyClick(panel.document, Qt.Key.Key_Escape)
     assert panel.progress.label.text().startswith("Cancel")
     assert session.store.count_assets() == 0
 
@@ -64,7 +68,7 @@ def test_errors_show_in_the_banner(qtbot, services, session, runners):
     panel.run_button.click()  # empty prompt: the plugin refuses
     qtbot.waitUntil(lambda: panel.error_banner.isVisible(), timeout=10_000)
     assert panel.error_banner.label.text() == "Type a prompt first: Echo repeats its words."
-    panel.prompt.setPlainText("a b")
+    panel.open_text("a b")
     panel.run_form.editors["fail_at_step"].put(1)
     panel.run_button.click()
     qtbot.waitUntil(lambda: "failed on purpose" in panel.error_banner.label.text(), timeout=10_000)
@@ -104,7 +108,7 @@ def test_voice_and_captioning_panels_run(qtbot, services, session, runners, tmp_
 
 def test_bad_options_never_start_a_job(qtbot, services, session, runners, monkeypatch):
     panel = make(WritingPanel, services, session, runners, qtbot)
-    panel.prompt.setPlainText("x")
+    panel.open_text("x")
     monkeypatch.setattr(panel.run_form, "values", lambda: {"repeat": 1000})
     panel.run_button.click()
     assert "Option 'repeat': 1000 is out of range" in panel.error_banner.label.text()
@@ -113,16 +117,17 @@ def test_bad_options_never_start_a_job(qtbot, services, session, runners, monkey
 
 def test_opening_an_asset_restores_its_settings(qtbot, services, session, runners):
     panel = make(WritingPanel, services, session, runners, qtbot)
-    panel.prompt.setPlainText("remember me")
+    panel.open_text("remember me")
     panel.run_form.editors["uppercase"].put(True)
     with qtbot.waitSignal(runners[Panel.WRITING].finished, timeout=10_000) as finished:
         panel.run_button.click()
-    panel.prompt.clear()
+    panel.accept_pending()
+    panel.open_text("")
     panel.run_form.reset()
     panel.open_asset(finished.args[1][0])
-    assert panel.prompt.toPlainText() == "remember me"
     assert panel.run_form.values() == {"uppercase": True}
-    assert panel.output.toPlainText() == "REMEMBER ME"
+    assert panel.document.toPlainText() == "REMEMBER ME"
+    assert panel.source_asset_id == finished.args[1][0]
 
 
 def test_a_panel_with_no_plugins_says_so(qtbot, services, session, runners, monkeypatch):

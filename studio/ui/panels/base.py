@@ -172,6 +172,14 @@ class PanelWidget(QWidget):
         """Input widgets by role (``init``, ``image``...)."""
         return {}
 
+    def extra_input_assets(self) -> list[RecipeInput]:
+        """Project assets the job builds on besides the file inputs (recorded as lineage)."""
+        return []
+
+    def job_details(self) -> dict[str, Any]:
+        """Facts about the job for its recipe that the request does not hold."""
+        return {}
+
     def clear_output(self) -> None:
         """Before a new job: clear what the previous one showed."""
 
@@ -269,7 +277,7 @@ class PanelWidget(QWidget):
             RecipeInput(asset_id=w.asset_id, role=role)
             for role, w in self.file_inputs().items()
             if w.asset_id is not None
-        ]
+        ] + self.extra_input_assets()
         job = Job(
             plugin_id=plugin_id,
             panel=self.panel,
@@ -306,7 +314,7 @@ class PanelWidget(QWidget):
         self.clear_output()
         if temp is not None:
             self._temp_dirs[job.job_id] = temp
-        self.current_job = self.runner.submit(job, self.session.sink())
+        self.current_job = self.runner.submit(job, self.session.sink(self.job_details()))
         self.cancel_button.setEnabled(True)
         return self.current_job
 
