@@ -182,12 +182,18 @@ def job_from_recipe(store: ProjectStore, asset_id: str, device: str | None = Non
         request_type = REQUEST_TYPE_FOR_PANEL[recipe.panel]
         known = set(request_type.field_names())
         values = {k: v for k, v in thaw_json(recipe.request).items() if k in known}
+        run_options = thaw_json(recipe.run_options)
+        if recipe.seed is not None and "seed" in run_options:
+            # One asset of a batch: its own seed, made once (not the whole batch again).
+            run_options["seed"] = recipe.seed
+            if "variations" in run_options:
+                run_options["variations"] = 1
         job = Job(
             plugin_id=recipe.plugin_id,
             panel=recipe.panel,
             request=build_request(recipe.panel, values, inputs),
             load_options=thaw_json(recipe.load_options),
-            run_options=thaw_json(recipe.run_options),
+            run_options=run_options,
             device=device or str(recipe.details.get("device") or "auto"),
         )
     except BaseException:

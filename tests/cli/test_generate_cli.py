@@ -41,7 +41,12 @@ def test_generate_text_creates_the_project_and_commits_with_a_recipe(
     assert asset["kind"] == "text"
     recipe = asset["recipe"]
     assert recipe["plugin_id"] == "studio-test.echo" and recipe["panel"] == "writing"
-    assert recipe["request"] == {"prompt": "to be or not"}
+    assert recipe["request"] == {
+        "prompt": "to be or not",
+        "instruction": "",
+        "mode": "continue",
+        "template": "",
+    }
     assert recipe["run_options"]["repeat"] == 2
     assert "running on cpu" in err
     store = ProjectStore.open(project, read_only=True)

@@ -102,7 +102,7 @@ def test_variations_are_saved_one_by_one_and_can_be_picked(qtbot, tmp_path, monk
     qtbot.addWidget(panel)
     try:
         panel.refresh_plugins()
-        assert panel.current_plugin_id() == "takes"
+        assert panel.select_plugin("takes")
         panel.open_text("Scene:")
         ids = run(qtbot, panel)
         assert len(ids) == 3 and panel._variations == list(ids)

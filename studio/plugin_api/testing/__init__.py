@@ -142,6 +142,8 @@ def check_plugin(
         heavy = modules_imported_by(manifest.entry_module, folder)
         if heavy:
             problems.append(f"importing {manifest.entry_module} pulls in {', '.join(heavy)}")
+    if problems:  # do not import a plugin that breaks the import rules into this process
+        raise ContractViolation("\n".join(problems))
     plugin_class: type[ModelPlugin] = import_entry(manifest, folder)
     _check_options("load_options", plugin_class.load_options, problems)
     _check_options("run_options", plugin_class.run_options, problems)
