@@ -3,8 +3,10 @@
 1. Launch to first token: a fresh process builds the Writing panel with its model process,
    presses Run and waits for the first streamed token, on a first launch (empty data dir: the
    GGUF is assembled and converted once) and on a second launch (the float32 copy is cached).
-   Goal for the second launch: < 5 s. The GUI heartbeat (10 ms timer) is recorded meanwhile,
-   split into loading (before the first token) and streaming. Goal: p99 < 50 ms.
+   Goal for the second launch: < 5 s. Showing the panel starts its model process and imports
+   the libraries there; Run is pressed at once (worst case) or 10 s later (a person typing).
+   The GUI heartbeat (10 ms timer) is recorded meanwhile, split into loading (before the first
+   token) and streaming. Goal: p99 < 50 ms.
 2. Throughput: tokens/s of the panel path (model process, plugin, Qt signals, streaming into the
    editor) divided by raw ``model.generate`` with the same settings (greedy, same prompt and
    length), interleaved in one run. Goal: >= 0.95.
@@ -114,8 +116,15 @@ def first_token(args: argparse.Namespace) -> None:
     runner.text.connect(watch.on_text)
     runner.finished.connect(watch.on_finished)
     runner.failed.connect(watch.on_failed)
-    pressed = time.monotonic()
-    panel.run()
+    panel.show()  # as in the window: showing the panel warms its model process up
+    pressed = 0.0
+
+    def press() -> None:
+        nonlocal pressed
+        pressed = time.monotonic()
+        panel.run()
+
+    QTimer.singleShot(int(args.delay * 1000), press)
     app.exec()
     runner.shutdown()
     executor.shutdown()
@@ -153,8 +162,7 @@ def throughput(args: argparse.Namespace, data_dir: str) -> None:
 
         path = float32_copy_dir(path, resolved.sha256 or "")
     torch.set_num_threads(services.scheduler.threads_for("cpu"))
-    loaded = load_model_and_tokenizer(path, "float32", "cpu")
-    model, tokenizer = loaded.model, loaded.tokenizer
+    model, tokenizer = load_model_and_tokenizer(path, "float32", "cpu")
     inputs = tokenizer(PROMPT, return_tensors="pt")
 
     def raw() -> float:
@@ -230,15 +238,24 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default="")
+    parser.add_argument(
+        "--keep", help="use (and keep) this data directory, so its converted model stays"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         first_token(args)
         return
-    with tempfile.TemporaryDirectory(prefix="studio-bench-writing-") as data_dir:
-        for name in ("first launch", "second launch"):
-            report = launch(args, data_dir)
+    with tempfile.TemporaryDirectory(prefix="studio-bench-writing-") as temporary:
+        data_dir = args.keep or temporary
+        for name, delay in (
+            ("first launch, Run at once", 0.0),
+            ("second launch, Run at once", 0.0),
+            ("second launch, Run 10 s after the window shows", 10.0),
+        ):
+            report = launch(args, data_dir, delay)
             beats = report["heartbeat"]
             print(
                 f"{name}: Run to first token {report['run_to_first_token_s']:.1f} s "

@@ -188,6 +188,11 @@ class TransformersWriter(ModelPlugin):
         stat = path.stat()
         self._verified[str(path)] = (stat.st_size, stat.st_mtime_ns)
 
+    def prepare(self) -> None:
+        import torch  # noqa: F401 - imported ahead of the first run, in the model process
+        import transformers  # noqa: F401
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
     def load(self, options: Mapping[str, Any], ctx: LoadContext) -> LoadedWriter:
         import torch
 

@@ -156,6 +156,10 @@ class JobExecutor:
         """Unload every model (the interface a process-hosted executor shares)."""
         self.cache.unload_all()
 
+    def plugin_instance(self, plugin_id: str) -> ModelPlugin:
+        """The executor's instance of a plugin (created on first use)."""
+        return self._plugin(plugin_id)
+
     def _plugin(self, plugin_id: str) -> ModelPlugin:
         if plugin_id not in self._plugins:
             self._plugins[plugin_id] = self.registry.plugin_class(plugin_id)()

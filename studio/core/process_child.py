@@ -75,6 +75,12 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
         if message[0] == "stop":
             executor.cache.unload_all()
             return
+        if message[0] == "prepare":
+            try:
+                executor.plugin_instance(message[1]).prepare()
+            except Exception:
+                log.warning("preparing %s failed", message[1], exc_info=True)
+            continue
         if message[0] != "run":
             continue
         job: Job = message[1]

@@ -167,6 +167,18 @@ class ProcessExecutor:
             elif kind == "error":
                 raise JobFailed(message[1])
 
+    def prepare_plugin(self, plugin_id: str) -> None:
+        """Start the model process now and let the plugin import its libraries there, so the
+        first Run does not wait for them. Loads no model; never blocks on a running job."""
+        if not self._lock.acquire(blocking=False):
+            return  # a job is running: the process is warm anyway
+        try:
+            self._ensure_child().send(("prepare", plugin_id))
+        except (OSError, BrokenPipeError):
+            self._forget_child()
+        finally:
+            self._lock.release()
+
     def _forget_child(self) -> None:
         if self._conn is not None:
             self._conn.close()

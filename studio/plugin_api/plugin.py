@@ -88,6 +88,13 @@ class ModelPlugin(ABC):
         :data:`studio.plugin_api.REQUEST_TYPE_FOR_PANEL`).
         """
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Import the heavy libraries ahead of a first run (never load a model here).
+
+        Studio calls it in the panel's model process when the plugin is picked, so the first
+        Run does not wait for ``import torch``. The window's own process never calls it.
+        """
+
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         """Where the files of a model listed in the manifest's ``[[models]]`` are.
 

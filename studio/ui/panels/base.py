@@ -67,6 +67,7 @@ class PanelWidget(QWidget):
         self.run_form: OptionsForm | None = None
         self.current_job: str | None = None
         self._temp_dirs: dict[str, Any] = {}
+        self._prepared = False
 
         self.error_banner = ErrorBanner()
         self.plugin_combo = QComboBox()
@@ -258,12 +259,23 @@ class PanelWidget(QWidget):
             self.run_button.setEnabled(False)
             return
         self.plugin_note.setText(spec.description)
+        prepare = getattr(self.runner.executor, "prepare_plugin", None)
+        if prepare is not None and self.isVisible():
+            prepare(plugin_id)  # model process only: the window itself never imports torch
         self.load_form = OptionsForm(spec.load_options, known_models=spec.models)
         self.run_form = OptionsForm(spec.run_options)
         for position, form in enumerate((self.load_form, self.run_form)):
             self.options_layout.insertWidget(position, form)
             form.setVisible(bool(form.editors))
         self.options_box.setVisible(bool(self.load_form.editors or self.run_form.editors))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        plugin_id = self.current_plugin_id()
+        prepare = getattr(self.runner.executor, "prepare_plugin", None)
+        if plugin_id and prepare is not None and not self._prepared:
+            self._prepared = True
+            prepare(plugin_id)
 
     # running -------------------------------------------------------------------------------
 
