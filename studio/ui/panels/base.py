@@ -99,7 +99,7 @@ class PanelWidget(QWidget):
         request_box = QGroupBox(self.request_title())
         self.request_layout = QVBoxLayout(request_box)
         self.build_request_area(self.request_layout)
-        controls_layout.addWidget(request_box, 1)
+        controls_layout.addWidget(request_box, self.request_stretch())
         self.options_box = QGroupBox("Options")
         self.options_layout = QVBoxLayout(self.options_box)
         self.options_layout.addStretch(1)  # forms go above it, at the top
@@ -152,6 +152,10 @@ class PanelWidget(QWidget):
 
     def request_title(self) -> str:
         return "Request"
+
+    def request_stretch(self) -> int:
+        """How much of the height the request area takes, against 1 for the options."""
+        return 1
 
     def output_title(self) -> str:
         return "Result"

@@ -157,6 +157,9 @@ class WritingPanel(PanelWidget):
     def output_title(self) -> str:
         return "Document"
 
+    def request_stretch(self) -> int:
+        return 0  # the options need the room; the instruction box is small
+
     def build_request_area(self, layout: QVBoxLayout) -> None:
         self.presets = PresetStore(self.services.paths.data_dir / "presets.json")
         self.mode = QComboBox()
