@@ -86,7 +86,7 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     apply_theme(services.settings.theme)
     window = MainWindow(services, session, runners, qsettings)
     if project is not None:
-        window._remember_recent(project)
+        window.remember_recent(project)
     if services.settings_file.problem:
         window.statusBar().showMessage(services.settings_file.problem, 15000)
 

@@ -15,16 +15,16 @@ from typing import Any
 
 from studio.core.device import detect_devices
 from studio.core.errors import UserError
+from studio.core.hashing import HashCache
 from studio.core.jobs import Job, JobCancelled, JobEvent, JobExecutor, ProducedAsset, readable_error
 from studio.core.logs import configure_logging
 from studio.core.model_cache import ModelCache
-from studio.core.model_resolver import ModelResolver
 from studio.core.offline import enforce_offline
 from studio.core.paths import Paths
 from studio.core.registry import PluginRegistry
 from studio.core.safety.consent import ConsentStore
-from studio.core.safety.converter import converted_dir
 from studio.core.scheduler import DeviceScheduler
+from studio.core.services import new_job_executor
 from studio.plugin_api import CancelToken
 
 log = logging.getLogger("studio.models")
@@ -36,17 +36,14 @@ class _SinkRefused(Exception):
 
 def build_child_executor(config: Any) -> JobExecutor:
     paths = Paths(data_dir=config.data_dir, extra_plugin_dirs=())
-    from studio.core.hashing import HashCache
-
-    hashes = HashCache.in_data_dir(paths)
-    return JobExecutor(
-        registry=PluginRegistry(plugin_dirs=config.plugin_dirs),
-        resolver=ModelResolver(paths, hashes.model_sha256),
-        cache=ModelCache(config.budget_bytes),
-        scheduler=DeviceScheduler(),
-        devices=detect_devices(),
-        consents=ConsentStore.in_data_dir(paths),
-        converted_dir=converted_dir(paths),
+    return new_job_executor(
+        paths,
+        PluginRegistry(plugin_dirs=config.plugin_dirs),
+        ModelCache(config.budget_bytes),
+        DeviceScheduler(),
+        detect_devices(),
+        ConsentStore.in_data_dir(paths),
+        HashCache.in_data_dir(paths),
     )
 
 

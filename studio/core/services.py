@@ -36,6 +36,28 @@ class CoreServices:
     executor: JobExecutor
 
 
+def new_job_executor(
+    paths: Paths,
+    registry: PluginRegistry,
+    cache: ModelCache,
+    scheduler: DeviceScheduler,
+    devices: Devices,
+    consents: ConsentStore,
+    hashes: HashCache,
+) -> JobExecutor:
+    """The job executor wired to the data directory's hash cache, consents and converted files
+    (used by the app and by each model process)."""
+    return JobExecutor(
+        registry=registry,
+        resolver=ModelResolver(paths, hashes.model_sha256),
+        cache=cache,
+        scheduler=scheduler,
+        devices=devices,
+        consents=consents,
+        converted_dir=converted_dir(paths),
+    )
+
+
 def build_core_services(environ: Mapping[str, str] | None = None) -> CoreServices:
     """Build the services. Cheap: nothing is loaded, no plugin code is imported."""
     paths = Paths.from_environment(environ)
@@ -47,15 +69,7 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
     cache = ModelCache(settings.memory_budget_bytes)
     scheduler = DeviceScheduler()
     consents = ConsentStore.in_data_dir(paths)
-    executor = JobExecutor(
-        registry=registry,
-        resolver=ModelResolver(paths, hashes.model_sha256),
-        cache=cache,
-        scheduler=scheduler,
-        devices=devices,
-        consents=consents,
-        converted_dir=converted_dir(paths),
-    )
+    executor = new_job_executor(paths, registry, cache, scheduler, devices, consents, hashes)
     return CoreServices(
         paths=paths,
         settings_file=settings_file,

@@ -272,7 +272,7 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             QMessageBox.warning(self, "Cannot open the project", str(exc))
             return False
-        self._remember_recent(path)
+        self.remember_recent(path)
         return True
 
     def save_as(self) -> None:
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
         except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Cannot save the project", str(exc))
             return
-        self._remember_recent(target)
+        self.remember_recent(target)
         self._update_title()
 
     def import_media(self) -> None:
@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         value = self.qsettings.value("recent", [])
         return [str(v) for v in (value if isinstance(value, list) else [value]) if v]
 
-    def _remember_recent(self, path: Path) -> None:
+    def remember_recent(self, path: Path) -> None:
         entry = str(Path(path).resolve())
         recent = [entry] + [p for p in self._recent() if p != entry]
         self.qsettings.setValue("recent", recent[:MAX_RECENT])
