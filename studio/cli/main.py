@@ -69,12 +69,17 @@ def cmd_doctor(args: argparse.Namespace, services) -> int:
 
     checks = doctor.run_checks(services.registry)
     packages = doctor.apt_packages_to_install(checks)
-    if args.fix and packages:
-        if doctor.can_install_system_packages():
-            if doctor.install_apt_packages(packages, say):
-                checks = doctor.run_checks(services.registry)
-        else:
+    repairs = doctor.repairs_to_run(checks)
+    if args.fix and (packages or repairs):
+        for name in repairs:
+            say(f"Repairing {name}…")
+            if not doctor.REPAIRS[name](say):
+                say(f"Could not repair {name}; see the messages above.")
+        if packages and doctor.can_install_system_packages():
+            doctor.install_apt_packages(packages, say)
+        elif packages:
             say(f"To fix, run as root: apt-get install -y {' '.join(packages)}")
+        checks = doctor.run_checks(services.registry)
     elif args.fix:
         say("Nothing to fix.")
     report = doctor.checks_to_json(checks)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from studio.core import python_packages
 from studio.core.registry import PluginRegistry
 from studio.core.system_libraries import library_available
 
@@ -35,6 +36,8 @@ class Check:
     message: str
     apt_packages: tuple[str, ...] = ()
     details: list[str] = field(default_factory=list)
+    repair: str = ""
+    """The name of a repair in :data:`REPAIRS` that ``--fix`` runs (Python packages)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,13 @@ QT_AUDIO = LibraryGroup(
     {"libpulse.so.0": "libpulse0"},
     Status.WARN,
 )
-LIBRARY_GROUPS: tuple[LibraryGroup, ...] = (QT_GUI, QT_X11, QT_AUDIO)
+NCNN = LibraryGroup(
+    "image-upscalers",
+    "the embedded image upscalers (ncnn) load these; without them that plugin is disabled",
+    {"libomp.so.5": "libomp5", "libvulkan.so.1": "libvulkan1"},
+    Status.WARN,
+)
+LIBRARY_GROUPS: tuple[LibraryGroup, ...] = (QT_GUI, QT_X11, QT_AUDIO, NCNN)
 
 
 def check_python() -> Check:
@@ -105,6 +114,42 @@ def check_library_group(group: LibraryGroup) -> Check:
         f"missing {', '.join(missing)}: {group.purpose}",
         apt_packages=tuple(sorted(set(missing.values()))),
     )
+
+
+def check_opencv() -> Check:
+    if not python_packages.opencv_with_qt_installed():
+        return Check("opencv", Status.OK, "cv2 comes from opencv-python-headless (no Qt inside)")
+    return Check(
+        "opencv",
+        Status.WARN,
+        "opencv-python is installed: it bundles its own Qt, which can break Studio's window; "
+        "--fix replaces it with opencv-python-headless",
+        repair="opencv",
+    )
+
+
+def check_coqui() -> Check:
+    if not python_packages.coqui_installed():
+        return Check("coqui-tts", Status.INFO, "Coqui TTS is not installed (its plugin is off)")
+    problem = python_packages.coqui_audio_problem()
+    if problem is None:
+        return Check("coqui-tts", Status.OK, "Coqui TTS has the audio libraries it checks for")
+    return Check(
+        "coqui-tts",
+        Status.WARN,
+        f"{problem}; --fix installs a torchaudio that works beside this torch",
+        repair="coqui-audio",
+    )
+
+
+REPAIRS: dict[str, Callable[[Callable[[str], None]], bool]] = {
+    "opencv": python_packages.repair_opencv,
+    "coqui-audio": python_packages.repair_coqui_audio,
+}
+
+
+def repairs_to_run(checks: Sequence[Check]) -> list[str]:
+    return [c.repair for c in checks if c.repair and c.status is not Status.OK]
 
 
 def check_qt_starts() -> Check:
@@ -172,6 +217,8 @@ def run_checks(registry: PluginRegistry) -> list[Check]:
     return [
         check_python(),
         *(check_library_group(group) for group in LIBRARY_GROUPS),
+        check_opencv(),
+        check_coqui(),
         check_qt_starts(),
         check_display(),
         check_gpu(),

@@ -47,6 +47,7 @@ from studio.plugin_api.requests import (
     CaptionRequest,
     ImageRequest,
     InputMedia,
+    InputSlot,
     Request,
     SpeechRequest,
     TextRequest,
@@ -61,10 +62,13 @@ class ModelPlugin(ABC):
         load_options: options that change what is loaded (a new value means a new load).
             Include :class:`studio.plugin_api.ModelOption` if the user can pick a model.
         run_options: options of one run (steps, temperature, seed...).
+        inputs: the input files it takes besides the request's text (an init image, a style
+            image, a reference clip), so panels show a field for each.
     """
 
     load_options: ClassVar[OptionSet] = OptionSet()
     run_options: ClassVar[OptionSet] = OptionSet()
+    inputs: ClassVar[tuple[InputSlot, ...]] = ()
 
     @abstractmethod
     def load(self, options: Mapping[str, Any], ctx: LoadContext) -> Any:
@@ -145,6 +149,10 @@ class ModelSpec:
     load_options: OptionSet
     run_options: OptionSet
     models: tuple[KnownModel, ...] = ()
+    inputs: tuple[InputSlot, ...] = ()
+
+    def input_slot(self, role: str) -> InputSlot | None:
+        return next((slot for slot in self.inputs if slot.role == role), None)
 
     @property
     def panel(self) -> Panel:
@@ -162,4 +170,5 @@ class ModelSpec:
             load_options=plugin_class.load_options,
             run_options=plugin_class.run_options,
             models=manifest.models,
+            inputs=plugin_class.inputs,
         )

@@ -34,6 +34,27 @@ class InputMedia:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InputSlot:
+    """An input file a plugin takes, declared on :attr:`ModelPlugin.inputs` so that panels
+    show a field for it and the CLI can check ``--input ROLE=FILE``.
+
+    Attributes:
+        role: the role the file arrives under (``"init"``, ``"mask"``, ``"style"``,
+            ``"image"``, ``"reference"``...).
+        label: what the panel calls the field ("Style image").
+        kind: the asset kind it takes.
+        required: the plugin refuses a request without it.
+        description: one sentence for the tooltip.
+    """
+
+    role: str
+    label: str
+    kind: AssetKind
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Request:
     """Base of all requests: the inputs, in the order given."""
 

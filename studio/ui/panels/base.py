@@ -36,7 +36,7 @@ from studio.core.project.assets import Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
 from studio.core.services import CoreServices
-from studio.plugin_api import Panel
+from studio.plugin_api import ModelSpec, Panel
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.options_form import OptionsForm
@@ -185,6 +185,10 @@ class PanelWidget(QWidget):
         """Facts about the job for its recipe that the request does not hold."""
         return {}
 
+    def plugin_selected(self, spec: ModelSpec | None) -> None:
+        """The picked plugin changed (``None``: no usable plugin); adapt the request area,
+        for example show a field for each of ``spec.inputs``."""
+
     def clear_output(self) -> None:
         """Before a new job: clear what the previous one showed."""
 
@@ -255,12 +259,14 @@ class PanelWidget(QWidget):
             records = [r for r in self.services.registry.records() if self.panel in r.panels]
             reasons = [f"{r.name}: {r.reason}" for r in records if not r.enabled]
             self.plugin_note.setText("\n".join(reasons))
+            self.plugin_selected(None)
             return
         try:
             spec = self.services.registry.spec(plugin_id)
         except PluginUnavailable as exc:
             self.error_banner.show_message(str(exc))
             self.run_button.setEnabled(False)
+            self.plugin_selected(None)
             return
         self.plugin_note.setText(spec.description)
         prepare = getattr(self.runner.executor, "prepare_plugin", None)
@@ -272,6 +278,7 @@ class PanelWidget(QWidget):
             self.options_layout.insertWidget(position, form)
             form.setVisible(bool(form.editors))
         self.options_box.setVisible(bool(self.load_form.editors or self.run_form.editors))
+        self.plugin_selected(spec)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
