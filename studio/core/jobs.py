@@ -233,6 +233,39 @@ class JobExecutor:
             run_options["seed"] = random.randrange(2**32)
         return self._plugin(job.plugin_id), load_options, run_options
 
+    def preload(
+        self, plugin_id: str, load_options: Mapping[str, Any], device: str, cancel: CancelToken
+    ) -> bool:
+        """Load a plugin's model into the cache ahead of a first run (a warm-up nobody waits
+        for): True if it is loaded now. Anything that goes wrong is only logged; the real run
+        meets it again and reports it. Plugins skip slow one-time work in a background load."""
+        try:
+            record = self.registry.get(plugin_id)
+            plugin = self._plugin(plugin_id)
+            options = type(plugin).load_options.validate(load_options)
+            resolved_device = resolve_device(device, self.devices)
+            assert record.manifest is not None
+            model = self.resolver.resolve(record.manifest, plugin, options.get("model", ""))
+            with self.scheduler.slot(resolved_device, cancel, lambda position: None) as threads:
+                ctx = LoadContext(
+                    model=model,
+                    device=resolved_device,
+                    threads=threads,
+                    cancel=cancel,
+                    logger=logging.getLogger(f"studio.plugin.{plugin_id}"),
+                    background=True,
+                )
+                key = CacheKey.make(plugin_id, options, resolved_device)
+                with self.cache.use(key, plugin, lambda: plugin.load(options, ctx)):
+                    pass
+        except Cancelled:
+            log.info("warm-up load of %s skipped or cancelled", plugin_id)
+            return False
+        except Exception:
+            log.info("warm-up load of %s failed", plugin_id, exc_info=True)
+            return False
+        return True
+
     def execute(
         self,
         job: Job,

@@ -1,9 +1,11 @@
 """The model process: builds its own executor and runs the jobs its parent sends.
 
-Messages from the parent: ``("run", job)``, ``("asset_id", id)`` or ``("sink_error", text)``
-in answer to an asset, and ``("stop",)``. Messages to the parent: ``("event", event)``,
-``("asset", produced)``, then one of ``("done",)``, ``("cancelled",)``,
-``("user_error", text)`` or ``("error", text)``. Only plain, picklable data crosses.
+Messages from the parent: ``("prepare", plugin_id, warm_up)`` (import the plugin's libraries;
+then, if ``warm_up`` is ``(load_options, device)``, load that model into the cache),
+``("run", job)``, ``("asset_id", id)`` or ``("sink_error", text)`` in answer to an asset, and
+``("stop",)``. Messages to the parent: ``("event", event)``, ``("asset", produced)``, then one
+of ``("done",)``, ``("cancelled",)``, ``("user_error", text)`` or ``("error", text)``. Only
+plain, picklable data crosses.
 """
 
 from __future__ import annotations
@@ -73,10 +75,15 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
             executor.cache.unload_all()
             return
         if message[0] == "prepare":
+            _, plugin_id, warm_up = message
             try:
-                executor.plugin_instance(message[1]).prepare()
+                executor.plugin_instance(plugin_id).prepare()
             except Exception:
-                log.warning("preparing %s failed", message[1], exc_info=True)
+                log.warning("preparing %s failed", plugin_id, exc_info=True)
+                continue
+            if warm_up is not None:
+                load_options, device = warm_up
+                executor.preload(plugin_id, load_options, device, CancelToken(cancel_event))
             continue
         if message[0] != "run":
             continue

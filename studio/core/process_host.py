@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from studio.core.device import resolve_device
 from studio.core.errors import UserError
@@ -167,13 +168,22 @@ class ProcessExecutor:
             elif kind == "error":
                 raise JobFailed(message[1])
 
-    def prepare_plugin(self, plugin_id: str) -> None:
+    def prepare_plugin(
+        self,
+        plugin_id: str,
+        load_options: dict[str, Any] | None = None,
+        device: str = "auto",
+    ) -> None:
         """Start the model process now and let the plugin import its libraries there, so the
-        first Run does not wait for them. Loads no model; never blocks on a running job."""
+        first Run does not wait for them. With ``load_options``, also load that model into the
+        process's cache (a warm-up: a Run sent meanwhile waits for it and then finds the model
+        loaded; Cancel stops it). Never blocks on a running job."""
         if not self._lock.acquire(blocking=False):
             return  # a job is running: the process is warm anyway
+        warm_up = None if load_options is None else (dict(load_options), device)
         try:
-            self._ensure_child().send(("prepare", plugin_id))
+            self._cancel.clear()
+            self._ensure_child().send(("prepare", plugin_id, warm_up))
         except (OSError, BrokenPipeError):
             self._forget_child()
         finally:

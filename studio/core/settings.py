@@ -48,6 +48,8 @@ class Settings:
         projects_dir: where new projects are saved by default; empty means the data directory.
         isolate_models: run each panel's models in a process of its own, so model code never
             stalls the window (and unloading frees memory for certain).
+        warm_up_models: when a panel opens (or its plugin changes), load its selected model
+            in the background, so the first Run starts at once (needs ``isolate_models``).
     """
 
     device: str = "auto"
@@ -55,6 +57,7 @@ class Settings:
     theme: Theme = Theme.SYSTEM
     projects_dir: str = ""
     isolate_models: bool = True
+    warm_up_models: bool = True
 
     def validated(self) -> Settings:
         """Raise :class:`UserError` for a value that cannot work (unknown device, bad budget)."""
@@ -99,6 +102,8 @@ class SettingsFile:
                 raise UserError("memory_budget_gb must be a number")
             if not isinstance(settings.isolate_models, bool):
                 raise UserError("isolate_models must be true or false")
+            if not isinstance(settings.warm_up_models, bool):
+                raise UserError("warm_up_models must be true or false")
             return settings.validated()
         except (UserError, ValueError, TypeError) as exc:
             return self._defaults_because(f"a value is invalid ({exc})")

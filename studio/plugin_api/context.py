@@ -82,6 +82,10 @@ class LoadContext:
             ``trust_remote_code``, never ``True`` on your own.
         substitutes: pickle files the user allowed Studio to convert, mapped to the
             safetensors copies to load instead; :meth:`load_weights` applies them.
+        background: True for a warm-up load nobody is watching (Studio loads the selected
+            model when a panel opens, so the first Run starts at once). Skip slow one-time
+            work such as converting a model by raising ``Cancelled``: the first real run does
+            it, with its progress shown.
     """
 
     model: ResolvedModel
@@ -92,6 +96,7 @@ class LoadContext:
     report_progress: Callable[[float | None, str], None] = _ignore_progress
     allow_remote_code: bool = False
     substitutes: dict[str, Path] = field(default_factory=dict)
+    background: bool = False
 
     def load_weights(self, path: Path, map_location: Any = "cpu") -> Any:
         """Load a weights file safely (see :func:`studio.plugin_api.safe_loading.safe_torch_load`).

@@ -75,6 +75,13 @@ class PreferencesDialog(QDialog):
             "Keeps the window smooth while models load and run, and frees their memory for "
             "certain when they are unloaded. Takes effect after a restart."
         )
+        self.warm_up = QCheckBox("Load a panel's model when the panel opens")
+        self.warm_up.setChecked(settings.warm_up_models)
+        self.warm_up.setToolTip(
+            "Loads the selected model in the background as soon as its panel is shown, so "
+            "the first Run starts at once. Uses the model's memory before you run anything; "
+            "needs separate processes."
+        )
         self.projects_dir = QLineEdit(settings.projects_dir)
         self.projects_dir.setPlaceholderText(data_dir)
         browse = QPushButton("Choose…")
@@ -87,6 +94,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Memory for models", self.budget)
         form.addRow("Theme", self.theme)
         form.addRow("", self.isolate)
+        form.addRow("", self.warm_up)
         form.addRow("Projects folder", folder_row)
         note = QLabel(
             f"Settings, logs, plugins and untitled projects live in {data_dir} "
@@ -120,6 +128,7 @@ class PreferencesDialog(QDialog):
         self.theme.setCurrentIndex(self.theme.findData(defaults.theme.value))
         self.projects_dir.clear()
         self.isolate.setChecked(defaults.isolate_models)
+        self.warm_up.setChecked(defaults.warm_up_models)
 
     def chosen(self) -> Settings:
         return Settings(
@@ -128,6 +137,7 @@ class PreferencesDialog(QDialog):
             theme=Theme(self.theme.currentData()),
             projects_dir=self.projects_dir.text().strip(),
             isolate_models=self.isolate.isChecked(),
+            warm_up_models=self.warm_up.isChecked(),
         )
 
     def accept(self) -> None:

@@ -28,9 +28,27 @@ class Plugin(ModelPlugin):
 """
 
 
+LOAD_COUNTER = """
+import os, pathlib
+from studio.plugin_api import *
+
+class Plugin(ModelPlugin):
+    load_options = OptionSet(TextOption(name="log", default=""))
+
+    def load(self, options, ctx):
+        with open(options["log"], "a") as log:
+            log.write(("background" if ctx.background else "run") + f" {os.getpid()}\\n")
+        return "loaded"
+
+    def run(self, loaded, request, options, ctx):
+        yield Result(assets=(GeneratedAsset.from_text(loaded),))
+"""
+
+
 @pytest.fixture
 def host(tmp_path):
     write_folder_plugin(tmp_path / "extra", "crasher", code=CRASHER)
+    write_folder_plugin(tmp_path / "extra", "counter", code=LOAD_COUNTER)
     dirs = (TEST_PLUGINS_DIR, tmp_path / "extra")
     local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs)
     config = ChildConfig(
@@ -115,3 +133,37 @@ def test_a_crashing_plugin_ends_only_the_child(host):
         executor.execute(crash, CancelToken())
     executor.execute(echo("after the crash"), CancelToken())
     assert sink.produced[-1].asset.data == b"after the crash"
+
+
+def test_a_warm_up_loads_the_model_once_for_the_first_run(host, tmp_path):
+    executor, sink = host
+    log = tmp_path / "loads.txt"
+    options = {"log": str(log)}
+    executor.prepare_plugin("counter", options, "cpu")
+    job = Job(plugin_id="counter", panel=Panel.WRITING, request=TextRequest(), load_options=options)
+    executor.execute(job, CancelToken())  # sent at once: waits for the warm-up, then uses it
+    assert sink.produced[0].asset.data == b"loaded"
+    assert log.read_text().split() == ["background", str(executor.child_pid)]
+
+
+def test_without_options_only_the_libraries_are_prepared(host, tmp_path):
+    executor, _ = host
+    log = tmp_path / "loads.txt"
+    executor.prepare_plugin("counter")
+    job = Job(
+        plugin_id="counter",
+        panel=Panel.WRITING,
+        request=TextRequest(),
+        load_options={"log": str(log)},
+    )
+    executor.execute(job, CancelToken())
+    assert log.read_text().split()[0] == "run"
+
+
+def test_a_failed_warm_up_is_quiet_and_the_run_reports_the_error(host, tmp_path):
+    executor, _ = host
+    bad = {"log": str(tmp_path / "no" / "such" / "dir" / "loads.txt")}
+    executor.prepare_plugin("counter", bad, "cpu")
+    job = Job(plugin_id="counter", panel=Panel.WRITING, request=TextRequest(), load_options=bad)
+    with pytest.raises(JobFailed, match="No such file"):
+        executor.execute(job, CancelToken())

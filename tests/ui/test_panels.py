@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from PySide6.QtCore import Qt
 
 from studio.plugin_api import AssetKind, Panel
 from studio.plugin_api.sample_media import write_sample_png
+from studio.qt.panel_jobs import PanelJobRunner
 from studio.ui.panels.captioning import CaptioningPanel
 from studio.ui.panels.image import ImagePanel
 from studio.ui.panels.voice import VoicePanel
@@ -135,3 +139,37 @@ def test_a_panel_with_no_plugins_says_so(qtbot, services, session, runners, monk
     panel = make(WritingPanel, services, session, runners, qtbot)
     assert panel.plugin_combo.currentText() == "No plugin for this panel is installed"
     assert not panel.run_button.isEnabled()
+
+
+class RecordingExecutor:
+    """Stands in for a model process: records what the panel asks it to get ready."""
+
+    def __init__(self, executor):
+        self.executor = executor
+        self.calls: list[tuple] = []
+
+    def __getattr__(self, name):
+        return getattr(self.executor, name)
+
+    def prepare_plugin(self, plugin_id, load_options=None, device="auto"):
+        self.calls.append((plugin_id, load_options, device))
+
+
+@pytest.mark.parametrize("warm_up", [True, False])
+def test_showing_a_panel_warms_up_its_model_process(qtbot, services, session, warm_up):
+    services.settings = dataclasses.replace(services.settings, warm_up_models=warm_up)
+    recorder = RecordingExecutor(services.executor)
+    runner = PanelJobRunner(recorder, "writing")
+    panel = WritingPanel(services, session, runner)
+    qtbot.addWidget(panel)
+    panel.refresh_plugins()
+    assert recorder.calls == []  # nothing before the panel is seen
+    panel.show()
+    qtbot.waitUntil(lambda: bool(recorder.calls))
+    plugin_id, options, device = recorder.calls[0]
+    assert plugin_id == panel.current_plugin_id()
+    if warm_up:
+        assert options == panel.load_form.values() and device == services.settings.device
+    else:
+        assert options is None
+    runner.shutdown(5000)

@@ -269,9 +269,6 @@ class PanelWidget(QWidget):
             self.plugin_selected(None)
             return
         self.plugin_note.setText(spec.description)
-        prepare = getattr(self.runner.executor, "prepare_plugin", None)
-        if prepare is not None and self.isVisible():
-            prepare(plugin_id)  # model process only: the window itself never imports torch
         self.load_form = OptionsForm(spec.load_options, known_models=spec.models)
         self.run_form = OptionsForm(spec.run_options)
         for position, form in enumerate((self.load_form, self.run_form)):
@@ -279,13 +276,27 @@ class PanelWidget(QWidget):
             form.setVisible(bool(form.editors))
         self.options_box.setVisible(bool(self.load_form.editors or self.run_form.editors))
         self.plugin_selected(spec)
+        if self.isVisible():
+            self.warm_up(plugin_id)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         plugin_id = self.current_plugin_id()
-        prepare = getattr(self.runner.executor, "prepare_plugin", None)
-        if plugin_id and prepare is not None and not self._prepared:
+        if plugin_id and not self._prepared:
             self._prepared = True
+            self.warm_up(plugin_id)
+
+    def warm_up(self, plugin_id: str) -> None:
+        """Get the panel's model process ready: import the plugin's libraries there and, if
+        the preference allows, load the selected model, so the first Run starts at once.
+        Only a model process does this: the window itself never imports torch."""
+        prepare = getattr(self.runner.executor, "prepare_plugin", None)
+        if prepare is None:
+            return
+        settings = self.services.settings
+        if settings.warm_up_models and self.load_form is not None:
+            prepare(plugin_id, self.load_form.values(), settings.device)
+        else:
             prepare(plugin_id)
 
     # running -------------------------------------------------------------------------------
