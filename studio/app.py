@@ -7,6 +7,7 @@ code runs; plugin discovery finishes on a background thread.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from studio.core.errors import UserError
 from studio.core.services import CoreServices, build_core_services
+
+log = logging.getLogger(__name__)
 
 
 def _check_display() -> None:
@@ -107,6 +110,18 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     )
 
 
+def listen_for_launches(studio: StudioApp, name: str):
+    """Let later launches hand their project to this window (see studio.qt.single_instance)."""
+    from studio.qt.single_instance import InstanceServer
+
+    server = InstanceServer(name, studio.window)
+    server.open_requested.connect(studio.window.open_from_another_launch)
+    server.activate_requested.connect(studio.window.bring_to_front)
+    if not server.listen():
+        log.warning("cannot listen for later launches on %s", name)
+    return server
+
+
 def run_app(project: Path | None = None) -> int:
     if project is not None and not project.is_file():
         raise UserError(f"The project file {project} does not exist.")
@@ -116,8 +131,25 @@ def run_app(project: Path | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
+    from PySide6.QtGui import QIcon
+
+    from studio.core.paths import Paths
+    from studio.core.resources import resource_path
+    from studio.qt.single_instance import message_for, send_to_running, server_name
+
+    name = server_name(Paths.from_environment().data_dir)
+    if send_to_running(name, message_for(project)):
+        print(
+            "Studio is already running"
+            + (f": {project} opens in its window." if project else "; its window comes forward."),
+            file=sys.stderr,
+        )
+        return 0
+    app.setWindowIcon(QIcon(str(resource_path("icons", "studio.svg"))))
     studio = build_app(project)
+    listen_for_launches(studio, name)
     studio.window.show()
+    studio.window.welcome_if_first_launch()
     try:
         return app.exec()
     finally:

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from studio import __version__
 from studio.cli.consent_commands import add_consent_commands
+from studio.cli.desktop_commands import add_desktop_commands
 from studio.cli.generate_commands import add_generate_commands
 from studio.cli.project_commands import add_project_commands
 from studio.core.errors import UserError
@@ -123,10 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_project_commands(commands)
     add_consent_commands(commands)
     add_generate_commands(commands)
+    add_desktop_commands(commands)
     return parser
 
 
-COMMANDS = ("plugins", "doctor", "project", "consent", "convert", "generate", "recipe")
+COMMANDS = (
+    "plugins",
+    "doctor",
+    "project",
+    "consent",
+    "convert",
+    "generate",
+    "recipe",
+    "desktop",
+)
 
 
 def _wants_window(argv: Sequence[str]) -> bool:

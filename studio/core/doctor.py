@@ -116,6 +116,28 @@ def check_library_group(group: LibraryGroup) -> Check:
     )
 
 
+DESKTOP_TOOLS = {
+    "update-desktop-database": "desktop-file-utils",
+    "desktop-file-validate": "desktop-file-utils",
+    "update-mime-database": "shared-mime-info",
+}
+
+
+def check_desktop_tools() -> Check:
+    if not sys.platform.startswith("linux"):
+        return Check("desktop-tools", Status.OK, "not needed on this system")
+    missing = {tool: pkg for tool, pkg in DESKTOP_TOOLS.items() if shutil.which(tool) is None}
+    if not missing:
+        return Check("desktop-tools", Status.OK, f"found {', '.join(DESKTOP_TOOLS)}")
+    return Check(
+        "desktop-tools",
+        Status.WARN,
+        f"missing {', '.join(missing)}: 'studio desktop install' uses them to register *.studio "
+        "files for double-clicking",
+        apt_packages=tuple(sorted(set(missing.values()))),
+    )
+
+
 def check_opencv() -> Check:
     if not python_packages.opencv_with_qt_installed():
         return Check("opencv", Status.OK, "cv2 comes from opencv-python-headless (no Qt inside)")
@@ -217,6 +239,7 @@ def run_checks(registry: PluginRegistry) -> list[Check]:
     return [
         check_python(),
         *(check_library_group(group) for group in LIBRARY_GROUPS),
+        check_desktop_tools(),
         check_opencv(),
         check_coqui(),
         check_qt_starts(),

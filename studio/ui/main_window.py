@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -35,6 +36,7 @@ from studio.ui.panels.voice import VoicePanel
 from studio.ui.panels.writing import WritingPanel
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.theme import apply_theme
+from studio.ui.welcome import WELCOME_SHOWN_KEY, welcome_dialog
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,9 @@ class MainWindow(QMainWindow):
         self.browser = AssetBrowser(session)
         self.browser.open_requested.connect(self.open_asset)
         self.browser.rerun_requested.connect(self.rerun_asset)
+        writing = self.panels[Panel.WRITING]
+        if isinstance(writing, WritingPanel):
+            writing.send_to_voice.connect(self.send_to_voice)
         self.browser.status_message.connect(self._show_status)
         self.browser_dock = QDockWidget("Assets")
         self.browser_dock.setObjectName("asset-browser-dock")
@@ -207,6 +212,7 @@ class MainWindow(QMainWindow):
             lambda: shortcuts_dialog(self).exec(),
             QKeySequence.StandardKey.HelpContents,
         )
+        self._action(help_menu, "&Welcome", self.show_welcome)
         self._action(
             help_menu, "&About Studio", lambda: about_dialog(self.services.registry, self).exec()
         )
@@ -274,6 +280,40 @@ class MainWindow(QMainWindow):
             return False
         self.remember_recent(path)
         return True
+
+    def open_from_another_launch(self, path: str) -> None:
+        """A second launch (a double-clicked project) handed its path to this window."""
+        self.bring_to_front()
+        project = Path(path)
+        if not project.is_file():
+            self.statusBar().showMessage(f"The project {project} does not exist.", 8000)
+            return
+        if self.session.path is not None and self.session.path.resolve() == project.resolve():
+            return  # already open
+        self.open_project(project)
+
+    def bring_to_front(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def show_welcome(self) -> QDialog:
+        """The first-launch welcome (not modal, so the window can be used at once)."""
+        settings = self.services.settings
+        projects = (
+            Path(settings.projects_dir) if settings.projects_dir else self.services.paths.data_dir
+        )
+        dialog = welcome_dialog(projects, self.services.paths.data_dir, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.qsettings.setValue(WELCOME_SHOWN_KEY, True)
+        return dialog
+
+    def welcome_if_first_launch(self) -> None:
+        if not self.qsettings.value(WELCOME_SHOWN_KEY, False, type=bool):
+            self.show_welcome()
 
     def save_as(self) -> None:
         default = str(Path(self._projects_dir()) / f"{self.session.display_name}.studio")
@@ -346,6 +386,14 @@ class MainWindow(QMainWindow):
         panel = PANEL_FOR_ASSET[asset.kind]
         self.tabs.setCurrentWidget(self.panels[panel])
         self.panels[panel].open_asset(asset_id)
+
+    @Slot(str, object)
+    def send_to_voice(self, text: str, source_asset_id: str | None) -> None:
+        """Text from the Writing panel, to be spoken in the Voice panel."""
+        voice = self.panels[Panel.VOICE]
+        if isinstance(voice, VoicePanel):
+            voice.open_text(text, source_asset_id)
+            self.tabs.setCurrentWidget(voice)
 
     @Slot(str)
     def rerun_asset(self, asset_id: str) -> None:

@@ -19,6 +19,7 @@ def test_doctor_json_reports_every_check(capsys):
         "qt-window",
         "audio-playback",
         "image-upscalers",
+        "desktop-tools",
         "opencv",
         "coqui-tts",
         "qt-start",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from PySide6.QtWidgets import QDialog, QLabel
 
 from studio.app import build_app
 from studio.core.settings import Settings
@@ -54,7 +55,7 @@ def test_tabs_and_menus_exist(studio):
     undo, redo, preferences = menus["Edit"]
     assert undo.startswith("Undo") and redo.startswith("Redo") and preferences == "Preferences…"
     assert "Asset Browser" in menus["View"]
-    assert menus["Help"] == ["Keyboard Shortcuts", "About Studio"]
+    assert menus["Help"] == ["Keyboard Shortcuts", "Welcome", "About Studio"]
     assert window.device_label.text() == "Device: cpu"
     assert window.jobs_label.text() == "No jobs"
 
@@ -169,3 +170,44 @@ def test_damage_found_by_the_check_is_reported(qtbot, studio, monkeypatch):
     assert reported.args == ["page 7 is corrupt"]
     qtbot.waitUntil(lambda: bool(warnings), timeout=2000)
     assert "page 7 is corrupt" in warnings[0][2]
+
+
+def test_a_second_launch_opens_its_project_in_this_window(qtbot, studio, tmp_path):
+    """`studio P.studio` while Studio runs: the path goes to this window, the launch exits."""
+    import os
+
+    from studio.app import listen_for_launches
+    from studio.core.project.store import ProjectStore
+    from studio.qt.single_instance import server_name
+
+    project = tmp_path / "double-clicked.studio"
+    ProjectStore.create(project).close()
+    server = listen_for_launches(studio, server_name(studio.services.paths.data_dir))
+    second = subprocess.Popen(
+        [sys.executable, "-c", "from studio.cli.main import run; run()", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    qtbot.waitUntil(lambda: second.poll() is not None, timeout=60_000)
+    _, err = second.communicate()
+    assert second.returncode == 0, err
+    assert "already running" in err
+    qtbot.waitUntil(lambda: studio.window.session.path == project, timeout=10_000)
+    server.close()
+
+
+def test_the_welcome_shows_once(qtbot, studio):
+    from studio.ui.welcome import WELCOME_SHOWN_KEY
+
+    window = studio.window
+    studio.window.qsettings.remove(WELCOME_SHOWN_KEY)
+    window.welcome_if_first_launch()
+    dialogs = window.findChildren(QDialog, "welcome")
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    text = dialogs[0].findChild(QLabel).text()
+    assert "Gemma 3 270M" in text and str(studio.services.paths.data_dir) in text
+    dialogs[0].accept()
+    window.welcome_if_first_launch()
+    assert not any(d.isVisible() for d in window.findChildren(QDialog, "welcome"))
