@@ -61,6 +61,7 @@ from studio.plugin_api.requests import (
     SpeechRequest,
     TextRequest,
 )
+from studio.plugin_api.resources import shipped_resource
 from studio.plugin_api.safe_loading import RemoteCodeRequired, UnsafeWeights
 
 API_VERSION = 1
@@ -118,4 +119,5 @@ __all__ = [
     "TextRequest",
     "UnsafeWeights",
     "read_manifest",
+    "shipped_resource",
 ]
