@@ -29,6 +29,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QMimeData,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -45,6 +46,7 @@ from studio.core.errors import UserError
 from studio.core.project import Asset, AssetNotFoundError, ProjectClosedError, ProjectStore
 from studio.core.project.assets import TEXT_KINDS
 from studio.plugin_api.kinds import AssetKind
+from studio.qt.asset_drag import ASSET_MIME_TYPE, asset_mime_data
 from studio.qt.project_session import ProjectSession
 
 log = logging.getLogger(__name__)
@@ -759,7 +761,24 @@ class AssetListModel(QAbstractListModel):
         )
         if not self._session.store.read_only:
             flags |= Qt.ItemFlag.ItemIsEditable
-        return flags
+        return flags | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self) -> list[str]:
+        return [ASSET_MIME_TYPE]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """Dragged assets: ids and kinds (see :mod:`studio.qt.asset_drag`), titles as text."""
+        rows = sorted({index.row() for index in indexes if index.isValid()})
+        assets = [self._rows[row] for row in rows if 0 <= row < len(self._rows)]
+        return asset_mime_data(
+            str(self._session.path or ""),
+            [asset.id for asset in assets],
+            [str(asset.kind) for asset in assets],
+            [asset.title for asset in assets],
+        )
 
     def data(
         self,

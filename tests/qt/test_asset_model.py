@@ -342,3 +342,25 @@ def test_after_shutdown_the_model_stays_quiet(qtbot, session, project):
     assert model.index(0).data(AssetRole.SUBTITLE) == ""  # no preview is made any more
     qtbot.wait(50)
     assert model.previews.made == 0
+
+
+def test_dragged_assets_carry_their_ids_kinds_and_project(qtbot, session, project):
+    from PySide6.QtCore import QMimeData
+
+    from studio.qt.asset_drag import ASSET_MIME_TYPE, dragged_assets
+
+    add(project, AssetKind.CAPTION, b"a red square")
+    add(project, AssetKind.IMAGE, png_bytes(30, 20))
+    model = make_model(qtbot, session)
+    assert model.flags(model.index(0)) & Qt.ItemFlag.ItemIsDragEnabled
+    mime = model.mimeData([model.index(0), model.index(1), model.index(1)])
+    dragged = dragged_assets(mime)
+    assert dragged.project == str(session.path)
+    assert dragged.asset_ids == tuple(model.index(r).data(AssetRole.ID) for r in (0, 1))
+    assert dragged.kinds == ("image", "caption")
+    assert model.mimeTypes() == [ASSET_MIME_TYPE]
+    broken = QMimeData()
+    broken.setData(ASSET_MIME_TYPE, b"{not json")
+    assert dragged_assets(broken) is None
+    assert dragged_assets(QMimeData()) is None
+    model.shutdown()
