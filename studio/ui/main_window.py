@@ -6,7 +6,15 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
@@ -23,12 +31,14 @@ from studio.core.errors import UserError
 from studio.core.generation import job_from_recipe
 from studio.core.media.export import export_assets
 from studio.core.model_cache import process_memory_bytes
+from studio.core.model_files import model_panel
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
 from studio.ui.asset_browser import AssetBrowser
+from studio.ui.drop_overlay import DropOverlay
 from studio.ui.panels.base import PanelWidget
 from studio.ui.panels.captioning import CaptioningPanel
 from studio.ui.panels.image import ImagePanel
@@ -89,10 +99,13 @@ class MainWindow(QMainWindow):
             self.panels[panel] = widget
             self.tabs.addTab(widget, PANEL_TITLES[panel])
         self.setCentralWidget(self.tabs)
+        self.setAcceptDrops(True)  # projects and model files, wherever a panel does not take them
+        self.drop_overlay = DropOverlay(self)
 
         self.browser = AssetBrowser(session)
         self.browser.open_requested.connect(self.open_asset)
         self.browser.rerun_requested.connect(self.rerun_asset)
+        self.browser.caption_requested.connect(self.caption_assets)
         writing = self.panels[Panel.WRITING]
         if isinstance(writing, WritingPanel):
             writing.send_to_voice.connect(self.send_to_voice)
@@ -315,6 +328,85 @@ class MainWindow(QMainWindow):
         if not self.qsettings.value(WELCOME_SHOWN_KEY, False, type=bool):
             self.show_welcome()
 
+    # drops the panels leave to the window -----------------------------------------------------
+
+    def drop_answer(self, paths: list[Path]) -> tuple[bool, str]:
+        """Whether a drop of these files is taken here, and what it would do (or why not)."""
+        if not paths:
+            return False, "Only files and folders can be dropped here."
+        projects = [p for p in paths if p.suffix.lower() == ".studio" and p.is_file()]
+        if projects:
+            return True, f"Drop to open the project {projects[0].name}"
+        panel = model_panel(paths[0])
+        if panel is not None:
+            return True, f"Drop to use the model {paths[0].name} in the {PANEL_TITLES[panel]} panel"
+        return False, (
+            f"{paths[0].name} is not a project or a model: drop media on a panel or on the "
+            "asset browser"
+        )
+
+    def take_drop(self, paths: list[Path]) -> bool:
+        accepted, message = self.drop_answer(paths)
+        if not accepted:
+            self.statusBar().showMessage(message, 8000)
+            return False
+        projects = [p for p in paths if p.suffix.lower() == ".studio" and p.is_file()]
+        if projects:
+            return self.open_project(projects[0])
+        return self.use_model(paths[0])
+
+    def use_model(self, path: Path) -> bool:
+        """Put a model file or folder into the model picker of the panel that loads it."""
+        panel_kind = model_panel(path)
+        if panel_kind is None:
+            return False
+        panel = self.panels[panel_kind]
+        self.tabs.setCurrentWidget(panel)
+        form = panel.load_form
+        if form is None or "model" not in form.editors:
+            self.statusBar().showMessage(
+                f"The {PANEL_TITLES[panel_kind]} panel's plugin takes no model file: pick "
+                "another plugin, then drop the model again.",
+                10000,
+            )
+            return False
+        form.set_values({"model": str(path)})
+        self.statusBar().showMessage(
+            f"{path.name} is now the model of the {PANEL_TITLES[panel_kind]} panel; it loads on "
+            "the next Run.",
+            10000,
+        )
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        paths = _dropped_paths(event.mimeData())
+        if not event.mimeData().hasUrls():
+            event.ignore()
+            return
+        accepted, message = self.drop_answer(paths)
+        if accepted:
+            self.drop_overlay.show_accept(message)
+            event.acceptProposedAction()
+        else:
+            self.drop_overlay.show_refuse(message)
+            event.accept()  # keep hearing of the drag, to keep saying why not
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self.drop_overlay.isVisible() and self.drop_overlay.accepting:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_overlay.hide()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_overlay.hide()
+        if self.take_drop(_dropped_paths(event.mimeData())):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
     def save_as(self) -> None:
         default = str(Path(self._projects_dir()) / f"{self.session.display_name}.studio")
         path, _ = QFileDialog.getSaveFileName(self, "Save project as", default, PROJECT_FILTER)
@@ -395,6 +487,14 @@ class MainWindow(QMainWindow):
             voice.open_text(text, source_asset_id)
             self.tabs.setCurrentWidget(voice)
 
+    @Slot(list)
+    def caption_assets(self, asset_ids: list[str]) -> None:
+        """ "Caption This" on image assets: the Captioning panel describes them."""
+        captioning = self.panels[Panel.CAPTIONING]
+        if isinstance(captioning, CaptioningPanel):
+            self.tabs.setCurrentWidget(captioning)
+            captioning.caption_assets(asset_ids)
+
     @Slot(str)
     def rerun_asset(self, asset_id: str) -> None:
         try:
@@ -469,6 +569,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.browser.shutdown()
+        captioning = self.panels[Panel.CAPTIONING]
+        if isinstance(captioning, CaptioningPanel):
+            captioning.shutdown()  # a running caption batch stops after its current image
         self.qsettings.setValue("window/geometry", self.saveGeometry())
         self.qsettings.setValue("window/state", self.saveState())
         event.accept()
@@ -490,3 +593,7 @@ class MainWindow(QMainWindow):
         widget: QWidget = self.tabs.currentWidget()
         assert isinstance(widget, PanelWidget)
         return widget
+
+
+def _dropped_paths(mime) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]

@@ -211,3 +211,76 @@ def test_the_welcome_shows_once(qtbot, studio):
     dialogs[0].accept()
     window.welcome_if_first_launch()
     assert not any(d.isVisible() for d in window.findChildren(QDialog, "welcome"))
+
+
+def drop_files(qtbot, widget, paths):
+    """Drag these files over ``widget`` and drop them (as a file manager would)."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    point = widget.rect().center()
+    enter = QDragEnterEvent(
+        point,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, enter)
+    drop = QDropEvent(
+        QPointF(point),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, drop)
+    return enter, drop
+
+
+def test_a_project_dropped_on_the_window_opens(qtbot, studio, tmp_path):
+    from studio.core.project.store import ProjectStore
+
+    project = tmp_path / "dropped.studio"
+    ProjectStore.create(project).close()
+    window = studio.window
+    accepted, message = window.drop_answer([project])
+    assert accepted and message == "Drop to open the project dropped.studio"
+    enter, drop = drop_files(qtbot, window, [project])
+    assert enter.isAccepted() and drop.isAccepted()
+    assert window.session.path == project
+    assert not window.drop_overlay.isVisible()
+
+
+def test_what_the_window_cannot_take_is_refused_with_a_reason(qtbot, studio, tmp_path):
+    photo = tmp_path / "notes.txt"
+    photo.write_text("hello")
+    window = studio.window
+    before = window.session.path
+    _enter, drop = drop_files(qtbot, window, [photo])
+    assert not drop.isAccepted()
+    assert "not a project or a model" in window.statusBar().currentMessage()
+    assert window.session.path == before
+
+
+def test_a_dropped_model_goes_to_the_panel_that_loads_it(qtbot, studio, tmp_path):
+    import json
+
+    from studio.plugin_api import Panel
+
+    model = tmp_path / "my-lm"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"architectures": ["GPT2LMHeadModel"]}))
+    window = studio.window
+    accepted, message = window.drop_answer([model])
+    assert accepted and "Writing panel" in message
+    writing = window.panels[Panel.WRITING]
+    window.take_drop([model])
+    assert window.tabs.currentWidget() is writing
+    if writing.load_form is not None and "model" in writing.load_form.editors:
+        assert writing.load_form.values()["model"] == str(model)
+    else:  # the light test plugin takes no model: the window says so
+        assert "takes no model file" in window.statusBar().currentMessage()
