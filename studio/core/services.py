@@ -13,6 +13,7 @@ from studio.core.device import Devices, detect_devices
 from studio.core.hashing import HashCache
 from studio.core.jobs import JobExecutor
 from studio.core.model_cache import ModelCache
+from studio.core.model_library import ModelLibrary
 from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
 from studio.core.registry import PluginRegistry
@@ -34,6 +35,7 @@ class CoreServices:
     cache: ModelCache
     scheduler: DeviceScheduler
     executor: JobExecutor
+    model_library: ModelLibrary
 
 
 def new_job_executor(
@@ -81,4 +83,5 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
         cache=cache,
         scheduler=scheduler,
         executor=executor,
+        model_library=ModelLibrary(paths.data_dir / "models" / "library.json"),
     )

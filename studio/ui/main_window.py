@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
                 10000,
             )
             return False
-        form.set_values({"model": str(path)})
+        form.editors["model"].widget.import_path(str(path))
         self.statusBar().showMessage(
             f"{path.name} is now the model of the {PANEL_TITLES[panel_kind]} panel; it loads on "
             "the next Run.",

@@ -8,6 +8,8 @@ this module picks the editor. Advanced options go into a folded section.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -99,8 +101,16 @@ class ModelPicker(QWidget):
 
     changed = Signal()
 
-    def __init__(self, known: tuple[KnownModel, ...]) -> None:
+    def __init__(
+        self,
+        known: tuple[KnownModel, ...],
+        imported: Sequence[tuple[str, str]] = (),
+        on_import: Callable[[str], None] | None = None,
+    ) -> None:
+        """``imported``: (label, path) of models the user imported before; ``on_import`` is
+        told of each folder or file the user picks, so it can be listed next time."""
         super().__init__()
+        self._on_import = on_import
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
@@ -117,6 +127,8 @@ class ModelPicker(QWidget):
             self.combo.setItemData(
                 self.combo.count() - 1, model.description or label, Qt.ItemDataRole.ToolTipRole
             )
+        for label, path in imported:
+            self._add_imported(label, path)
         self.combo.currentTextChanged.connect(self.changed)
         self.folder_button = QToolButton()
         self.folder_button.setText("Folder…")
@@ -143,10 +155,23 @@ class ModelPicker(QWidget):
                 return
         self.combo.setEditText(value)
 
+    def _add_imported(self, label: str, path: str) -> None:
+        if self.combo.findData(path) >= 0:
+            return
+        self.combo.addItem(label, path)
+        self.combo.setItemData(self.combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+
+    def import_path(self, path: str) -> None:
+        """Use a model folder or file the user picked, and list it from now on."""
+        self._add_imported(f"{Path(path).name} (imported)", path)
+        self.set_value(path)
+        if self._on_import is not None:
+            self._on_import(path)
+
     def _pick_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
         if folder:
-            self.set_value(folder)
+            self.import_path(folder)
 
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -156,10 +181,15 @@ class ModelPicker(QWidget):
             "Model files (*.safetensors *.gguf *.onnx *.bin *.pt *.pth *.ckpt);;All files (*)",
         )
         if path:
-            self.set_value(path)
+            self.import_path(path)
 
 
-def _make_editor(option: Option, known: tuple[KnownModel, ...] = ()) -> _Editor:
+def _make_editor(
+    option: Option,
+    known: tuple[KnownModel, ...] = (),
+    imported: Sequence[tuple[str, str]] = (),
+    on_import: Callable[[str], None] | None = None,
+) -> _Editor:
     if isinstance(option, SeedOption):
         seed = _SeedEditor(option)
         return _Editor(option, seed, seed.spin.value, seed.spin.setValue, seed.spin.valueChanged)
@@ -190,7 +220,7 @@ def _make_editor(option: Option, known: tuple[KnownModel, ...] = ()) -> _Editor:
             option, combo, combo.currentText, combo.setCurrentText, combo.currentTextChanged
         )
     if isinstance(option, ModelOption):
-        picker = ModelPicker(known)
+        picker = ModelPicker(known, imported, on_import)
         return _Editor(option, picker, picker.value, picker.set_value, picker.changed)
     if isinstance(option, TextOption) and option.multiline:
         text = QPlainTextEdit()
@@ -213,6 +243,8 @@ class OptionsForm(QWidget):
         parent: QWidget | None = None,
         *,
         known_models: tuple[KnownModel, ...] = (),
+        imported_models: Sequence[tuple[str, str]] = (),
+        on_import: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.options = options
@@ -234,7 +266,7 @@ class OptionsForm(QWidget):
         self._advanced_body.setVisible(False)
         has_advanced = False
         for option in options:
-            editor = _make_editor(option, known_models)
+            editor = _make_editor(option, known_models, imported_models, on_import)
             editor.widget.setToolTip(tooltip_for(option))
             editor.widget.setObjectName(f"option-{option.name}")
             editor.put(option.default)

@@ -104,3 +104,35 @@ def test_model_picker_offers_known_models_and_free_paths(qtbot):
     assert form.values() == {"model": "big"}
     picker.set_value("/models/my-folder")
     assert form.values() == {"model": "/models/my-folder"}
+
+
+def test_imported_models_are_listed_and_remembered(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from studio.core.model_library import ModelLibrary
+    from studio.plugin_api import Panel
+
+    library = ModelLibrary(tmp_path / "library.json")
+    folder = tmp_path / "my-sd"
+    folder.mkdir()
+
+    def make_form():
+        form = OptionsForm(
+            OptionSet(ModelOption()),
+            imported_models=[(e.label, e.path) for e in library.entries(Panel.IMAGE)],
+            on_import=lambda path: library.remember(path, Panel.IMAGE),
+        )
+        qtbot.addWidget(form)
+        return form, form.editors["model"].widget
+
+    form, picker = make_form()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    picker.folder_button.click()
+    assert form.values() == {"model": str(folder)}
+    assert [e.path for e in library.entries(Panel.IMAGE)] == [str(folder.resolve())]
+    # The next form (another launch, another plugin pick) lists it.
+    _, later = make_form()
+    labels = [later.combo.itemText(i) for i in range(later.combo.count())]
+    assert "my-sd (folder)" in labels
+    later.combo.setCurrentIndex(labels.index("my-sd (folder)"))
+    assert later.value() == str(folder.resolve())

@@ -269,7 +269,13 @@ class PanelWidget(QWidget):
             self.plugin_selected(None)
             return
         self.plugin_note.setText(spec.description)
-        self.load_form = OptionsForm(spec.load_options, known_models=spec.models)
+        library = self.services.model_library
+        self.load_form = OptionsForm(
+            spec.load_options,
+            known_models=spec.models,
+            imported_models=[(e.label, e.path) for e in library.entries(self.panel)],
+            on_import=lambda path: library.remember(path, self.panel),
+        )
         self.run_form = OptionsForm(spec.run_options)
         for position, form in enumerate((self.load_form, self.run_form)):
             self.options_layout.insertWidget(position, form)
