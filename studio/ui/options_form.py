@@ -116,7 +116,10 @@ class ModelPicker(QWidget):
         self.combo = QComboBox()
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.combo.setMinimumContentsLength(18)
+        self.combo.setMinimumContentsLength(12)
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         embedded = [m for m in known if m.embedded]
         if not embedded:
             self.combo.addItem("", "")
@@ -130,6 +133,9 @@ class ModelPicker(QWidget):
         for label, path in imported:
             self._add_imported(label, path)
         self.combo.currentTextChanged.connect(self.changed)
+        # A long name shows its beginning (the model's name), not its end (the licence).
+        self.combo.currentIndexChanged.connect(lambda _: self.combo.lineEdit().setCursorPosition(0))
+        self.combo.lineEdit().setCursorPosition(0)
         self.folder_button = QToolButton()
         self.folder_button.setText("Folder…")
         self.folder_button.setToolTip("Use a model folder (Hugging Face or diffusers layout)")

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 WELCOME_SHOWN_KEY = "welcome/shown"
@@ -60,7 +61,9 @@ def welcome_dialog(projects_dir: Path, data_dir: Path, parent: QWidget | None = 
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setMinimumWidth(520)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)
-    buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+    start = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    start.setText("Start")
+    start.setIcon(QIcon())
     buttons.accepted.connect(dialog.accept)
     layout = QVBoxLayout(dialog)
     layout.addWidget(label)

@@ -91,6 +91,7 @@ class PanelWidget(QWidget):
         self.progress = JobProgress()
 
         controls = QWidget()
+        controls.setMinimumWidth(360)  # room for the options form without a sideways scroll
         controls_layout = QVBoxLayout(controls)
         picker = QFormLayout()
         picker.addRow("Plugin", self.plugin_combo)
