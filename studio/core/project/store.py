@@ -355,6 +355,17 @@ class ProjectStore:
         with self._reader() as conn:
             return queries.counts_by_kind(conn, deleted)
 
+    def find_by_content(self, sha256: str, kind: AssetKind) -> Asset | None:
+        """The newest live asset of this kind with exactly this content, if any."""
+        with self._reader() as conn:
+            row = conn.execute(
+                f"SELECT {queries.ASSET_COLUMNS} FROM {queries.ASSET_FROM} "
+                f"WHERE a.blob_sha256 = ? AND a.kind = ? AND a.deleted_ns IS NULL "
+                f"{queries.NEWEST_FIRST} LIMIT 1",
+                (sha256, str(kind)),
+            ).fetchone()
+        return None if row is None else queries.asset_from_row(row)
+
     def read_blob(self, asset_id: str) -> bytes:
         """The content of an asset."""
         with self._reader() as conn:
