@@ -177,6 +177,7 @@ class StyleTransferPlugin(ModelPlugin):
             "style image).",
         ),
     )
+    request_fields: ClassVar[tuple[str, ...]] = ()  # no prompt: the pictures are all it needs
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         if model.id != EMBEDDED_MODEL_ID:

@@ -161,6 +161,7 @@ class NcnnUpscaler(ModelPlugin):
             description="The picture to enlarge.",
         ),
     )
+    request_fields = ()  # no prompt: the picture is all it needs
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         packaged = PACKAGED_MODELS.get(model.id)

@@ -64,11 +64,15 @@ class ModelPlugin(ABC):
         run_options: options of one run (steps, temperature, seed...).
         inputs: the input files it takes besides the request's text (an init image, a style
             image, a reference clip), so panels show a field for each.
+        request_fields: the request's text fields it reads (``("prompt",
+            "negative_prompt")``...); None means all of them. A plugin that reads none (an
+            upscaler) says ``()``, and the panel hides those fields.
     """
 
     load_options: ClassVar[OptionSet] = OptionSet()
     run_options: ClassVar[OptionSet] = OptionSet()
     inputs: ClassVar[tuple[InputSlot, ...]] = ()
+    request_fields: ClassVar[tuple[str, ...] | None] = None
 
     @abstractmethod
     def load(self, options: Mapping[str, Any], ctx: LoadContext) -> Any:
@@ -150,6 +154,11 @@ class ModelSpec:
     run_options: OptionSet
     models: tuple[KnownModel, ...] = ()
     inputs: tuple[InputSlot, ...] = ()
+    request_fields: tuple[str, ...] | None = None
+
+    def reads(self, field_name: str) -> bool:
+        """Whether the plugin reads this request field."""
+        return self.request_fields is None or field_name in self.request_fields
 
     def input_slot(self, role: str) -> InputSlot | None:
         return next((slot for slot in self.inputs if slot.role == role), None)
@@ -171,4 +180,5 @@ class ModelSpec:
             run_options=plugin_class.run_options,
             models=manifest.models,
             inputs=plugin_class.inputs,
+            request_fields=plugin_class.request_fields,
         )
