@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -148,6 +148,8 @@ class PresetEditor(QDialog):
 
 class WritingPanel(PanelWidget):
     panel = Panel.WRITING
+    send_to_voice = Signal(str, object)
+    """The selection (or the whole document) to speak, and its text asset id or None."""
 
     # request side ----------------------------------------------------------------------------
 
@@ -300,6 +302,13 @@ class WritingPanel(PanelWidget):
         for widget in (self.accept_button, self.discard_button, self.regenerate_button):
             tools.addWidget(widget)
         tools.addStretch(1)
+        self.send_to_voice_button = QToolButton()
+        self.send_to_voice_button.setText("Send to Voice")
+        self.send_to_voice_button.setToolTip(
+            "Speak the selection, or the whole document, in the Voice panel"
+        )
+        self.send_to_voice_button.clicked.connect(self._send_to_voice)
+        tools.addWidget(self.send_to_voice_button)
         tools.addWidget(self.previous_button)
         tools.addWidget(self.variation_label)
         tools.addWidget(self.next_button)
@@ -484,6 +493,13 @@ class WritingPanel(PanelWidget):
             )
             self.previous_button.setEnabled(self._variation > 0)
             self.next_button.setEnabled(self._variation < len(self._variations) - 1)
+
+    def _send_to_voice(self) -> None:
+        cursor = self.document.textCursor()
+        if cursor.hasSelection():
+            self.send_to_voice.emit(cursor.selectedText().replace("\u2029", "\n"), None)
+        else:
+            self.send_to_voice.emit(self.document.toPlainText(), self.source_asset_id)
 
     def _count(self) -> None:
         text = self.document.toPlainText()

@@ -1,0 +1,8 @@
+"""Studio's embedded voice: English text to speech with hibari-tts, offline.
+
+- :mod:`.plugin`: the :class:`~studio_voice_hibari.plugin.HibariVoice` plugin (the voices that
+  ship in the package, speed, seed).
+- :mod:`.speech`: long text, sentence by sentence (shared with the Coqui plugin, as a copy).
+
+Importing this package imports neither hibari nor onnxruntime nor numpy.
+"""
