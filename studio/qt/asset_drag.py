@@ -1,8 +1,9 @@
 """Assets dragged out of the asset browser onto a panel: the MIME data both ends agree on.
 
 A drag carries the project's path and the asset ids as JSON under :data:`ASSET_MIME_TYPE`, so a
-drop can check the assets come from the project that is open (and record them as lineage), plus
-a plain-text list of titles for other applications.
+drop can check the assets come from the project that is open (and record them as lineage). It
+carries no plain text on purpose: text editors would paste it instead of the panel taking the
+assets.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def asset_mime_data(
 ) -> QMimeData:
     mime = QMimeData()
     payload = {"project": project, "assets": list(asset_ids), "kinds": list(kinds)}
+    payload["titles"] = list(titles)
     mime.setData(ASSET_MIME_TYPE, json.dumps(payload).encode())
-    mime.setText("\n".join(titles))
     return mime
 
 

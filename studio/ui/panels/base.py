@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,13 +36,36 @@ from studio.core.project.assets import Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
 from studio.core.services import CoreServices
-from studio.plugin_api import ModelSpec, Panel
+from studio.plugin_api import AssetKind, ModelSpec, Panel
+from studio.qt.asset_drag import DraggedAssets, dragged_assets
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
+from studio.ui.drop_overlay import DropOverlay
 from studio.ui.options_form import OptionsForm
 from studio.ui.widgets import ErrorBanner, FileInput, JobProgress
 
 log = logging.getLogger(__name__)
+
+_DRAG_EVENTS = (
+    QEvent.Type.DragEnter,
+    QEvent.Type.DragMove,
+    QEvent.Type.DragLeave,
+    QEvent.Type.Drop,
+)
+# The kind of file each conventional input role takes, for plugins that declare no slots.
+_ROLE_KINDS = {
+    "init": AssetKind.IMAGE,
+    "mask": AssetKind.IMAGE,
+    "style": AssetKind.IMAGE,
+    "image": AssetKind.IMAGE,
+    "reference": AssetKind.AUDIO,
+}
+_KIND_WORDS = {
+    AssetKind.IMAGE: "an image",
+    AssetKind.AUDIO: "audio",
+    AssetKind.TEXT: "a text",
+    AssetKind.CAPTION: "a caption",
+}
 
 
 class PanelWidget(QWidget):
@@ -65,6 +88,7 @@ class PanelWidget(QWidget):
         self.runner = runner
         self.load_form: OptionsForm | None = None
         self.run_form: OptionsForm | None = None
+        self._spec: ModelSpec | None = None
         self.current_job: str | None = None
         self._temp_dirs: dict[str, Any] = {}
         self._prepared = False
@@ -149,6 +173,12 @@ class PanelWidget(QWidget):
         self.plugin_combo.addItem("Looking for plugins…")
         self.plugin_combo.setEnabled(False)
 
+        # Assets dragged from the asset browser: handled here for every panel, before a
+        # panel's own handling of dropped files (an event filter sees the events first).
+        self.setAcceptDrops(True)
+        self.drop_overlay = DropOverlay(self)
+        self.installEventFilter(self)
+
     # hooks for the panels ------------------------------------------------------------------
 
     def request_title(self) -> str:
@@ -201,6 +231,85 @@ class PanelWidget(QWidget):
 
     def show_asset(self, asset: Asset, data: bytes) -> None:
         """Show a finished or opened asset in the output area."""
+
+    # assets dropped from the asset browser ------------------------------------------------
+
+    def take_text_asset(self, asset: Asset, text: str) -> bool:
+        """A text or caption asset was dropped: use it (True) or not (False, the default)."""
+        return False
+
+    def takes_text_assets(self) -> str:
+        """What a dropped text asset becomes here ("the document"), or "" if refused."""
+        return ""
+
+    def _input_for(self, kind: AssetKind) -> tuple[str, FileInput] | None:
+        for role, widget in self.file_inputs().items():
+            slot = self._spec.input_slot(role) if self._spec is not None else None
+            slot_kind = slot.kind if slot is not None else _ROLE_KINDS.get(role)
+            if slot_kind is kind and widget.isVisibleTo(self):
+                return role, widget
+        return None
+
+    def asset_drop_answer(self, dragged: DraggedAssets) -> tuple[bool, str]:
+        """Whether this panel takes these assets, and what it will do (or why not)."""
+        if dragged.project and dragged.project != str(self.session.path or ""):
+            return False, "These assets belong to another project."
+        kind = AssetKind(dragged.kinds[0])
+        name = self.panel.value.capitalize()
+        if kind in (AssetKind.TEXT, AssetKind.CAPTION):
+            target = self.takes_text_assets()
+            if target:
+                return True, f"Drop to use the {kind.value} as {target}"
+            return False, f"The {name} panel cannot use a {kind.value}."
+        found = self._input_for(kind)
+        if found is None:
+            return False, f"The {name} panel cannot use {_KIND_WORDS[kind]} here."
+        return True, f"Drop to use it as the {found[1].title.lower()}"
+
+    def take_assets(self, dragged: DraggedAssets) -> bool:
+        accepted, message = self.asset_drop_answer(dragged)
+        if not accepted:
+            self.error_banner.show_message(message)
+            return False
+        asset = self.session.asset(dragged.asset_ids[0])
+        if asset.kind in (AssetKind.TEXT, AssetKind.CAPTION):
+            text = self.session.store.read_blob(asset.id).decode("utf-8", errors="replace")
+            return self.take_text_asset(asset, text)
+        found = self._input_for(asset.kind)
+        if found is None:
+            return False
+        found[1].set_asset(asset.id)  # recorded as lineage when the job runs
+        return True
+
+    def eventFilter(self, watched, event) -> bool:
+        kind = event.type()
+        if watched is not self or kind not in _DRAG_EVENTS:
+            return super().eventFilter(watched, event)
+        if kind == QEvent.Type.DragLeave:
+            self.drop_overlay.hide()
+            return False
+        dragged = dragged_assets(event.mimeData())
+        if dragged is None:
+            return False  # files: the panel's own handlers
+        if kind == QEvent.Type.DragEnter:
+            accepted, message = self.asset_drop_answer(dragged)
+            if accepted:
+                self.drop_overlay.show_accept(message)
+            else:
+                self.drop_overlay.show_refuse(message)
+            event.accept()
+        elif kind == QEvent.Type.DragMove:
+            if self.drop_overlay.accepting:
+                event.acceptProposedAction()
+            else:
+                event.ignore()
+        else:  # Drop
+            self.drop_overlay.hide()
+            if self.take_assets(dragged):
+                event.acceptProposedAction()
+            else:
+                event.ignore()
+        return True
 
     # plugins -------------------------------------------------------------------------------
 
@@ -270,6 +379,7 @@ class PanelWidget(QWidget):
             self.plugin_selected(None)
             return
         self.plugin_note.setText(spec.description)
+        self._spec = spec
         library = self.services.model_library
         self.load_form = OptionsForm(
             spec.load_options,

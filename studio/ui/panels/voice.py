@@ -172,6 +172,14 @@ class VoicePanel(PanelWidget):
                 self.select_plugin(record.id)
                 break
 
+    def takes_text_assets(self) -> str:
+        return "the text to speak"
+
+    def take_text_asset(self, asset: Asset, text: str) -> bool:
+        """A text or caption dragged from the asset browser (recorded as the source)."""
+        self.open_text(text, source_asset_id=asset.id)
+        return True
+
     def open_text(self, text: str, source_asset_id: str | None = None) -> None:
         """Put text in the box (undoable), remembering the text asset it came from."""
         self.source_asset_id = None

@@ -533,6 +533,14 @@ class WritingPanel(PanelWidget):
         self.document.setTextCursor(cursor)
         return self.document.find(text, flags)
 
+    def takes_text_assets(self) -> str:
+        return "the document"
+
+    def take_text_asset(self, asset: Asset, text: str) -> bool:
+        """A text or caption dragged from the asset browser (recorded as the source)."""
+        self.open_text(text, source_asset_id=asset.id)
+        return True
+
     def open_text(self, text: str, source_asset_id: str | None = None) -> None:
         """Put text in the document (undoable), remembering the asset it came from."""
         self._pending = None
