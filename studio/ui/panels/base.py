@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from studio.core.errors import UserError
 from studio.core.generation import asset_inputs, build_request
 from studio.core.jobs import Job
+from studio.core.model_files import model_panel
 from studio.core.project.assets import Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
@@ -290,7 +291,7 @@ class PanelWidget(QWidget):
             return False
         dragged = dragged_assets(event.mimeData())
         if dragged is None:
-            return False  # files: the panel's own handlers
+            return self._filter_file_drag(event)
         if kind == QEvent.Type.DragEnter:
             accepted, message = self.asset_drop_answer(dragged)
             if accepted:
@@ -310,6 +311,52 @@ class PanelWidget(QWidget):
             else:
                 event.ignore()
         return True
+
+    def file_drop_message(self, paths: list[Path]) -> str:
+        """What dropping these files (which the panel takes) will do, for the highlight."""
+        name = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        return f"Drop to use {name} in the {self.panel.value.capitalize()} panel"
+
+    def _filter_file_drag(self, event) -> bool:
+        """Files: the panel's own handlers decide; this adds the highlight (or the reason),
+        and leaves projects and model files the panel does not take to the window."""
+        mime = event.mimeData()
+        paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if not paths:
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.DragEnter:
+            event.ignore()
+            self.dragEnterEvent(event)
+            if event.isAccepted():
+                self.drop_overlay.show_accept(self.file_drop_message(paths))
+            elif any(p.suffix.lower() == ".studio" or model_panel(p) for p in paths):
+                self.drop_overlay.hide()  # the window opens or imports it
+            else:
+                name = paths[0].name if len(paths) == 1 else "these files"
+                self.drop_overlay.show_refuse(
+                    f"The {self.panel.value.capitalize()} panel cannot use {name}."
+                )
+                event.accept()  # keep hearing of the drag, to keep saying why not
+            return True
+        if kind == QEvent.Type.DragMove:
+            if self.drop_overlay.isVisible() and self.drop_overlay.accepting:
+                event.acceptProposedAction()
+            else:
+                event.ignore()
+            return True
+        # Drop
+        taken = self.drop_overlay.isVisible() and self.drop_overlay.accepting
+        refused = self.drop_overlay.isVisible() and not self.drop_overlay.accepting
+        self.drop_overlay.hide()
+        if taken:
+            self.dropEvent(event)
+            return True
+        if refused:
+            self.error_banner.show_message(self.drop_overlay.message)
+            event.ignore()
+            return True
+        return False
 
     # plugins -------------------------------------------------------------------------------
 
