@@ -1,23 +1,60 @@
-"""The Image panel: a prompt (and optionally an init image) in, an image with previews out."""
+"""The Image panel: prompt boxes, input images, a canvas with zoom, pan and a mask brush,
+previews while a job runs, and a strip of recent results.
+
+What the request area shows follows the picked plugin's declared inputs
+(:attr:`~studio.plugin_api.ModelSpec.inputs`): the init image field always (text-to-image
+plugins ignore it when empty), a style image field only for plugins with a ``style`` slot, and
+the mask brush only for plugins with a ``mask`` slot. The mask is painted over the init image
+in the canvas and sent as a black-and-white PNG of the init image's size, input role ``mask``
+(imported into the project with the init image, so both are the result's lineage).
+
+A plugin that needs a model the user must bring (a ``model`` option and no embedded model)
+shows a note with Import model… until one is chosen.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from studio.core.errors import UserError
+from studio.core.jobs import Job
+from studio.core.media.importing import read_media_file
 from studio.core.project.assets import Asset
-from studio.plugin_api import Panel
+from studio.plugin_api import AssetKind, ModelSpec, Panel
+from studio.ui.image_canvas import ImageCanvas
 from studio.ui.panels.base import PanelWidget
 from studio.ui.widgets import FileInput
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+RECENT_LIMIT = 40
+THUMBNAIL = 72
 
 
 class ImageView(QLabel):
-    """Shows an image scaled to fit, keeping its aspect ratio."""
+    """Shows an image scaled to fit, keeping its aspect ratio (the Captioning panel's view)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,7 +97,39 @@ class ImagePanel(PanelWidget):
     def output_title(self) -> str:
         return "Image"
 
+    # the request area -------------------------------------------------------------------------
+
     def build_request_area(self, layout: QVBoxLayout) -> None:
+        self._spec: ModelSpec | None = None
+        self._mask_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._mask_files = 0
+        self._setting_mask_file = False
+
+        self.model_note = QFrame()
+        self.model_note.setObjectName("model-note")
+        self.model_note.setStyleSheet(
+            "#model-note { background: palette(alternate-base); border: 1px solid palette(mid);"
+            " border-radius: 4px; }"
+        )
+        note_layout = QHBoxLayout(self.model_note)
+        note_layout.setContentsMargins(8, 4, 4, 4)
+        self.model_note_label = QLabel(
+            "No model imported. This plugin needs a model you bring: import a model folder "
+            "(Stable Diffusion or SDXL, diffusers layout)."
+        )
+        self.model_note_label.setWordWrap(True)
+        self.import_button = QToolButton()
+        self.import_button.setObjectName("import-model")
+        self.import_button.setText("Import model…")
+        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.import_button)
+        menu.addAction("Model folder…", self.import_model_folder)
+        menu.addAction("Single model file…", self.import_model_file)
+        self.import_button.setMenu(menu)
+        note_layout.addWidget(self.model_note_label, 1)
+        note_layout.addWidget(self.import_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.model_note.hide()
+
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("prompt")
         self.prompt.setPlaceholderText("What to draw… (Ctrl+Enter runs)")
@@ -68,15 +137,121 @@ class ImagePanel(PanelWidget):
         self.negative.setObjectName("negative-prompt")
         self.negative.setPlaceholderText("What to avoid (negative prompt)")
         self.init_input = FileInput("Init image", IMAGE_FILTER)
+        self.init_input.setObjectName("input-init")
+        self.init_input.changed.connect(self._init_changed)
+        self.style_input = FileInput("Style image", IMAGE_FILTER)
+        self.style_input.setObjectName("input-style")
+        self.style_input.hide()
+        # Carries the painted mask to the job (never shown: the canvas is the mask's editor).
+        self.mask_input = FileInput("Mask", IMAGE_FILTER, self)
+        self.mask_input.setVisible(False)
+        self.mask_input.changed.connect(self._mask_input_changed)
+        layout.addWidget(self.model_note)
         layout.addWidget(self.prompt, 1)
         layout.addWidget(self.negative)
         layout.addWidget(self.init_input)
+        layout.addWidget(self.style_input)
+        self.setAcceptDrops(True)
+
+    # the output area --------------------------------------------------------------------------
 
     def build_output_area(self, layout: QVBoxLayout) -> None:
-        self.view = ImageView()
+        self._shown_asset: str | None = None
+        self.canvas = ImageCanvas()
+        self.view = self.canvas  # the name other code and tests know the output view by
+        self.canvas.placeholder = (
+            "Results appear here. Drop an image on the panel to use it as the init image."
+        )
+        self.canvas.view_changed.connect(self._show_zoom)
+        self.canvas.mask_changed.connect(self._show_mask_state)
+
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Fit the image into view (double-click the image)")
+        self.fit_button.clicked.connect(self.canvas.fit)
+        self.actual_button = QToolButton()
+        self.actual_button.setText("1:1")
+        self.actual_button.setToolTip("Show the image at its own size (mouse wheel zooms)")
+        self.actual_button.clicked.connect(lambda: self.canvas.set_zoom(1.0))
+        self.zoom_label = QLabel()
+        self.zoom_label.setMinimumWidth(48)
+
+        self.mask_tools = QWidget()
+        tools = QHBoxLayout(self.mask_tools)
+        tools.setContentsMargins(0, 0, 0, 0)
+        self.paint_button = QToolButton()
+        self.paint_button.setObjectName("paint-mask")
+        self.paint_button.setText("Paint mask")
+        self.paint_button.setCheckable(True)
+        self.paint_button.setToolTip(
+            "Paint the area to repaint over the init image (inpainting). "
+            "Shift-drag or the middle button pans while painting."
+        )
+        self.paint_button.toggled.connect(self.set_painting)
+        self.eraser_button = QToolButton()
+        self.eraser_button.setText("Eraser")
+        self.eraser_button.setCheckable(True)
+        self.eraser_button.setToolTip("Take paint away from the mask")
+        self.eraser_button.toggled.connect(self._eraser_toggled)
+        self.brush_size = QSpinBox()
+        self.brush_size.setObjectName("brush-size")
+        self.brush_size.setRange(1, 512)
+        self.brush_size.setValue(self.canvas.brush_size)
+        self.brush_size.setSuffix(" px")
+        self.brush_size.setToolTip("Brush size, in pixels of the init image")
+        self.brush_size.valueChanged.connect(self._brush_size_changed)
+        self.clear_mask_button = QToolButton()
+        self.clear_mask_button.setText("Clear mask")
+        self.clear_mask_button.clicked.connect(self.canvas.clear_mask)
+        for widget in (self.paint_button, self.eraser_button, self.brush_size):
+            tools.addWidget(widget)
+        tools.addWidget(self.clear_mask_button)
+        self.mask_tools.hide()
+
+        toolbar = QHBoxLayout()
+        toolbar.addWidget(self.fit_button)
+        toolbar.addWidget(self.actual_button)
+        toolbar.addWidget(self.zoom_label)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.mask_tools)
+
         self.caption = QLabel()
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.caption)
+        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.use_as_init_button = QPushButton("Use as init image")
+        self.use_as_init_button.setToolTip("Start image-to-image or inpainting from this image")
+        self.use_as_init_button.clicked.connect(self.use_shown_as_init)
+        self.use_as_init_button.setEnabled(False)
+        caption_row = QHBoxLayout()
+        caption_row.addWidget(self.caption, 1)
+        caption_row.addWidget(self.use_as_init_button)
+
+        self.recent = QListWidget()
+        self.recent.setObjectName("recent-results")
+        self.recent.setViewMode(QListView.ViewMode.IconMode)
+        self.recent.setFlow(QListView.Flow.LeftToRight)
+        self.recent.setWrapping(False)
+        self.recent.setMovement(QListView.Movement.Static)
+        self.recent.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
+        self.recent.setFixedHeight(THUMBNAIL + 36)
+        self.recent.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.recent.setSpacing(4)
+        self.recent.setStyleSheet(
+            "#recent-results::item { border: 2px solid transparent; padding: 1px; }"
+            "#recent-results::item:selected { border: 2px solid palette(highlight);"
+            " background: transparent; }"
+        )
+        self.recent.setToolTip("Recent results: click to show, double-click to use its settings")
+        self.recent.itemClicked.connect(self._recent_clicked)
+        self.recent.itemDoubleClicked.connect(self._recent_double_clicked)
+
+        layout.addLayout(toolbar)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(caption_row)
+        layout.addWidget(self.recent)
+        self.runner.asset_saved.connect(self._asset_saved)
+        self._show_zoom()
+
+    # plugin hooks -----------------------------------------------------------------------------
 
     def request_fields(self) -> dict[str, str]:
         return {"prompt": self.prompt.toPlainText(), "negative_prompt": self.negative.text()}
@@ -88,22 +263,309 @@ class ImagePanel(PanelWidget):
             self.negative.setText(values["negative_prompt"])
 
     def file_inputs(self) -> dict[str, FileInput]:
-        return {"init": self.init_input}
+        inputs = {"init": self.init_input}
+        if self._slot("style"):
+            inputs["style"] = self.style_input
+        if self._slot("mask"):
+            inputs["mask"] = self.mask_input
+        return inputs
+
+    def _slot(self, role: str) -> bool:
+        return self._spec is not None and self._spec.input_slot(role) is not None
+
+    def plugin_selected(self, spec: ModelSpec | None) -> None:
+        self._spec = spec
+        for role, field, title in (
+            ("init", self.init_input, "Init image"),
+            ("style", self.style_input, "Style image"),
+        ):
+            slot = spec.input_slot(role) if spec is not None else None
+            field.title = slot.label if slot is not None else title
+            field.setToolTip(slot.description if slot is not None else "")
+            field._show()
+        self.style_input.setVisible(self._slot("style"))
+        has_mask = self._slot("mask")
+        self.mask_tools.setVisible(has_mask)
+        if not has_mask:
+            self.paint_button.setChecked(False)
+        if self.load_form is not None:
+            self.load_form.changed.connect(self._update_model_note)
+        if self.run_form is not None:
+            for name in ("width", "height"):
+                editor = self.run_form.editors.get(name)
+                widget = editor.widget if editor is not None else None
+                if isinstance(widget, QSpinBox) and widget.minimum() == 0:
+                    widget.setSpecialValueText("model's size")  # 0: the model's own size
+        self._update_model_note()
+
+    # models -----------------------------------------------------------------------------------
+
+    def needs_model(self) -> bool:
+        """The picked plugin needs a model the user brings, and none is chosen."""
+        spec = self._spec
+        if spec is None or "model" not in spec.load_options or self.load_form is None:
+            return False
+        if any(model.embedded for model in spec.models):
+            return False
+        return not str(self.load_form.values().get("model", "")).strip()
+
+    @Slot()
+    def _update_model_note(self) -> None:
+        self.model_note.setVisible(self.needs_model())
+
+    def set_model(self, value: str) -> None:
+        if self.load_form is not None and "model" in self.load_form.editors:
+            self.load_form.editors["model"].put(value)
+            self._update_model_note()
+
+    def import_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Import a model folder (the folder with model_index.json)"
+        )
+        if folder:
+            self.set_model(folder)
+
+    def import_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import a model file",
+            "",
+            "Model files (*.safetensors *.ckpt *.gguf *.onnx);;All files (*)",
+        )
+        if path:
+            self.set_model(path)
+
+    # running ----------------------------------------------------------------------------------
+
+    def build_job(self) -> tuple[Job, Any]:
+        if self.needs_model():
+            raise UserError(
+                "No model is imported: use Import model… to choose a model folder first."
+            )
+        self._export_mask()
+        return super().build_job()
+
+    def _export_mask(self) -> None:
+        """Put the painted mask into the mask input as a PNG file (or empty it)."""
+        self._setting_mask_file = True
+        try:
+            if not self._slot("mask") or not self.canvas.has_mask() or not self._has_init():
+                self.mask_input.clear()
+                return
+            init = self.init_image()
+            if init.isNull() or self.canvas.mask_size() != init.size():
+                raise UserError("The mask was painted on another image: paint it again.")
+            if self._mask_dir is None:
+                self._mask_dir = tempfile.TemporaryDirectory(prefix="studio-mask-")
+            self._mask_files += 1
+            path = Path(self._mask_dir.name) / f"mask-{self._mask_files}.png"
+            path.write_bytes(self.canvas.mask_png())
+            self.mask_input.set_path(path)
+        finally:
+            self._setting_mask_file = False
 
     def clear_output(self) -> None:
+        self.paint_button.setChecked(False)  # previews are shown while the job runs
         self.caption.setText("")
 
     def show_preview(self, data: bytes, media_type: str) -> None:
         image = QImage.fromData(data)
         if not image.isNull():
-            self.view.set_image(image)
-            self.caption.setText("Preview")
+            self.canvas.set_image(image)
+            self.caption.setText(f"Preview ({image.width()}×{image.height()} latent)")
 
     def show_asset(self, asset: Asset, data: bytes) -> None:
         image = QImage.fromData(data)
-        self.view.set_image(image)
+        if image.isNull():
+            self.error_banner.show_message(f"“{asset.title}” cannot be shown as an image.")
+            return
+        self.paint_button.setChecked(False)
+        self.canvas.set_image(image)
+        self._shown_asset = asset.id
+        self.use_as_init_button.setEnabled(True)
         seed = asset.recipe.seed
         self.caption.setText(
             f"{asset.title} · {image.width()}×{image.height()}"
             + (f" · seed {seed}" if seed is not None else "")
         )
+        self._remember(asset.id, image, asset.title)
+
+    @Slot(str, str)
+    def _asset_saved(self, job_id: str, asset_id: str) -> None:
+        try:
+            data = self.session.store.read_blob(asset_id)
+            asset = self.session.asset(asset_id)
+        except Exception:  # the project was closed meanwhile: nothing to show
+            return
+        self._remember(asset_id, QImage.fromData(data), asset.title)
+
+    def restore_recipe(self, asset: Asset) -> list[str]:
+        ignored = super().restore_recipe(asset)
+        if asset.kind is AssetKind.IMAGE and self._shown_asset != asset.id:
+            # Restoring the init image showed it; the asset asked for is what stays in view.
+            self.show_asset(asset, self.session.store.read_blob(asset.id))
+        return ignored
+
+    # recent results -----------------------------------------------------------------------------
+
+    def _remember(self, asset_id: str, image: QImage, title: str) -> None:
+        for row in range(self.recent.count()):
+            item = self.recent.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == asset_id:
+                self.recent.setCurrentItem(item)
+                return
+        if image.isNull():
+            return
+        thumbnail = image.scaled(
+            THUMBNAIL,
+            THUMBNAIL,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail)), "")
+        item.setData(Qt.ItemDataRole.UserRole, asset_id)
+        item.setToolTip(f"{title} ({image.width()}×{image.height()})")
+        self.recent.insertItem(0, item)
+        self.recent.setCurrentItem(item)
+        while self.recent.count() > RECENT_LIMIT:
+            self.recent.takeItem(self.recent.count() - 1)
+
+    def recent_asset_ids(self) -> list[str]:
+        return [
+            self.recent.item(row).data(Qt.ItemDataRole.UserRole)
+            for row in range(self.recent.count())
+        ]
+
+    @Slot(QListWidgetItem)
+    def _recent_clicked(self, item: QListWidgetItem) -> None:
+        self._open_recent(item, restore_settings=False)
+
+    @Slot(QListWidgetItem)
+    def _recent_double_clicked(self, item: QListWidgetItem) -> None:
+        self._open_recent(item, restore_settings=True)
+
+    def _open_recent(self, item: QListWidgetItem, restore_settings: bool) -> None:
+        asset_id = item.data(Qt.ItemDataRole.UserRole)
+        try:
+            self.open_asset(asset_id, restore_settings=restore_settings)
+        except Exception:
+            self.error_banner.show_message("That result is no longer in the project.")
+            self.recent.takeItem(self.recent.row(item))
+
+    def use_shown_as_init(self) -> None:
+        if self._shown_asset is not None:
+            self.init_input.set_asset(self._shown_asset)
+
+    # init image and mask ------------------------------------------------------------------------
+
+    def _has_init(self) -> bool:
+        return self.init_input.path is not None or self.init_input.asset_id is not None
+
+    def init_image(self) -> QImage:
+        """The init image as chosen (a file or a project asset); null when there is none."""
+        if self.init_input.path is not None:
+            return QImage(str(self.init_input.path))
+        if self.init_input.asset_id is not None:
+            try:
+                return QImage.fromData(self.session.store.read_blob(self.init_input.asset_id))
+            except Exception:
+                return QImage()
+        return QImage()
+
+    @Slot()
+    def _init_changed(self) -> None:
+        image = self.init_image()
+        if image.isNull():
+            self.paint_button.setChecked(False)
+            self._show_mask_state()
+            return
+        if self._slot("mask") and self.canvas.ensure_mask(image.size()):
+            self.progress.idle("The mask was cleared: the new init image has another size.")
+        self.canvas.set_image(image)
+        self._shown_asset = None
+        self.use_as_init_button.setEnabled(False)
+        self.caption.setText(f"Init image · {image.width()}×{image.height()}")
+
+    @Slot()
+    def _mask_input_changed(self) -> None:
+        # A recipe's mask (restored from a result) goes into the canvas.
+        if self._setting_mask_file or self.mask_input.asset_id is None:
+            return
+        try:
+            mask = QImage.fromData(self.session.store.read_blob(self.mask_input.asset_id))
+        except Exception:
+            return
+        if not mask.isNull():
+            self.canvas.set_mask(mask)
+
+    @Slot(bool)
+    def set_painting(self, on: bool) -> None:
+        if on:
+            init = self.init_image()
+            if init.isNull():
+                self.paint_button.setChecked(False)
+                self.error_banner.show_message(
+                    "Choose or drop an init image first: the mask is painted over it."
+                )
+                return
+            self.canvas.ensure_mask(init.size())
+            self.canvas.set_image(init, keep_view=True)
+            self.caption.setText(
+                f"Painting the mask over the init image ({init.width()}×{init.height()})"
+            )
+        self.canvas.painting = on
+        self.canvas.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+        self.canvas.update()
+        self._show_mask_state()
+
+    @Slot(bool)
+    def _eraser_toggled(self, on: bool) -> None:
+        self.canvas.eraser = on
+
+    @Slot(int)
+    def _brush_size_changed(self, size: int) -> None:
+        self.canvas.brush_size = size
+        self.canvas.update()
+
+    @Slot()
+    def _show_mask_state(self) -> None:
+        painted = self.canvas.has_mask()
+        self.clear_mask_button.setEnabled(painted)
+        self.paint_button.setText("Paint mask" + (" ●" if painted else ""))
+        self.paint_button.setToolTip(
+            ("A mask is painted: Run inpaints it. " if painted else "")
+            + "Paint the area to repaint over the init image (inpainting). "
+            "Shift-drag or the middle button pans while painting."
+        )
+
+    @Slot()
+    def _show_zoom(self) -> None:
+        self.zoom_label.setText(f"{self.canvas.zoom() * 100:.0f}%")
+
+    # dropping an image --------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if (
+            len(urls) == 1
+            and urls[0].isLocalFile()
+            and Path(urls[0].toLocalFile()).suffix.lower() in IMAGE_SUFFIXES
+        ):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.open_init_file(Path(event.mimeData().urls()[0].toLocalFile()))
+        event.acceptProposedAction()
+
+    def open_init_file(self, path: Path) -> bool:
+        """Use an image file as the init image (checked completely first)."""
+        try:
+            media = read_media_file(path)
+            if media.kind is not AssetKind.IMAGE:
+                raise UserError(f"{path.name} is not an image.")
+        except UserError as exc:
+            self.error_banner.show_message(str(exc))
+            return False
+        self.error_banner.hide()
+        self.init_input.set_path(path)
+        return True
