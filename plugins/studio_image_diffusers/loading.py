@@ -84,11 +84,6 @@ def read_model_index(path: Path | None) -> dict[str, Any]:
             "text-to-image model."
         )
     path = Path(path)
-    if path.is_file():
-        raise ModelFolderError(
-            f"{path.name} is a single model file; single-file checkpoints are not supported yet. "
-            "Choose a diffusers model folder (the folder with model_index.json) instead."
-        )
     if not path.is_dir():
         raise ModelFolderError(f"The model folder {path} does not exist.")
     index_path = path / MODEL_INDEX
@@ -225,6 +220,8 @@ def load_pipeline(path: Path | None, dtype: str = "auto", device: str = "cpu") -
         ModelFolderError: not a (supported) diffusers folder, a missing component, weights
             that do not load (the message names the folder and the reason).
     """
+    if path is not None and Path(path).is_file():
+        return load_single_file(Path(path), dtype, device)
     index = read_model_index(path)
     assert path is not None
     path = Path(path)
@@ -251,6 +248,26 @@ def load_pipeline(path: Path | None, dtype: str = "auto", device: str = "cpu") -
             f"The model cannot be moved to {device} ({_one_line(exc)})."
         ) from exc
     return loaded_from_pipe(pipe, path, device)
+
+
+def load_single_file(path: Path, dtype: str = "auto", device: str = "cpu") -> LoadedPipeline:
+    """A single-file SD 1.x/2.x/SDXL ``.safetensors`` checkpoint, offline (see
+    :mod:`.single_file`). ``UnsafeWeights`` (a pickle ``.ckpt``) goes on to Studio's consent
+    and converter; anything unsupported becomes a :class:`ModelFolderError`."""
+    from .single_file import UnsupportedCheckpoint, detect_family, load_single_file_pipeline
+
+    try:
+        family = detect_family(path)
+        pipe = load_single_file_pipeline(
+            path, mode="text", dtype=torch_dtype(dtype, device), device=device, family=family
+        )
+    except UnsupportedCheckpoint as exc:
+        raise ModelFolderError(str(exc)) from exc
+    except (OSError, KeyError, RuntimeError) as exc:
+        raise ModelFolderError(
+            f"The checkpoint {path.name} cannot be loaded ({_one_line(exc)})."
+        ) from exc
+    return loaded_from_pipe(pipe, path, device)  # native size from the family's UNet config
 
 
 def loaded_from_pipe(pipe: Any, path: Path, device: str) -> LoadedPipeline:

@@ -47,7 +47,9 @@ from studio.plugin_api import (
 )
 from studio.plugin_api.testing import check_plugin
 from tests.conftest import REPO_ROOT
+from tests.fixtures.single_file import tiny_single_file  # noqa: F401 (fixture)
 from tests.fixtures.tiny_models import (
+    network_blocked,
     tiny_sd_dir,  # noqa: F401 (fixture)
     tiny_sd_inpaint_dir,  # noqa: F401 (fixture)
     write_clip_tokenizer,
@@ -600,7 +602,7 @@ def test_no_model_or_a_single_file_says_what_to_do(plugin, tmp_path, tiny_sd_dir
         plugin.load(plugin.load_options.validate({}), LoadContext(model=ResolvedModel(id="")))
     single = tmp_path / "model.safetensors"
     single.write_bytes(b"x")
-    with pytest.raises(ModelFolderError, match="single-file checkpoints are not supported yet"):
+    with pytest.raises(ModelFolderError, match=r"model\.safetensors"):
         load(plugin, single)
     executor, _ = diffusers_executor(tmp_path)
     no_model = Job(plugin_id=PLUGIN_ID, panel=Panel.IMAGE, request=ImageRequest(prompt="x"))
@@ -703,3 +705,29 @@ def test_cpu_loads_are_float32_and_memory_is_counted(plugin, loaded):
 
     assert loaded.pipe.unet.dtype == torch.float32
     assert plugin.memory_bytes(loaded) > 0
+
+
+def test_a_single_file_checkpoint_draws_what_its_folder_draws(
+    plugin, tiny_single_file, monkeypatch
+):
+    """The plugin loads a single-file checkpoint offline (its family's config, here the tiny
+    pipeline's own) and draws exactly what the diffusers folder it was written from draws."""
+    import functools
+
+    from studio_image_diffusers import single_file
+
+    monkeypatch.setattr(
+        single_file,
+        "load_single_file_pipeline",
+        functools.partial(
+            single_file.load_single_file_pipeline, config_dir=tiny_single_file.config_dir
+        ),
+    )
+    with network_blocked() as attempts:
+        from_file = load(plugin, tiny_single_file.checkpoint)
+        drawn = images(run(plugin, from_file, seed=5))
+    assert attempts == []
+    from_folder = load(plugin, tiny_single_file.pipeline_dir)
+    expected = images(run(plugin, from_folder, seed=5))
+    assert from_file.path == tiny_single_file.checkpoint
+    assert pixels(drawn[0]) == pixels(expected[0])

@@ -41,10 +41,16 @@ from PySide6.QtWidgets import (
 from studio.core.errors import UserError
 from studio.core.jobs import Job
 from studio.core.media.importing import read_media_file
+from studio.core.media.settings_restore import (
+    RestoredSettings,
+    from_recipe,
+    restore_from_png,
+)
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
 from studio.ui.image_canvas import ImageCanvas
 from studio.ui.panels.base import PanelWidget
+from studio.ui.settings_restore import apply_restored_settings
 from studio.ui.widgets import FileInput
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
@@ -146,7 +152,14 @@ class ImagePanel(PanelWidget):
         self.mask_input = FileInput("Mask", IMAGE_FILTER, self)
         self.mask_input.setVisible(False)
         self.mask_input.changed.connect(self._mask_input_changed)
+        # What a dropped PNG's settings restored, and what not (until the next run).
+        self.restore_note = QLabel()
+        self.restore_note.setObjectName("restore-note")
+        self.restore_note.setWordWrap(True)
+        self.restore_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.restore_note.hide()
         layout.addWidget(self.model_note)
+        layout.addWidget(self.restore_note)
         layout.addWidget(self.prompt, 1)
         layout.addWidget(self.negative)
         layout.addWidget(self.init_input)
@@ -284,6 +297,9 @@ class ImagePanel(PanelWidget):
             field.setToolTip(slot.description if slot is not None else "")
             field._show()
         self.style_input.setVisible(self._slot("style"))
+        # Upscalers and style transfer read no prompt: no boxes that would do nothing.
+        self.prompt.setVisible(spec is None or spec.reads("prompt"))
+        self.negative.setVisible(spec is None or spec.reads("negative_prompt"))
         has_mask = self._slot("mask")
         self.mask_tools.setVisible(has_mask)
         if not has_mask:
@@ -314,8 +330,13 @@ class ImagePanel(PanelWidget):
         self.model_note.setVisible(self.needs_model())
 
     def set_model(self, value: str) -> None:
+        """Use an imported model folder or file (listed in the picker from now on)."""
         if self.load_form is not None and "model" in self.load_form.editors:
-            self.load_form.editors["model"].put(value)
+            picker = self.load_form.editors["model"].widget
+            if hasattr(picker, "import_path"):
+                picker.import_path(value)
+            else:
+                self.load_form.editors["model"].put(value)
             self._update_model_note()
 
     def import_model_folder(self) -> None:
@@ -365,6 +386,7 @@ class ImagePanel(PanelWidget):
             self._setting_mask_file = False
 
     def clear_output(self) -> None:
+        self.restore_note.hide()
         self.paint_button.setChecked(False)  # previews are shown while the job runs
         self.caption.setText("")
 
@@ -554,8 +576,42 @@ class ImagePanel(PanelWidget):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        self.open_init_file(Path(event.mimeData().urls()[0].toLocalFile()))
+        path = Path(event.mimeData().urls()[0].toLocalFile())
+        restored = _settings_in(path)
+        if restored is not None:
+            self.restore_settings(restored)
+        else:
+            self.open_init_file(path)
         event.acceptProposedAction()
+
+    def file_drop_message(self, paths: list[Path]) -> str:
+        if len(paths) == 1 and _settings_in(paths[0]) is not None:
+            return f"Drop to restore the settings {paths[0].name} was made with"
+        return f"Drop to use {paths[0].name} as the init image"
+
+    def restore_settings(self, restored: RestoredSettings) -> str:
+        """Fill the panel from settings read from an image; shows and returns the summary."""
+        summary = apply_restored_settings(self, restored)
+        self.restore_note.setText(summary)
+        self.restore_note.show()
+        self.error_banner.hide()
+        return summary
+
+    def restore_from_asset(self, asset: Asset) -> str:
+        """ "Use these settings" on an image asset: its recipe when Studio made it here,
+        otherwise the settings inside the picture (an A1111 or ComfyUI PNG imported)."""
+        if asset.recipe.panel is Panel.IMAGE and asset.recipe.plugin_id:
+            return self.restore_settings(from_recipe(asset.recipe))
+        try:
+            restored = restore_from_png(self.session.store.read_blob(asset.id))
+        except UserError as exc:
+            self.error_banner.show_message(str(exc))
+            return str(exc)
+        if restored is None:
+            message = f"{asset.title} carries no settings to restore."
+            self.error_banner.show_message(message)
+            return message
+        return self.restore_settings(restored)
 
     def open_init_file(self, path: Path) -> bool:
         """Use an image file as the init image (checked completely first)."""
@@ -569,3 +625,18 @@ class ImagePanel(PanelWidget):
         self.error_banner.hide()
         self.init_input.set_path(path)
         return True
+
+
+_MAX_SETTINGS_FILE = 64 << 20
+
+
+def _settings_in(path: Path) -> RestoredSettings | None:
+    """The settings inside a PNG file, or None (not a PNG, none inside, unreadable)."""
+    if path.suffix.lower() != ".png":
+        return None
+    try:
+        if path.stat().st_size > _MAX_SETTINGS_FILE:
+            return None
+        return restore_from_png(path.read_bytes())
+    except (OSError, UserError):
+        return None
