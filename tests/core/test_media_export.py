@@ -63,6 +63,13 @@ def test_a1111_parameters_text() -> None:
     assert parsed.settings["Steps"] == "20" and parsed.settings["Size"] == "512x384"
 
 
+def test_denoising_strength_only_for_images_made_from_an_image() -> None:
+    options = {"steps": 20, "strength": 0.6}
+    assert "Denoising strength" not in parameters_from_recipe(image_recipe(run_options=options))
+    from_init = image_recipe(run_options=options, inputs=(RecipeInput(asset_id="a1", role="init"),))
+    assert "Denoising strength: 0.6" in parameters_from_recipe(from_init)
+
+
 def test_a1111_values_with_commas_are_quoted_and_unquoted() -> None:
     text = parameters_from_recipe(
         image_recipe(request={"prompt": "p"}, model_id="org/model, v2: final"), None

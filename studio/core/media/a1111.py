@@ -60,7 +60,10 @@ def parameters_from_recipe(recipe: Recipe, size: tuple[int, int] | None = None) 
     if isinstance(negative, str) and negative:
         lines.append(f"{_NEGATIVE} {negative}")
     settings: list[tuple[str, object]] = []
+    from_image = any(link.role == "init" for link in recipe.inputs)
     for name, option_names in _OPTION_NAMES.items():
+        if name == "Denoising strength" and not from_image:
+            continue  # text-to-image: the strength option did nothing
         for option in option_names:
             value = recipe.run_options.get(option)
             if isinstance(value, str | int | float) and not isinstance(value, bool):
