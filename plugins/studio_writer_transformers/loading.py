@@ -275,20 +275,57 @@ def _load_tokenizer(folder: Path, trust_remote_code: bool, **kwargs: Any) -> Any
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     # A float32 copy we wrote has a complete tokenizer.json: the generic fast tokenizer reads
-    # it as it is, where the model's own class (GemmaTokenizer: 262k tokens) rebuilds it and
-    # takes twice as long. Both encode and decode alike (tests/plugins/test_writer_*).
-    loader = (
-        PreTrainedTokenizerFast
-        if (folder / COPY_MARKER).is_file() and (folder / "tokenizer.json").is_file()
-        else AutoTokenizer
-    )
+    # it as it is (1.8 s for Gemma's 262k tokens), where from_pretrained also parses it again
+    # in Python and the model's own class rebuilds it (5-6 s). They encode and decode alike
+    # (tests/plugins/test_writer_transformers.py).
+    if (folder / COPY_MARKER).is_file() and (folder / "tokenizer.json").is_file() and not kwargs:
+        try:
+            return _copy_tokenizer(folder, PreTrainedTokenizerFast)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.info("the copy's tokenizer.json did not load directly (%s); loading it fully", exc)
     try:
-        tokenizer = loader.from_pretrained(
+        tokenizer = AutoTokenizer.from_pretrained(
             folder, local_files_only=True, trust_remote_code=trust_remote_code, **kwargs
         )
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
         raise ValueError(f"The tokenizer in {folder} cannot be loaded ({_one_line(exc)}).") from exc
     return tokenizer
+
+
+_TOKENIZER_SETTINGS = frozenset(
+    {
+        "bos_token",
+        "eos_token",
+        "unk_token",
+        "pad_token",
+        "mask_token",
+        "sep_token",
+        "cls_token",
+        "additional_special_tokens",
+        "model_max_length",
+        "padding_side",
+        "truncation_side",
+        "clean_up_tokenization_spaces",
+        "chat_template",
+        "model_input_names",
+    }
+)
+
+
+def _copy_tokenizer(folder: Path, fast_class: type) -> Any:
+    """The tokenizer of a float32 copy, straight from its tokenizer.json and settings."""
+    config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    settings = {}
+    for key, value in config.items():
+        if key not in _TOKENIZER_SETTINGS:
+            continue
+        if isinstance(value, dict) and "content" in value:  # a serialised AddedToken
+            value = value["content"]
+        settings[key] = value
+    template = folder / "chat_template.jinja"
+    if "chat_template" not in settings and template.is_file():
+        settings["chat_template"] = template.read_text(encoding="utf-8")
+    return fast_class(tokenizer_file=str(folder / "tokenizer.json"), **settings)
 
 
 def _check_loading_info(where: Path, info: Mapping[str, Any]) -> None:

@@ -592,7 +592,16 @@ def test_the_copy_tokenizer_reads_tokenizer_json_as_it_is(writer, embedded_gguf)
         ids = reference(text).input_ids
         assert copy.tokenizer(text).input_ids == ids
         assert copy.tokenizer.decode(ids) == reference.decode(ids)
-    assert copy.tokenizer.eos_token_id == reference.eos_token_id
+        assert copy.tokenizer.decode(ids, skip_special_tokens=True) == reference.decode(
+            ids, skip_special_tokens=True
+        )
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id"):
+        assert getattr(copy.tokenizer, name) == getattr(reference, name)
+    assert copy.tokenizer.chat_template == reference.chat_template
+    messages = [{"role": "user", "content": "Hello"}]
+    assert copy.tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True
+    ) == reference.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def test_the_copy_is_keyed_by_content_when_no_real_hash_is_given(writer, embedded_gguf):
