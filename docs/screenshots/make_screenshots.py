@@ -61,9 +61,290 @@ def main() -> None:
         if not window.grab().save(str(path)):
             raise SystemExit(f"could not write {path}")
         print("saved", path)
+    image_diffusers_shot(studio, out)
+    studio.shutdown()
+    app.quit()
+
+
+def image_diffusers_shot(studio, out: Path) -> None:
+    """The Image panel with the diffusers plugin on a tiny random Stable Diffusion pipeline
+    (built here; its pictures are coloured noise): a batch in the results strip, then the
+    mask brush painting over one of them as the init image."""
+    from PySide6.QtCore import QPointF
+
+    from studio.plugin_api import Panel
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.fixtures.tiny_models import build_tiny_sd_pipeline
+
+    model = build_tiny_sd_pipeline(Path(os.environ["STUDIO_DATA_DIR"]) / "tiny-sd")
+    window = studio.window
+    panel = window.panels[Panel.IMAGE]
+    window.tabs.setCurrentWidget(panel)
+    if not panel.select_plugin("studio.image-diffusers"):
+        print("the diffusers plugin is not installed: no Image panel screenshot")
+        return
+    path = out / "window-image-diffusers-empty.png"
+    wait(400)
+    window.grab().save(str(path))
+    print("saved", path)
+    panel.set_model(str(model))
+    panel.prompt.setPlainText("a lighthouse on a cliff at dusk, oil painting")
+    panel.negative.setText("blurry, text")
+    panel.run_form.editors["steps"].put(6)
+    panel.run_form.editors["seed"].put(42)
+    panel.run_form.editors["variations"].put(4)
+    panel.run()
+    for _ in range(300):  # a fresh model process imports torch and diffusers first
+        wait(200)
+        if not panel.runner.busy:
+            break
+    path = out / "window-image-diffusers-result.png"
+    window.grab().save(str(path))
+    print("saved", path)
+    panel.use_as_init_button.click()
+    panel.paint_button.click()
+    panel.brush_size.setValue(10)
+    canvas = panel.canvas
+    for y in (22, 30, 38):
+        canvas.stroke(QPointF(16, y), QPointF(48, y + 4))
+    canvas._pointer = canvas.image_rect().center()
+    wait(400)
+    path = out / "window-image-diffusers-mask.png"
+    window.grab().save(str(path))
+    print("saved", path)
+
+
+def main_image_diffusers() -> None:
+    """Only the diffusers Image panel shots:
+
+    xvfb-run -a -s "-screen 0 1400x900x24" python docs/screenshots/make_screenshots.py \
+        --image-diffusers [OUT_DIR]
+    """
+    args = [a for a in sys.argv[1:] if a != "--image-diffusers"]
+    out = Path(args[0]) if args else Path(__file__).resolve().parent
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="studio-shots-")
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    studio.window.resize(1360, 840)
+    studio.window.show()
+    wait(1500)
+    image_diffusers_shot(studio, out)
     studio.shutdown()
     app.quit()
 
 
 if __name__ == "__main__":
-    main()
+    if "--image-diffusers" in sys.argv:
+        main_image_diffusers()
+    else:
+        main()
+
+
+def voice_take(out: Path | None = None) -> Path:
+    """The Voice panel after a take with the embedded hibari voice (waveform and play head).
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['voice_take']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="studio-shots-")
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)  # only the real plugins
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.VOICE))
+    voice = window.panels[Panel.VOICE]
+    for _ in range(100):
+        wait(100)
+        if voice.current_plugin_id():
+            break
+    voice.text.setPlainText(
+        "The lighthouse keeper climbed the stairs at dusk. Far below, the sea was calm.\n\n"
+        "He lit the lamp, and its beam swept slowly across the water."
+    )
+    done: list[str] = []
+    voice.runner.finished.connect(lambda job_id, ids: done.append(job_id))
+    voice.run()
+    for _ in range(600):
+        wait(100)
+        if done:
+            break
+    wait(300)
+    voice.seek(voice.waveform.duration * 0.37)  # show the play head inside the take
+    wait(300)
+    path = out / "window-voice-take.png"
+    if not window.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    print("saved", path)
+    studio.shutdown()
+    app.quit()
+    return path
+
+
+def image_style_upscale(out: Path | None = None) -> list[Path]:
+    """The Image panel with the embedded style transfer and upscaler plugins, each after a run
+    on a picture drawn here (window-image-style.png, window-image-upscale.png).
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['image_style_upscale']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="studio-shots-")
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)  # only the real plugins
+    from PySide6.QtWidgets import QApplication
+    from studio_image_style.thumbnails import scene, thumbnail_path
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    data = Path(os.environ["STUDIO_DATA_DIR"])
+    picture = data / "house.png"
+    scene(320).crop((0, 40, 320, 280)).save(picture)
+    painting = thumbnail_path(3)  # a built-in style's preview makes a bold style image
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.IMAGE))
+    panel = window.panels[Panel.IMAGE]
+    saved = []
+    for plugin_id, name, setup in (
+        ("studio.image-style", "style", lambda: None),
+        ("studio.image-upscale", "upscale", lambda: None),
+    ):
+        wait(500)
+        if not panel.select_plugin(plugin_id):
+            print(f"{plugin_id} is not available: no screenshot")
+            continue
+        wait(300)
+        panel.init_input.set_path(picture)
+        if name == "style":
+            panel.style_input.set_path(painting)
+        setup()
+        done: list[str] = []
+        panel.runner.finished.connect(lambda job_id, ids, done=done: done.append(job_id))
+        panel.run()
+        for _ in range(600):
+            wait(100)
+            if done:
+                break
+        wait(400)
+        path = out / f"window-image-{name}.png"
+        if not window.grab().save(str(path)):
+            raise SystemExit(f"could not write {path}")
+        print("saved", path)
+        saved.append(path)
+    studio.shutdown()
+    app.quit()
+    return saved
+
+
+def captioning_describer(out: Path | None = None) -> Path:
+    """The Captioning panel with the embedded describer: one photo described, and a batch of a
+    folder (photos that ship with matplotlib and scikit-learn, a generated sign, a broken file).
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['captioning_describer']()"
+    """
+    import shutil
+
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)  # only the real plugins
+    from PIL import Image, ImageDraw, ImageFont
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    folder = data_dir / "holiday"
+    folder.mkdir()
+    photos = []
+    for module, relative in (
+        ("sklearn", "datasets/images/flower.jpg"),
+        ("sklearn", "datasets/images/china.jpg"),
+        ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
+    ):
+        try:
+            package = __import__(module)
+        except ImportError:
+            continue
+        source = Path(package.__file__).parent / relative
+        if source.is_file():
+            photos.append(Path(shutil.copy(source, folder / source.name)))
+    import matplotlib
+
+    font = Path(matplotlib.__file__).parent / "mpl-data/fonts/ttf/DejaVuSans.ttf"
+    sign = Image.new("RGB", (400, 140), "white")
+    ImageDraw.Draw(sign).text(
+        (20, 40), "OPEN 24 HOURS", fill=(200, 0, 0), font=ImageFont.truetype(str(font), 40)
+    )
+    sign.save(folder / "sign.png")
+    (folder / "broken.jpg").write_bytes((folder / "sign.png").read_bytes()[:300])
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.CAPTIONING))
+    panel = window.panels[Panel.CAPTIONING]
+    for _ in range(100):
+        wait(100)
+        if panel.current_plugin_id():
+            break
+    panel.image_input.set_path(photos[0] if photos else folder / "sign.png")
+    done: list[str] = []
+    panel.runner.finished.connect(lambda job_id, ids: done.append(job_id))
+    panel.runner.failed.connect(lambda job_id, message: done.append(message))
+    panel.run()
+    for _ in range(1800):  # the model process imports torch and loads both models first
+        wait(100)
+        if done:
+            break
+    finished: list[object] = []
+    panel.batch.controller.finished.connect(lambda summary: finished.append(summary))
+    panel.batch.add_paths([folder])
+    wait(500)
+    panel.batch.sidecar_check.setChecked(True)
+    panel.start_batch()
+    for _ in range(1800):
+        wait(100)
+        if finished:
+            break
+    wait(300)
+    print("single:", done, "| batch:", panel.batch.status.text())
+    if panel.error_banner.isVisible():
+        print("error:", panel.error_banner.label.text())
+    rows = panel.batch.model.rows
+    shown = next((i for i, r in enumerate(rows) if r.path and r.path.name == "flower.jpg"), None)
+    if shown is not None and rows[shown].caption_asset_id:
+        panel.open_asset(rows[shown].caption_asset_id, restore_settings=False)
+        panel.batch.table.selectRow(shown)
+    wait(300)
+    path = out / "window-captioning-describer.png"
+    if not window.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    print("saved", path)
+    studio.shutdown()
+    app.quit()
+    return path

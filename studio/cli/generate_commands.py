@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from studio.cli.caption_batch_commands import add_batch_arguments, run_batch, wants_batch
 from studio.core.errors import UserError
 from studio.core.generation import (
     DEFAULT_INPUT_ROLE,
@@ -78,6 +79,7 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: preferences)")
     generate.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    add_batch_arguments(generate)
     generate.set_defaults(handler=cmd_generate)
 
     recipe = commands.add_parser("recipe", help="show or re-run the recipe of an asset")
@@ -186,6 +188,8 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
     load, run, fields = split_settings(
         plugin_class.load_options, plugin_class.run_options, panel, args.settings
     )
+    if wants_batch(args):
+        return run_batch(args, services, load, run, fields)
     inputs = [(role or DEFAULT_INPUT_ROLE[panel], path) for role, path in args.inputs]
     for _, path in inputs:
         if not path.is_file():

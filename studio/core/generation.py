@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import UserError
+from studio.core.hashing import sha256_bytes
 from studio.core.jobs import Job, ProducedAsset
 from studio.core.media.detect import format_for_media_type
 from studio.core.media.importing import read_media_file
@@ -113,9 +114,11 @@ def import_inputs(
 ) -> tuple[InputMedia, ...]:
     """Import input files into the project (each checked completely first) as lineage."""
     media = [(role, read_media_file(path)) for role, path in inputs]  # all checked before any write
+    check_mask_size(media)
     result = []
     for role, item in media:
-        stored = store.add_asset(
+        # The same picture used again (each Run of a panel, say) is the asset it already is.
+        stored = store.find_by_content(sha256_bytes(item.data), item.kind) or store.add_asset(
             kind=item.kind,
             data=item.data,
             media_type=item.media_type,
@@ -132,6 +135,23 @@ def import_inputs(
             )
         )
     return tuple(result)
+
+
+def check_mask_size(media: Sequence[tuple[str, Any]]) -> None:
+    """A ``mask`` input is painted over the ``init`` image: refuse one of another size before
+    anything is imported (``media``: role and checked :class:`MediaFile` pairs)."""
+    by_role = {role: item for role, item in media}
+    init, mask = by_role.get("init"), by_role.get("mask")
+    if init is None or mask is None:
+        return
+    init_size = (init.facts.get("width"), init.facts.get("height"))
+    mask_size = (mask.facts.get("width"), mask.facts.get("height"))
+    if None not in init_size + mask_size and init_size != mask_size:
+        raise UserError(
+            f"The mask {mask.path.name} is {mask_size[0]}×{mask_size[1]} pixels but the init "
+            f"image {init.path.name} is {init_size[0]}×{init_size[1]}: a mask must have the "
+            "init image's size. Nothing was imported."
+        )
 
 
 def asset_inputs(

@@ -276,11 +276,14 @@ class AssetBrowser(QWidget):
     Signals:
         open_requested(asset_id): the user wants the asset in its panel (Enter, double-click).
         rerun_requested(asset_id): the user wants the asset's recipe run again.
+        caption_requested(asset_ids): the user wants the selected images captioned.
         status_message(text): something to show in the window's status bar (imports, errors).
     """
 
     open_requested = Signal(str)
     rerun_requested = Signal(str)
+    caption_requested = Signal(list)
+    settings_requested = Signal(str)
     status_message = Signal(str)
 
     def __init__(
@@ -321,7 +324,10 @@ class AssetBrowser(QWidget):
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+        # Assets are dragged out onto panels (an image onto Captioning, a text onto Voice).
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
 
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -349,6 +355,12 @@ class AssetBrowser(QWidget):
         )
         self.show_recipe_action = self._action("Show Recipe…", self.show_current_recipe)
         self.rerun_action = self._action("Re-run Recipe", self.rerun_current)
+        self.caption_action = self._action("Caption This", self.caption_selected)
+        self.settings_action = self._action("Use These Settings", self.use_settings_of_current)
+        self.settings_action.setToolTip(
+            "Fill the Image panel with the settings this picture was made with (Studio, "
+            "AUTOMATIC1111 or ComfyUI)"
+        )
 
         self.kind_filter.currentIndexChanged.connect(self.apply_filter)
         self.search_box.textChanged.connect(self._search_timer.start)
@@ -404,6 +416,8 @@ class AssetBrowser(QWidget):
         self.delete_action.setEnabled(selected and writable)
         self.show_recipe_action.setEnabled(asset is not None)
         self.rerun_action.setEnabled(asset is not None and can_rerun(asset))
+        self.caption_action.setEnabled(bool(self.selected_image_ids()))
+        self.settings_action.setEnabled(asset is not None and asset.kind is AssetKind.IMAGE)
 
     # Filtering --------------------------------------------------------------------------------
 
@@ -497,6 +511,22 @@ class AssetBrowser(QWidget):
         if asset is not None and can_rerun(asset):
             self.rerun_requested.emit(asset.id)
 
+    def selected_image_ids(self) -> list[str]:
+        """The ids of the selected image assets, top to bottom."""
+        indexes = sorted(self.view.selectionModel().selectedIndexes(), key=QModelIndex.row)
+        assets = [index.data(AssetRole.ASSET) for index in indexes]
+        return [a.id for a in assets if a is not None and a.kind is AssetKind.IMAGE]
+
+    def use_settings_of_current(self) -> None:
+        asset = self.current_asset()
+        if asset is not None and asset.kind is AssetKind.IMAGE:
+            self.settings_requested.emit(asset.id)
+
+    def caption_selected(self) -> None:
+        ids = self.selected_image_ids()
+        if ids:
+            self.caption_requested.emit(ids)
+
     @Slot(QPoint)
     def _show_context_menu(self, position: QPoint) -> None:
         index = self.view.indexAt(position)
@@ -513,6 +543,11 @@ class AssetBrowser(QWidget):
         menu.addAction(self.open_action)
         menu.addAction(self.show_recipe_action)
         menu.addAction(self.rerun_action)
+        if self.selected_image_ids():  # only images can be captioned
+            menu.addAction(self.caption_action)
+        current = self.current_asset()
+        if current is not None and current.kind is AssetKind.IMAGE:
+            menu.addAction(self.settings_action)
         menu.addSeparator()
         menu.addAction(self.rename_action)
         menu.addAction(self.delete_action)

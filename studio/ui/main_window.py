@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.browser.open_requested.connect(self.open_asset)
         self.browser.rerun_requested.connect(self.rerun_asset)
         self.browser.caption_requested.connect(self.caption_assets)
+        self.browser.settings_requested.connect(self.use_settings_of)
         writing = self.panels[Panel.WRITING]
         if isinstance(writing, WritingPanel):
             writing.send_to_voice.connect(self.send_to_voice)
@@ -496,6 +497,13 @@ class MainWindow(QMainWindow):
             captioning.caption_assets(asset_ids)
 
     @Slot(str)
+    def use_settings_of(self, asset_id: str) -> None:
+        """ "Use These Settings" on an image asset: the Image panel restores them."""
+        panel = self.panels[Panel.IMAGE]
+        self.tabs.setCurrentWidget(panel)
+        summary = panel.restore_from_asset(self.session.asset(asset_id))
+        self.statusBar().showMessage(summary, 10000)
+
     def rerun_asset(self, asset_id: str) -> None:
         try:
             rerun = job_from_recipe(self.session.store, asset_id)

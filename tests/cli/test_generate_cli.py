@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PIL import Image
 
 from studio.cli.main import main
 from studio.core.project.store import ProjectStore
@@ -58,7 +59,8 @@ def test_generate_text_creates_the_project_and_commits_with_a_recipe(
 
 def test_inputs_are_imported_and_recorded_as_lineage(test_plugins, tmp_path, capsys):
     image = write_sample_png(tmp_path / "init.png")
-    mask = write_sample_png(tmp_path / "mask.png", 16, 16)
+    mask = tmp_path / "mask.png"
+    Image.new("L", (32, 32), 255).save(mask)  # white: repaint all; the init image's size
     project = tmp_path / "p.studio"
     code, data, err = generate(
         capsys,

@@ -114,3 +114,36 @@ def test_plugins_without_a_prompt_hide_the_prompt_boxes(panel):
     assert not panel.prompt.isVisible() and not panel.negative.isVisible()
     assert panel.select_plugin("studio.image-diffusers")
     assert panel.prompt.isVisible() and panel.negative.isVisible()
+
+
+def test_use_these_settings_from_the_asset_browser(qtbot, services):
+    from studio.app import build_app
+    from studio.core.settings import Settings
+    from studio.plugin_api import Panel
+
+    services.settings = Settings(isolate_models=False)
+    studio = build_app(services=services)
+    qtbot.addWidget(studio.window)
+    qtbot.waitUntil(
+        lambda: studio.window.panels[Panel.IMAGE].current_plugin_id() is not None, timeout=10_000
+    )
+    asset = studio.session.store.add_asset(
+        kind=AssetKind.IMAGE,
+        data=png_with({"parameters": A1111}),
+        media_type="image/png",
+        recipe=Recipe(origin=RecipeOrigin.IMPORTED),
+        title="from a1111",
+    )
+    studio.session.asset_added.emit(asset.id)  # as an import through the session does
+    browser = studio.window.browser
+    qtbot.waitUntil(lambda: browser.model.rowCount() == 1, timeout=10_000)
+    browser.view.setCurrentIndex(browser.model.index(0))
+    menu = browser.context_menu()
+    assert "Use These Settings" in [a.text() for a in menu.actions()]
+    browser.settings_action.trigger()
+    image = studio.window.panels[Panel.IMAGE]
+    assert studio.window.tabs.currentWidget() is image
+    assert image.prompt.toPlainText() == "a lighthouse at dusk"
+    assert "AUTOMATIC1111" in studio.window.statusBar().currentMessage()
+    assert asset.id == browser.current_asset().id
+    studio.shutdown()

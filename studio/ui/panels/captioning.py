@@ -1,17 +1,105 @@
-"""The Captioning panel: an image (and optionally a question) in, a caption out."""
+"""The Captioning panel: describe, read and question images, one at a time or thousands.
+
+- **One image**: drop an image (or pick one, or "Caption This" on an image asset), optionally
+  type a question, and Run. The caption appears in an editable box; Save Edit keeps an edited
+  caption as a new caption asset linked to the same image. The tags and text lines the
+  embedded describer found are listed under it.
+- **A batch**: drop several images or folders on the panel (or Add Folder… / Add Images…, or
+  select several image assets and "Caption This"), choose where captions go (the project and/or
+  sidecar files), and Caption All. See :mod:`studio.ui.caption_batch`.
+
+Every caption is a caption asset whose recipe names the image it describes (lineage).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QVBoxLayout
+from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QImageReader, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from studio.core.caption_batch import IMAGE_SUFFIXES, BatchSettings, save_edited_caption
+from studio.core.errors import UserError
 from studio.core.project.assets import Asset
-from studio.plugin_api import AssetKind, Panel
+from studio.plugin_api import AssetKind, ModelSpec, Panel
+from studio.ui.caption_batch import BatchBox
 from studio.ui.panels.base import PanelWidget
-from studio.ui.panels.image import IMAGE_FILTER, ImageView
 from studio.ui.widgets import FileInput
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+PREVIEW_PIXELS = 1024
+
+
+class CaptionImageView(QLabel):
+    """The image being captioned, scaled to fit; decoded at most at preview size."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("caption-image")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(160, 160)
+        self.setStyleSheet("#caption-image { background: palette(base); }")
+        self._image = QImage()
+        self.show_hint()
+
+    def show_hint(self) -> None:
+        self._image = QImage()
+        self.clear()
+        self.setText("Drop an image here\n(several images or a folder: a batch)")
+
+    def set_path(self, path: Path) -> None:
+        reader = QImageReader(str(path))
+        reader.setAutoTransform(True)
+        size = reader.size()
+        if size.isValid() and max(size.width(), size.height()) > PREVIEW_PIXELS:
+            reader.setScaledSize(size.scaled(QSize(PREVIEW_PIXELS, PREVIEW_PIXELS),
+                                             Qt.AspectRatioMode.KeepAspectRatio))  # fmt: skip
+        self.set_image(reader.read())
+
+    def set_image(self, image: QImage) -> None:
+        self._image = image
+        if image.isNull():
+            self.clear()
+            self.setText("(no preview)")
+            return
+        self._rescale()
+
+    def image(self) -> QImage:
+        return self._image
+
+    def _rescale(self) -> None:
+        if self._image.isNull():
+            return
+        self.setPixmap(
+            QPixmap.fromImage(self._image).scaled(
+                self.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+
+def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
 class CaptioningPanel(PanelWidget):
@@ -23,36 +111,39 @@ class CaptioningPanel(PanelWidget):
     def output_title(self) -> str:
         return "Caption"
 
+    def request_stretch(self) -> int:
+        return 2
+
+    # the request area -------------------------------------------------------------------------
+
     def build_request_area(self, layout: QVBoxLayout) -> None:
+        self.setAcceptDrops(True)
+        self.caption_asset_id: str | None = None
+        self._shown_caption = ""
+        self._input_asset_id: str | None = None
         self.image_input = FileInput("Image", IMAGE_FILTER)
         self.image_input.changed.connect(self._show_input)
-        self.preview = ImageView()
-        self.preview.setMinimumSize(160, 160)
+        self.preview = CaptionImageView()
         self.question = QLineEdit()
         self.question.setObjectName("question")
         self.question.setPlaceholderText("Ask about the image (empty: describe it)")
+        self.question.setClearButtonEnabled(True)
         layout.addWidget(self.image_input)
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.question)
 
-    def build_output_area(self, layout: QVBoxLayout) -> None:
-        self.output = QPlainTextEdit()
-        self.output.setObjectName("output")
-        self.output.setReadOnly(True)
-        self.output.setPlaceholderText("The caption appears here.")
-        layout.addWidget(self.output)
-
     def _show_input(self) -> None:
+        self._input_asset_id = None
         if self.image_input.path is not None:
-            self.preview.set_image(QImage(str(self.image_input.path)))
+            self.preview.set_path(self.image_input.path)
         elif self.image_input.asset_id is not None:
             data = self.session.store.read_blob(self.image_input.asset_id)
             self.preview.set_image(QImage.fromData(data))
         else:
-            self.preview.set_image(QImage())
+            self.preview.show_hint()
 
     def request_fields(self) -> dict[str, str]:
-        return {"question": self.question.text()}
+        return {"question": self.question.text().strip()}
 
     def set_request_fields(self, values: dict[str, Any]) -> None:
         if isinstance(values.get("question"), str):
@@ -61,8 +152,61 @@ class CaptioningPanel(PanelWidget):
     def file_inputs(self) -> dict[str, FileInput]:
         return {"image": self.image_input}
 
+    def build_job(self):
+        job, temp = super().build_job()
+        # The image as imported for this job: its caption needs no new preview of it.
+        image = job.request.input("image")
+        self._input_asset_id = image.asset_id if image is not None else None
+        return job, temp
+
+    def plugin_selected(self, spec: ModelSpec | None) -> None:
+        slot = spec.input_slot("image") if spec is not None else None
+        self.image_input.setToolTip(slot.description if slot is not None else "")
+
+    # the output area --------------------------------------------------------------------------
+
+    def build_output_area(self, layout: QVBoxLayout) -> None:
+        single = QWidget()
+        single_layout = QVBoxLayout(single)
+        single_layout.setContentsMargins(0, 0, 0, 0)
+        self.output = QPlainTextEdit()
+        self.output.setObjectName("output")
+        self.output.setPlaceholderText("The caption appears here; you can edit it.")
+        self.output.textChanged.connect(self._update_edit_button)
+        self.found = QLabel()
+        self.found.setObjectName("caption-details")
+        self.found.setWordWrap(True)
+        self.found.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.found.setStyleSheet("color: palette(mid);")
+        self.save_edit_button = QPushButton("Save Edit")
+        self.save_edit_button.setObjectName("save-edit")
+        self.save_edit_button.setToolTip("Keep the edited caption as a new caption asset")
+        self.save_edit_button.clicked.connect(self.save_edit)
+        self.save_edit_button.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(self.found, 1)
+        row.addWidget(self.save_edit_button, 0, Qt.AlignmentFlag.AlignTop)
+        single_layout.addWidget(self.output, 1)
+        single_layout.addLayout(row)
+
+        self.batch = BatchBox(self.session)
+        self.batch.start_requested.connect(self.start_batch)
+        self.batch.message.connect(self.error_banner.show_message)
+        self.batch.row_activated.connect(self._show_row)
+        self.batch.controller.finished.connect(self._batch_finished)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(single)
+        splitter.addWidget(self.batch)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        layout.addWidget(splitter)
+
     def clear_output(self) -> None:
+        self.caption_asset_id = None
+        self._shown_caption = ""
         self.output.clear()
+        self.found.clear()
 
     def show_text(self, text: str) -> None:
         self.output.insertPlainText(text)
@@ -71,4 +215,151 @@ class CaptioningPanel(PanelWidget):
         if asset.kind is AssetKind.IMAGE:
             self.image_input.set_asset(asset.id)
             return
-        self.output.setPlainText(data.decode("utf-8", errors="replace"))
+        text = data.decode("utf-8", errors="replace")
+        self.caption_asset_id = asset.id
+        self._shown_caption = text
+        self.output.setPlainText(text)
+        self.found.setText(describe_details(asset))
+        image = next((i for i in asset.recipe.inputs if i.role == "image"), None)
+        shown = (self.image_input.asset_id, self._input_asset_id)
+        if image is not None and image.asset_id not in shown:
+            try:
+                self.session.asset(image.asset_id)
+            except Exception:
+                return  # the image is gone from the project
+            self.image_input.set_asset(image.asset_id)
+        self._update_edit_button()
+
+    @Slot()
+    def _update_edit_button(self) -> None:
+        changed = self.output.toPlainText() != self._shown_caption
+        self.save_edit_button.setEnabled(self.caption_asset_id is not None and changed)
+
+    @Slot()
+    def save_edit(self) -> None:
+        if self.caption_asset_id is None:
+            return
+        try:
+            new_id = save_edited_caption(
+                self.session.store, self.caption_asset_id, self.output.toPlainText()
+            )
+        except UserError as exc:
+            self.error_banner.show_message(str(exc))
+            return
+        self.session.asset_added.emit(new_id)
+        self.caption_asset_id = new_id
+        self._shown_caption = self.output.toPlainText()
+        self._update_edit_button()
+        self.progress.idle(f"Edited caption saved to {self.session.display_name}")
+
+    # one image or many ------------------------------------------------------------------------
+
+    def caption_assets(self, asset_ids: list[str]) -> None:
+        """ "Caption This" from the asset browser: one image runs now, several make a batch."""
+        if not asset_ids:
+            return
+        if len(asset_ids) == 1:
+            self.image_input.set_asset(asset_ids[0])
+            self.run()
+            return
+        self.batch.add_assets(asset_ids)
+        self.start_batch()
+
+    def add_paths(self, paths: list[Path]) -> None:
+        """Dropped or opened files: one image goes to the image field, more make a batch."""
+        if len(paths) == 1 and paths[0].is_file():
+            self.image_input.set_path(paths[0])
+            return
+        self.batch.add_paths(paths)
+
+    @Slot()
+    def start_batch(self) -> None:
+        self.error_banner.hide()
+        plugin_id = self.current_plugin_id()
+        if plugin_id is None:
+            self.error_banner.show_message("Choose a plugin first.")
+            return
+        try:
+            settings = BatchSettings(
+                plugin_id=plugin_id,
+                load_options=self.load_form.values() if self.load_form else {},
+                run_options=self.run_form.values() if self.run_form else {},
+                question=self.question.text().strip(),
+                device=self.services.settings.device,
+                store_assets=self.batch.store_check.isChecked(),
+                sidecar=self.batch.sidecar_settings(),
+                details={"batch": True},
+            )
+            items = self.batch.model.pending()
+            if not items:
+                raise UserError("Add images or folders to caption first.")
+            self.batch.controller.start(
+                self.runner.executor,
+                self.session.store,
+                settings,
+                items,
+                commit=self.session.sink(settings.details),
+                on_image_added=self.session.asset_added.emit,
+            )
+        except UserError as exc:
+            self.error_banner.show_message(str(exc))
+            return
+        self.batch.began()
+
+    @Slot(object)
+    def _batch_finished(self, summary) -> None:
+        last = next((o for o in reversed(summary.outcomes) if o.asset_id), None)
+        if last is not None and last.asset_id:
+            self.open_asset(last.asset_id, restore_settings=False)
+
+    @Slot(int)
+    def _show_row(self, number: int) -> None:
+        row = self.batch.model.rows[number]
+        if row.caption_asset_id:
+            self.open_asset(row.caption_asset_id, restore_settings=False)
+            return
+        if row.path is not None:
+            self.image_input.set_path(row.path)
+        elif row.asset_id is not None:
+            self.image_input.set_asset(row.asset_id)
+        self.clear_output()
+        self.output.setPlainText(row.caption or row.message)
+
+    # drops --------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        paths = _local_paths(event)
+        if paths and all(p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES for p in paths):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = _local_paths(event)
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    def shutdown(self) -> None:
+        self.batch.shutdown()
+
+
+def describe_details(asset: Asset) -> str:
+    """What the caption's details say beyond the text: tags with scores, text lines found."""
+    details = asset.recipe.details
+    parts = []
+    tags = details.get("tags")
+    if isinstance(tags, Sequence) and not isinstance(tags, str):
+        shown = [
+            f"{tag['label']} {float(tag.get('score', 0)):.2f}"
+            for tag in tags
+            if isinstance(tag, Mapping) and "label" in tag
+        ]
+        if shown:
+            parts.append("Tags: " + " · ".join(shown))
+    lines = details.get("text_lines")
+    if isinstance(lines, Sequence) and not isinstance(lines, str) and lines:
+        parts.append("Text found: " + " / ".join(str(line) for line in lines))
+    if details.get("edited_by_hand"):
+        parts.append("Edited by hand.")
+    return "\n".join(parts)

@@ -1,0 +1,187 @@
+"""The batch form of ``studio generate caption``: every image of a folder (or several files).
+
+``studio generate caption --project P.studio --plugin ID --input-dir photos/`` (or ``--input``
+naming a folder, or several ``--input`` files) captions each image as its own job on the
+panels' code path (:mod:`studio.core.caption_batch`): one caption asset per image, linked to
+its image; unreadable files are skipped and listed; Ctrl+C stops after keeping what was done.
+``--sidecar .txt`` also writes ``photo.txt`` next to ``photo.png`` (``--sidecar-mode``
+overwrite, append or skip); ``--no-store`` writes only the sidecars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.core.caption_batch import (
+    BatchSettings,
+    CaptionBatch,
+    ItemOutcome,
+    ItemStatus,
+    SidecarMode,
+    SidecarSettings,
+    items_from_paths,
+)
+from studio.core.errors import UserError
+from studio.core.jobs import JobEvent
+from studio.core.project.store import ProjectStore
+from studio.plugin_api import CancelToken
+
+EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
+
+
+def add_batch_arguments(generate: argparse.ArgumentParser) -> None:
+    """The batch options of ``studio generate`` (used with ``caption``)."""
+    generate.add_argument(
+        "--input-dir",
+        dest="input_dirs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="caption: every image in this folder, one caption asset per image",
+    )
+    generate.add_argument(
+        "--recursive", action="store_true", help="caption: include images in sub-folders"
+    )
+    generate.add_argument(
+        "--sidecar",
+        metavar="EXT",
+        help="caption: also write each caption next to its image (photo.png -> photo.EXT)",
+    )
+    generate.add_argument(
+        "--sidecar-mode",
+        choices=[m.value for m in SidecarMode],
+        default=SidecarMode.OVERWRITE.value,
+        help="caption: when the sidecar exists already (default: overwrite)",
+    )
+    generate.add_argument(
+        "--no-store",
+        action="store_true",
+        help="caption: write only the sidecar files, nothing into the project",
+    )
+
+
+def wants_batch(args: argparse.Namespace) -> bool:
+    """True for ``caption`` with a folder, several images, or any batch-only option."""
+    if args.kind != "caption":
+        if args.input_dirs or args.sidecar or args.no_store or args.recursive:
+            raise UserError("--input-dir, --recursive, --sidecar and --no-store are for captions.")
+        return False
+    paths = [path for _, path in args.inputs]
+    return bool(
+        args.input_dirs
+        or any(path.is_dir() for path in paths)
+        or len(paths) > 1
+        or args.sidecar
+        or args.no_store
+    )
+
+
+def _print_outcome(outcome: ItemOutcome, done: int, started: float) -> None:
+    label = outcome.item.label
+    if outcome.status is ItemStatus.DONE:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        print(f"[{done}] {label}: {outcome.caption}  ({rate:.2f} images/s)", file=sys.stderr)
+    elif outcome.status is not ItemStatus.CANCELLED:
+        print(f"{outcome.status.value}: {outcome.message}", file=sys.stderr)
+
+
+def run_batch(
+    args: argparse.Namespace,
+    services: Any,
+    load: dict[str, Any],
+    run: dict[str, Any],
+    fields: dict[str, str],
+) -> int:
+    roles = {role for role, _ in args.inputs if role}
+    if roles - {"image"}:
+        raise UserError("A caption batch takes images only (--input FILE or --input-dir DIR).")
+    paths = [path for _, path in args.inputs] + list(args.input_dirs)
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"The input {path} does not exist.")
+    sidecar = (
+        SidecarSettings(extension=args.sidecar, mode=SidecarMode(args.sidecar_mode))
+        if args.sidecar
+        else None
+    )
+    settings = BatchSettings(
+        plugin_id=args.plugin,
+        load_options=load,
+        run_options=run,
+        question=fields.get("question", ""),
+        device=args.device or services.settings.device,
+        store_assets=not args.no_store,
+        sidecar=sidecar,
+    )
+    store = None if args.no_store else ProjectStore.open_or_create(args.project)
+    try:
+        batch = CaptionBatch(services.executor, store, settings)
+        batch.check()  # plugin and options refused before any image is read
+        cancel = CancelToken()
+        started = time.monotonic()
+        done = 0
+
+        def on_outcome(outcome: ItemOutcome) -> None:
+            nonlocal done
+            if outcome.status is ItemStatus.DONE:
+                done += 1
+            _print_outcome(outcome, done, started)
+
+        def on_event(item: Any, event: JobEvent) -> None:
+            pass
+
+        try:
+            summary = batch.run(
+                items_from_paths(paths, recursive=args.recursive), cancel, on_outcome, on_event
+            )
+        except KeyboardInterrupt:
+            cancel.cancel()
+            print("studio: cancelled; finished captions were kept.", file=sys.stderr)
+            return EXIT_CANCELLED
+        seconds = time.monotonic() - started
+        print(
+            f"{summary.done} captioned, {summary.skipped} skipped, {summary.failed} failed "
+            f"in {seconds:.1f} s",
+            file=sys.stderr,
+        )
+        if args.json:
+            data = {
+                "assets": [],
+                "skipped": [],
+                "failed": [],
+            }
+            for outcome in summary.outcomes:
+                if outcome.status is ItemStatus.DONE:
+                    entry: dict[str, Any] = {
+                        "file": str(outcome.item.path),
+                        "caption": outcome.caption,
+                        "sidecar": str(outcome.sidecar) if outcome.sidecar else None,
+                    }
+                    if store is not None and outcome.asset_id:
+                        asset = store.get_asset(outcome.asset_id)
+                        entry.update(
+                            asset_id=asset.id,
+                            kind=asset.kind.value,
+                            image_asset_id=outcome.image_asset_id,
+                            recipe=asset.recipe.to_json(),
+                        )
+                    data["assets"].append(entry)
+                elif outcome.status in (ItemStatus.SKIPPED, ItemStatus.FAILED):
+                    data[outcome.status.value].append(
+                        {"file": str(outcome.item.path), "message": outcome.message}
+                    )
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+        if summary.stopped_by:
+            raise UserError(summary.stopped_by)
+        if summary.cancelled:
+            return EXIT_CANCELLED
+        return EXIT_OK if summary.done or not (summary.failed or summary.skipped) else EXIT_FAILED
+    finally:
+        if store is not None:
+            store.close()
