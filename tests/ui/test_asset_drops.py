@@ -124,3 +124,17 @@ def test_assets_of_another_project_are_refused(qtbot, services, session, runners
     accepted, message = panel.asset_drop_answer(dragged_assets(mime))
     assert not accepted and message == "These assets belong to another project."
     assert Panel.CAPTIONING is panel.panel
+
+
+def test_several_images_onto_captioning_join_the_batch(qtbot, services, session, runners):
+    from tests.core.fixtures.media_samples import png_bytes as picture_bytes
+
+    pictures = [
+        add(session, AssetKind.IMAGE, picture_bytes(20 + i, 20), "image/png", f"p{i}")
+        for i in range(3)
+    ]
+    panel = make(CaptioningPanel, services, session, runners, qtbot)
+    (_, accepting), message, dropped = drag_assets(panel, session, pictures)
+    assert accepting and message == "Drop to add 3 images to the batch"
+    assert dropped and panel.batch.model.rowCount() == 3
+    assert panel.image_input.asset_id is None

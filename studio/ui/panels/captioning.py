@@ -265,6 +265,19 @@ class CaptioningPanel(PanelWidget):
         self.batch.add_assets(asset_ids)
         self.start_batch()
 
+    def asset_drop_answer(self, dragged) -> tuple[bool, str]:
+        images = [k for k in dragged.kinds if k == AssetKind.IMAGE.value]
+        if len(dragged.asset_ids) > 1 and len(images) == len(dragged.asset_ids):
+            return True, f"Drop to add {len(images)} images to the batch"
+        return super().asset_drop_answer(dragged)
+
+    def take_assets(self, dragged) -> bool:
+        accepted, _ = self.asset_drop_answer(dragged)
+        if accepted and len(dragged.asset_ids) > 1:
+            self.batch.add_assets(list(dragged.asset_ids))  # Caption All starts them
+            return True
+        return super().take_assets(dragged)
+
     def add_paths(self, paths: list[Path]) -> None:
         """Dropped or opened files: one image goes to the image field, more make a batch."""
         if len(paths) == 1 and paths[0].is_file():
