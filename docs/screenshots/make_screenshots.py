@@ -44,7 +44,7 @@ def main() -> None:
     window.show()
     wait(1500)
     panels = window.panels
-    panels[Panel.WRITING].prompt.setPlainText("It was a bright cold day in April, and the clocks")
+    panels[Panel.WRITING].open_text("It was a bright cold day in April, and the clocks")
     panels[Panel.IMAGE].prompt.setPlainText("a calm sea at dawn")
     panels[Panel.IMAGE].run_form.editors["width"].put(256)
     panels[Panel.IMAGE].run_form.editors["height"].put(256)
