@@ -248,9 +248,7 @@ def main() -> None:
         action="store_true",
         help="with --keep DIR of an earlier run: measure only the second launches",
     )
-    parser.add_argument(
-        "--no-throughput", action="store_true", help="skip the tokens/s comparison"
-    )
+    parser.add_argument("--no-throughput", action="store_true", help="skip the tokens/s comparison")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
