@@ -128,7 +128,8 @@ def per_image(args: argparse.Namespace, data_dir: str) -> None:
     use_text_detail(panel, args.text_detail)
     photo = photo_with_sign(Path(data_dir) / "photo.png")
     from studio_caption_ocr_tags.describer import load_describer, row_texts
-    from studio_caption_ocr_tags.images import open_rgb
+
+    from studio.plugin_api.images import open_rgb
 
     threads = services.scheduler.threads_for("cpu")
     describer = load_describer(threads=threads)

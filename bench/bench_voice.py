@@ -197,7 +197,7 @@ def main() -> None:
 
 
 def _pause_seconds(sentences: int) -> float:
-    from studio_voice_hibari.speech import SENTENCE_PAUSE_S
+    from studio.plugin_api.speech import SENTENCE_PAUSE_S
 
     # The bench text is one paragraph: a sentence pause between each pair of sentences.
     return max(0, sentences - 1) * SENTENCE_PAUSE_S

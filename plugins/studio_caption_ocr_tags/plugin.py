@@ -28,9 +28,9 @@ from studio.plugin_api import (
     Result,
     RunContext,
 )
+from studio.plugin_api.images import open_rgb
 
 from .describer import Describer, compose, load_describer, row_texts, weights_file
-from .images import open_rgb
 
 EMBEDDED_MODEL_ID = "ocr-tags"
 MODES = ("describe", "text", "tags")

@@ -29,8 +29,8 @@ from studio.plugin_api import (
     Result,
     RunContext,
 )
+from studio.plugin_api.images import open_rgb
 
-from .images import open_rgb
 from .loading import Family, LoadedCaptioner
 
 DEFAULT_INSTRUCTION = "Describe this image."

@@ -4,7 +4,7 @@
   speed, voice cloning from a reference clip with the speaker's consent).
 - :mod:`.loading`: finding config and checkpoint, loading through Coqui's Synthesizer without
   downloads, the consent-and-convert path for checkpoints that need full unpickling.
-- :mod:`.speech`: long text, sentence by sentence (shared with the hibari plugin, as a copy).
+- :mod:`studio.plugin_api.speech`: long text, sentence by sentence (shared with hibari).
 
 Importing this package imports neither torch nor TTS.
 """

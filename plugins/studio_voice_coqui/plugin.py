@@ -27,9 +27,9 @@ from studio.plugin_api import (
     SpeechRequest,
     TextOption,
 )
+from studio.plugin_api.speech import prepare_text, speak_sentences, take_details, take_title
 
 from .loading import LoadedCoqui, load_coqui, load_reference_clip, use_soundfile_for_xtts_clips
-from .speech import prepare_text, speak_sentences, take_details, take_title
 
 # Synthesizer.tts appends this much silence after every call (TTS.utils.synthesizer).
 _SYNTHESIZER_PAD = 10_000

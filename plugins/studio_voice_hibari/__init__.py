@@ -2,7 +2,7 @@
 
 - :mod:`.plugin`: the :class:`~studio_voice_hibari.plugin.HibariVoice` plugin (the voices that
   ship in the package, speed, seed).
-- :mod:`.speech`: long text, sentence by sentence (shared with the Coqui plugin, as a copy).
+- :mod:`studio.plugin_api.speech`: long text, sentence by sentence (shared with Coqui).
 
 Importing this package imports neither hibari nor onnxruntime nor numpy.
 """

@@ -31,8 +31,7 @@ from studio.plugin_api import (
     SeedOption,
     SpeechRequest,
 )
-
-from .speech import prepare_text, speak_sentences, take_details, take_title
+from studio.plugin_api.speech import prepare_text, speak_sentences, take_details, take_title
 
 EMBEDDED_MODEL_ID = "hibari-heart"
 PACKAGE = "hibari-tts"

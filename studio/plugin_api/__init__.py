@@ -9,6 +9,9 @@ Everything a plugin author needs is importable from here; nothing here imports Q
 - :mod:`studio.plugin_api.events`: :class:`Progress`, :class:`Partial`, :class:`Result`.
 - :mod:`studio.plugin_api.context`: cancel token, device, threads, model files, logger.
 - :mod:`studio.plugin_api.testing`: a contract test for your plugin, and light test plugins.
+- helpers plugins share: :mod:`studio.plugin_api.images` (open any image as 8-bit RGB, or a
+  clear error), :mod:`studio.plugin_api.speech` (long text, sentence by sentence),
+  :mod:`studio.plugin_api.safe_loading`, :func:`shipped_resource`.
 
 A plugin is found either through the entry point group ``studio.plugins`` (the entry point's
 value is the Python package that contains ``studio-plugin.toml``) or as a folder with a

@@ -16,7 +16,6 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 from studio_caption_transformers.captioning import bad_words_ids, caption_image, parse_avoid_words
-from studio_caption_transformers.images import open_rgb
 from studio_caption_transformers.loading import Family, load_captioner
 from studio_caption_transformers.plugin import TransformersCaptioner
 
@@ -53,6 +52,7 @@ from studio.plugin_api import (
     RunContext,
     UnsafeWeights,
 )
+from studio.plugin_api.images import open_rgb
 from studio.plugin_api.testing import check_plugin
 from tests.conftest import REPO_ROOT
 from tests.core.pickle_helpers import TrainingCheckpoint

@@ -49,7 +49,8 @@ from tests.support import MemorySink
 pytest.importorskip("TTS.api", reason="coqui-tts is not installed")
 
 from studio_voice_coqui.plugin import CoquiVoice
-from studio_voice_coqui.speech import MAX_CHARACTERS
+
+from studio.plugin_api.speech import MAX_CHARACTERS
 
 MANIFEST = Path(__file__).parents[2] / "plugins" / "studio_voice_coqui" / "studio-plugin.toml"
 THREE_SENTENCES = "Hello there. This is a small test. Goodbye now!"

@@ -35,17 +35,21 @@ PLUGINS = Path(__file__).parents[2] / "plugins"
 MANIFEST = PLUGINS / "studio_voice_hibari" / "studio-plugin.toml"
 
 
-def test_the_shared_speech_module_is_the_same_in_both_plugins():
-    hibari = (PLUGINS / "studio_voice_hibari" / "speech.py").read_bytes()
-    coqui = (PLUGINS / "studio_voice_coqui" / "speech.py").read_bytes()
-    assert hibari == coqui, "edit speech.py in one plugin, then copy it to the other"
+def test_both_voice_plugins_speak_through_the_one_shared_module():
+    from studio_voice_coqui import plugin as coqui
+    from studio_voice_hibari import plugin as hibari
+
+    from studio.plugin_api import speech
+
+    assert coqui.speak_sentences is hibari.speak_sentences is speech.speak_sentences
+    assert coqui.prepare_text is hibari.prepare_text is speech.prepare_text
 
 
 # the speech module ----------------------------------------------------------------------------
 
 
 def test_sentences_keep_paragraphs_and_cut_long_ones():
-    from studio_voice_hibari.speech import MAX_SENTENCE_CHARACTERS, prepare_text
+    from studio.plugin_api.speech import MAX_SENTENCE_CHARACTERS, prepare_text
 
     text = (
         "Dr. Smith went to Washington. He arrived at 3 p.m. on Friday!\n\n"
@@ -62,7 +66,7 @@ def test_sentences_keep_paragraphs_and_cut_long_ones():
 
 
 def test_bad_text_gets_clear_messages():
-    from studio_voice_hibari.speech import MAX_CHARACTERS, prepare_text
+    from studio.plugin_api.speech import MAX_CHARACTERS, prepare_text
 
     with pytest.raises(ValueError, match="no text to speak"):
         prepare_text(" \n\t ")
@@ -76,7 +80,7 @@ def test_bad_text_gets_clear_messages():
 
 
 def test_a_failed_sentence_is_named_and_nothing_is_kept():
-    from studio_voice_hibari.speech import SentenceFailed, prepare_text, speak_sentences
+    from studio.plugin_api.speech import SentenceFailed, prepare_text, speak_sentences
 
     def speak(text):
         if "broken" in text:
@@ -94,7 +98,7 @@ def test_a_failed_sentence_is_named_and_nothing_is_kept():
 
 
 def test_pauses_join_sentences_and_longer_between_paragraphs():
-    from studio_voice_hibari.speech import (
+    from studio.plugin_api.speech import (
         PARAGRAPH_PAUSE_S,
         SENTENCE_PAUSE_S,
         prepare_text,

@@ -1,8 +1,5 @@
-"""Long text to speech, one sentence at a time: what the built-in voice plugins share.
-
-Plugins may import nothing of Studio but ``studio.plugin_api``, so this module exists twice,
-byte for byte the same, in ``studio_voice_coqui`` and ``studio_voice_hibari``
-(``tests/plugins/test_voice_hibari.py`` checks that the copies match).
+"""Long text to speech, one sentence at a time, for any voice plugin (the built-in hibari and
+Coqui plugins use it).
 
 - :func:`prepare_text` checks the text (empty, too long), leaves out what no voice can say
   (emoji, symbols, control characters, and characters the model does not know) with a note,

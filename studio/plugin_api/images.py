@@ -1,4 +1,5 @@
-"""Open any image a person hands a captioner as an 8-bit RGB picture, or say clearly why not.
+"""Open any image a person hands a plugin as an 8-bit RGB picture, or say clearly why not
+(for captioning and other image-reading plugins).
 
 Pillow opens most things, but not all of them as a model expects: an animated GIF has many
 frames (the first is described), a 16-bit TIFF or PNG holds values up to 65535 that Pillow's own
