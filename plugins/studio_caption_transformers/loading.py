@@ -18,21 +18,16 @@ Every failure a user can cause is a ``FileNotFoundError`` or ``ValueError`` nami
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.plugin_api import Cancelled, RemoteCodeRequired, UnsafeWeights
+from studio.plugin_api.model_folders import CONFIG_FILE, find_weights, one_line, read_config
 from studio.plugin_api.safe_loading import safe_torch_load
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
-CONFIG_FILE = "config.json"
-SAFETENSORS_FILE = "model.safetensors"
-SAFETENSORS_INDEX = "model.safetensors.index.json"
-PICKLE_FILE = "pytorch_model.bin"
-PICKLE_INDEX = "pytorch_model.bin.index.json"
 
 # Classes named in a config's "architectures" that are used as they are (the auto class would
 # pick the captioning head for a question-answering BLIP).
@@ -114,11 +109,6 @@ class ImageAndTokenizer:
         return self.tokenizer.decode(ids, **kwargs)
 
 
-def _one_line(exc: BaseException, limit: int = 400) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def torch_dtype(choice: str, device: str) -> Any:
     """float32 on the CPU for ``auto`` (transformers 5 would keep the checkpoint's dtype)."""
     import torch
@@ -128,22 +118,6 @@ def torch_dtype(choice: str, device: str) -> Any:
     if choice == "auto":
         return torch.float32 if device == "cpu" else "auto"
     return getattr(torch, choice)
-
-
-def read_config(folder: Path) -> dict[str, Any]:
-    config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"The model folder {folder} has no {CONFIG_FILE}, so it is not a Hugging Face model "
-            "folder; choose the folder that holds config.json."
-        )
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{config_path} cannot be read as JSON ({_one_line(exc)}).") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{config_path} is not a JSON object.")
-    return data
 
 
 def model_class_name(folder: Path, config: Mapping[str, Any]) -> str | None:
@@ -194,36 +168,6 @@ def family_of(class_name: str, config: Mapping[str, Any]) -> str:
     return Family.CHAT
 
 
-def find_weights(folder: Path) -> tuple[str, list[Path]]:
-    """``("safetensors", files)`` or ``("pickle", files)``; safetensors win."""
-    for kind, single, index in (
-        ("safetensors", SAFETENSORS_FILE, SAFETENSORS_INDEX),
-        ("pickle", PICKLE_FILE, PICKLE_INDEX),
-    ):
-        if (folder / index).is_file():
-            try:
-                names = sorted(
-                    set(json.loads((folder / index).read_text("utf-8"))["weight_map"].values())
-                )
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ValueError(
-                    f"{folder / index} is not a valid weights index ({_one_line(exc)})."
-                ) from None
-            files = [folder / name for name in names]
-            missing = [f.name for f in files if not f.is_file()]
-            if missing:
-                raise FileNotFoundError(
-                    f"The model folder {folder} is incomplete: {', '.join(missing[:3])} missing."
-                )
-            return kind, files
-        if (folder / single).is_file():
-            return kind, [folder / single]
-    raise FileNotFoundError(
-        f"The model folder {folder} has no weights: expected {SAFETENSORS_FILE} (or shards with "
-        f"{SAFETENSORS_INDEX}), or {PICKLE_FILE}."
-    )
-
-
 def _model_class(class_name: str | None, config: Any, remote_code: bool) -> type:
     import torch
     import transformers
@@ -253,7 +197,7 @@ def _load_processor(folder: Path, family: str, remote_code: bool) -> Any:
         processor = AutoProcessor.from_pretrained(folder, **common)
     except (OSError, ValueError, KeyError, TypeError, ImportError, AttributeError) as exc:
         raise ValueError(
-            f"The image processor or tokenizer in {folder} cannot be loaded ({_one_line(exc)})."
+            f"The image processor or tokenizer in {folder} cannot be loaded ({one_line(exc)})."
         ) from exc
     if getattr(processor, "image_processor", None) is None:
         raise ValueError(
@@ -339,7 +283,7 @@ def load_captioner(
     except (UnsafeWeights, RemoteCodeRequired, Cancelled, MemoryError):
         raise
     except Exception as exc:
-        raise ValueError(f"The model in {folder} cannot be loaded ({_one_line(exc)}).") from exc
+        raise ValueError(f"The model in {folder} cannot be loaded ({one_line(exc)}).") from exc
     missing = sorted(info.get("missing_keys") or ())
     if missing:
         raise ValueError(

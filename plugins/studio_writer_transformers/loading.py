@@ -34,6 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.plugin_api import Cancelled, CancelToken, LoadContext, RemoteCodeRequired, UnsafeWeights
+from studio.plugin_api.model_folders import (
+    CONFIG_FILE,
+    find_weights,
+    one_line,
+    read_config,
+)
 from studio.plugin_api.safe_loading import WeightsFormat, detect_weights_format, safe_torch_load
 
 log = logging.getLogger(__name__)
@@ -42,11 +48,6 @@ DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 """Values of the ``dtype`` load option: ``auto`` is float32 on the CPU, the checkpoint's own
 dtype on a GPU."""
 
-CONFIG_FILE = "config.json"
-SAFETENSORS_FILE = "model.safetensors"
-SAFETENSORS_INDEX = "model.safetensors.index.json"
-PICKLE_FILE = "pytorch_model.bin"
-PICKLE_INDEX = "pytorch_model.bin.index.json"
 # Any of these means the folder carries its own tokenizer (transformers 5 quietly builds an
 # empty one when there is none).
 TOKENIZER_FILES = (
@@ -176,31 +177,9 @@ def load_model_and_tokenizer(
     )
 
 
-def _one_line(exc: BaseException, limit: int = 400) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _placement(device: str) -> dict[str, Any]:
     # On a GPU the weights go straight to it; on the CPU transformers' default is right.
     return {} if device == "cpu" else {"device_map": {"": device}}
-
-
-def read_config(folder: Path) -> dict[str, Any]:
-    """The folder's ``config.json`` as a dict; a clear error when it is missing or damaged."""
-    config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"The model folder {folder} has no {CONFIG_FILE}, so it is not a Hugging Face model "
-            "folder; choose the folder that holds config.json, or a .gguf file."
-        )
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"{config_path} cannot be read as JSON ({_one_line(exc)}).") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{config_path} is not a JSON object.")
-    return data
 
 
 def needs_remote_code(folder: Path, config: Mapping[str, Any]) -> bool:
@@ -235,42 +214,6 @@ def needs_remote_code(folder: Path, config: Mapping[str, Any]) -> bool:
     )
 
 
-def find_weights(folder: Path) -> tuple[str, list[Path]]:
-    """The folder's weights files: ``("safetensors", files)`` or ``("pickle", files)``.
-
-    safetensors win when both are present. Raises ``FileNotFoundError`` naming the folder when
-    it has neither.
-    """
-    for kind, single, index in (
-        ("safetensors", SAFETENSORS_FILE, SAFETENSORS_INDEX),
-        ("pickle", PICKLE_FILE, PICKLE_INDEX),
-    ):
-        if (folder / index).is_file():
-            return kind, _shards(folder, folder / index)
-        if (folder / single).is_file():
-            return kind, [folder / single]
-    raise FileNotFoundError(
-        f"The model folder {folder} has no weights: expected {SAFETENSORS_FILE} (or shards with "
-        f"{SAFETENSORS_INDEX}), or {PICKLE_FILE}."
-    )
-
-
-def _shards(folder: Path, index: Path) -> list[Path]:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        names = sorted(set(weight_map.values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{index} is not a valid weights index ({_one_line(exc)}).") from None
-    files = [folder / name for name in names]
-    missing = [file.name for file in files if not file.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"The model folder {folder} is incomplete: {', '.join(missing[:3])} "
-            f"{'is' if len(missing) == 1 else 'are'} missing."
-        )
-    return files
-
-
 def _load_tokenizer(folder: Path, trust_remote_code: bool, **kwargs: Any) -> Any:
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
@@ -288,7 +231,7 @@ def _load_tokenizer(folder: Path, trust_remote_code: bool, **kwargs: Any) -> Any
             folder, local_files_only=True, trust_remote_code=trust_remote_code, **kwargs
         )
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
-        raise ValueError(f"The tokenizer in {folder} cannot be loaded ({_one_line(exc)}).") from exc
+        raise ValueError(f"The tokenizer in {folder} cannot be loaded ({one_line(exc)}).") from exc
     return tokenizer
 
 
@@ -349,7 +292,7 @@ def _load_folder(
     allow_remote_code: bool,
     load_weights: LoadWeights,
 ) -> tuple[Any, Any]:
-    config_data = read_config(folder)
+    config_data = read_config(folder, instead=", or a .gguf file")
     remote_code = needs_remote_code(folder, config_data)
     if remote_code and not allow_remote_code:
         raise RemoteCodeRequired(folder)
@@ -400,7 +343,7 @@ def _load_folder(
     except (UnsafeWeights, RemoteCodeRequired, Cancelled, MemoryError):
         raise
     except Exception as exc:
-        raise ValueError(f"The model in {folder} cannot be loaded ({_one_line(exc)}).") from exc
+        raise ValueError(f"The model in {folder} cannot be loaded ({one_line(exc)}).") from exc
     _check_loading_info(folder, info)
     return model.eval(), tokenizer
 
@@ -443,7 +386,7 @@ def check_gguf(path: Path) -> str:
         architecture = field.contents() if field is not None else None
     except Exception as exc:  # the reader fails in many ways on a cut or damaged file
         raise ValueError(
-            f"{path.name} is damaged or not a complete GGUF file ({_one_line(exc)})."
+            f"{path.name} is damaged or not a complete GGUF file ({one_line(exc)})."
         ) from exc
     if not isinstance(architecture, str) or not architecture:
         raise ValueError(f"{path.name} does not say which architecture it holds.")
@@ -473,7 +416,7 @@ def _load_gguf(
     except (Cancelled, MemoryError):
         raise
     except Exception as exc:
-        text = _one_line(exc)
+        text = one_line(exc)
         if "not supported" in text:
             raise ValueError(
                 f"{path.name} holds a '{architecture}' model, which transformers "
