@@ -410,6 +410,7 @@ class PanelWidget(QWidget):
                 form.setParent(None)
                 form.deleteLater()
         self.load_form = self.run_form = None
+        self._spec = None
         plugin_id = self.current_plugin_id()
         self.run_button.setEnabled(plugin_id is not None)
         if plugin_id is None:

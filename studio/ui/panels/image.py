@@ -14,6 +14,7 @@ shows a note with Import model… until one is chosen.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,6 @@ class ImagePanel(PanelWidget):
     # the request area -------------------------------------------------------------------------
 
     def build_request_area(self, layout: QVBoxLayout) -> None:
-        self._spec: ModelSpec | None = None
         self._mask_dir: tempfile.TemporaryDirectory[str] | None = None
         self._mask_files = 0
         self._setting_mask_file = False
@@ -287,7 +287,6 @@ class ImagePanel(PanelWidget):
         return self._spec is not None and self._spec.input_slot(role) is not None
 
     def plugin_selected(self, spec: ModelSpec | None) -> None:
-        self._spec = spec
         for role, field, title in (
             ("init", self.init_input, "Init image"),
             ("style", self.style_input, "Style image"),
@@ -631,12 +630,22 @@ _MAX_SETTINGS_FILE = 64 << 20
 
 
 def _settings_in(path: Path) -> RestoredSettings | None:
-    """The settings inside a PNG file, or None (not a PNG, none inside, unreadable)."""
+    """The settings inside a PNG file, or None (not a PNG, none inside, unreadable). A drag
+    asks on entering and again on the drop: the file is read once while it is unchanged."""
     if path.suffix.lower() != ".png":
         return None
     try:
-        if path.stat().st_size > _MAX_SETTINGS_FILE:
-            return None
-        return restore_from_png(path.read_bytes())
+        stat = path.stat()
+    except OSError:
+        return None
+    if stat.st_size > _MAX_SETTINGS_FILE:
+        return None
+    return _read_settings(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_settings(path: str, mtime_ns: int, size: int) -> RestoredSettings | None:
+    try:
+        return restore_from_png(Path(path).read_bytes())
     except (OSError, UserError):
         return None
