@@ -1,4 +1,5 @@
-"""Assets dragged out of the asset browser onto a panel: the MIME data both ends agree on.
+"""What a drag carries: files from a file manager (:func:`local_paths`), or assets dragged out of
+the asset browser onto a panel (the MIME data both ends agree on).
 
 A drag carries the project's path and the asset ids as JSON under :data:`ASSET_MIME_TYPE`, so a
 drop can check the assets come from the project that is open (and record them as lineage). It
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QMimeData
 
@@ -48,3 +50,10 @@ def dragged_assets(mime: QMimeData) -> DraggedAssets | None:
     if not ids or len(kinds) != len(ids):
         return None
     return DraggedAssets(project=project, asset_ids=ids, kinds=kinds)
+
+
+def local_paths(mime: QMimeData) -> list[Path]:
+    """The local files and folders a drag carries (none for other URLs or data)."""
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]

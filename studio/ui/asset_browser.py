@@ -62,6 +62,7 @@ from studio.core.errors import UserError
 from studio.core.project import Asset, ProjectStore
 from studio.core.recipe import RecipeError, RecipeOrigin
 from studio.plugin_api.kinds import AssetKind
+from studio.qt.asset_drag import local_paths
 from studio.qt.asset_model import KIND_LABELS, AssetListModel, AssetRole
 from studio.qt.project_session import ProjectSession
 
@@ -556,7 +557,7 @@ class AssetBrowser(QWidget):
     # Importing by drag and drop --------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragMoveEvent) -> None:
-        if _local_paths(event) and not self.session.store.read_only:
+        if local_paths(event.mimeData()) and not self.session.store.read_only:
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -565,7 +566,7 @@ class AssetBrowser(QWidget):
         self.dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = _local_paths(event)
+        paths = local_paths(event.mimeData())
         if not paths:
             event.ignore()
             return
@@ -600,10 +601,3 @@ def can_rerun(asset: Asset) -> bool:
         return asset.recipe.origin is RecipeOrigin.GENERATED
     except RecipeError:
         return False
-
-
-def _local_paths(event: QDropEvent) -> list[Path]:
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]

@@ -34,6 +34,7 @@ from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
+from studio.qt.asset_drag import local_paths
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
@@ -380,7 +381,7 @@ class MainWindow(QMainWindow):
         return True
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        paths = _dropped_paths(event.mimeData())
+        paths = local_paths(event.mimeData())
         if not event.mimeData().hasUrls():
             event.ignore()
             return
@@ -403,7 +404,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         self.drop_overlay.hide()
-        if self.take_drop(_dropped_paths(event.mimeData())):
+        if self.take_drop(local_paths(event.mimeData())):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -601,7 +602,3 @@ class MainWindow(QMainWindow):
         widget: QWidget = self.tabs.currentWidget()
         assert isinstance(widget, PanelWidget)
         return widget
-
-
-def _dropped_paths(mime) -> list[Path]:
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]

@@ -38,7 +38,7 @@ from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, ModelSpec, Panel
-from studio.qt.asset_drag import DraggedAssets, dragged_assets
+from studio.qt.asset_drag import DraggedAssets, dragged_assets, local_paths
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.drop_overlay import DropOverlay
@@ -321,7 +321,7 @@ class PanelWidget(QWidget):
         """Files: the panel's own handlers decide; this adds the highlight (or the reason),
         and leaves projects and model files the panel does not take to the window."""
         mime = event.mimeData()
-        paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        paths = local_paths(mime)
         if not paths:
             return False
         kind = event.type()

@@ -34,6 +34,7 @@ from studio.core.caption_batch import IMAGE_SUFFIXES, BatchSettings, save_edited
 from studio.core.errors import UserError
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
+from studio.qt.asset_drag import local_paths
 from studio.ui.caption_batch import BatchBox
 from studio.ui.panels.base import PanelWidget
 from studio.ui.widgets import FileInput
@@ -93,13 +94,6 @@ class CaptionImageView(QLabel):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._rescale()
-
-
-def _local_paths(event: QDragEnterEvent | QDropEvent) -> list[Path]:
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
 class CaptioningPanel(PanelWidget):
@@ -341,14 +335,14 @@ class CaptioningPanel(PanelWidget):
     # drops --------------------------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        paths = _local_paths(event)
+        paths = local_paths(event.mimeData())
         if paths and all(p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES for p in paths):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = _local_paths(event)
+        paths = local_paths(event.mimeData())
         if paths:
             event.acceptProposedAction()
             self.add_paths(paths)
