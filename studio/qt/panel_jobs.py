@@ -20,6 +20,7 @@ from functools import partial
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from studio.core.input_import import InputImport
 from studio.core.jobs import (
     AssetSink,
     Job,
@@ -74,7 +75,9 @@ class _Worker(QThread):
         super().__init__()
         self.setObjectName(name)
         self.executor = executor
-        self.jobs: queue.Queue[tuple[Job, CancelToken, AssetSink | None] | None] = queue.Queue()
+        self.jobs: queue.Queue[
+            tuple[Job, CancelToken, AssetSink | None, InputImport | None] | None
+        ] = queue.Queue()
         self.streams: dict[str, _Stream] = {}
 
     def run(self) -> None:
@@ -83,29 +86,43 @@ class _Worker(QThread):
             item = self.jobs.get()
             if item is None:
                 return
-            job, cancel, sink = item
+            job, cancel, sink, inputs = item
             stream = self.streams.setdefault(job.job_id, _Stream())
             if cancel.cancelled:
                 self.cancelled_job.emit(job.job_id, ())
                 continue
             real_sink = sink or self.executor.sink
             if real_sink is not None:
+                if inputs is not None:
+                    real_sink = inputs.sink(real_sink)
                 real_sink = _NotifyingSink(
                     real_sink, partial(self.asset_saved_job.emit, job.job_id)
                 )
+            if inputs is not None:
+                inputs.when_refused(cancel.cancel)  # a refused input stops the job at once
             try:
                 outcome = self.executor.execute(
                     job, cancel, partial(self._on_event, job, stream), real_sink
                 )
-            except JobCancelled as exc:
-                self.cancelled_job.emit(job.job_id, exc.asset_ids)
-            except Cancelled:
-                self.cancelled_job.emit(job.job_id, ())
             except Exception as exc:
-                log.exception("job %s (%s) failed", job.job_id, job.plugin_id)
-                self.failed_job.emit(job.job_id, readable_error(exc))
+                # An input refused by its import explains the end better than the plugin can
+                # (and nothing was committed: results wait for the import).
+                refused = inputs.error() if inputs is not None else None
+                if refused is not None:
+                    self.failed_job.emit(job.job_id, refused)
+                elif isinstance(exc, JobCancelled):
+                    self.cancelled_job.emit(job.job_id, exc.asset_ids)
+                elif isinstance(exc, Cancelled):
+                    self.cancelled_job.emit(job.job_id, ())
+                else:
+                    log.exception("job %s (%s) failed", job.job_id, job.plugin_id)
+                    self.failed_job.emit(job.job_id, readable_error(exc))
             else:
-                self.finished_job.emit(job.job_id, outcome.asset_ids)
+                refused = inputs.error() if inputs is not None else None
+                if refused is not None:
+                    self.failed_job.emit(job.job_id, refused)
+                else:
+                    self.finished_job.emit(job.job_id, outcome.asset_ids)
 
     def _on_event(self, job: Job, stream: _Stream, event: JobEvent) -> None:
         if isinstance(event, Partial):
@@ -169,12 +186,16 @@ class PanelJobRunner(QObject):
 
     # the queue ---------------------------------------------------------------------------
 
-    def submit(self, job: Job, sink: AssetSink | None = None) -> str:
-        """Queue a job whose assets go to ``sink`` (default: the executor's); returns its id."""
+    def submit(
+        self, job: Job, sink: AssetSink | None = None, inputs: InputImport | None = None
+    ) -> str:
+        """Queue a job whose assets go to ``sink`` (default: the executor's); returns its id.
+        ``inputs``: the job's input files on their way into the project; results are committed
+        only after they are, and a refused input fails the job with its own message."""
         token = CancelToken()
         self._tokens[job.job_id] = token
         self._order.append(job.job_id)
-        self._worker.jobs.put((job, token, sink))
+        self._worker.jobs.put((job, token, sink, inputs))
         self.queued.emit(job.job_id)
         return job.job_id
 

@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from studio.core.errors import UserError
 from studio.core.generation import StoreSink, import_inputs
+from studio.core.input_import import InputImport
 from studio.core.jobs import ProducedAsset
 from studio.core.media.importing import read_media_file
 from studio.core.project.assets import Asset
@@ -184,6 +185,11 @@ class ProjectSession(QObject):
             if item.asset_id:
                 self.asset_added.emit(item.asset_id)
         return media
+
+    def start_import(self, inputs: Sequence[tuple[str, Path]]) -> InputImport:
+        """Import a job's input files while the job runs (see :mod:`studio.core.input_import`);
+        a file that must be checked first and fails raises :class:`UserError` here."""
+        return InputImport(self.store, inputs, self.asset_added.emit)
 
     def rename(self, asset_id: str, title: str) -> None:
         title = " ".join(title.split())

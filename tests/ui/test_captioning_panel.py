@@ -327,3 +327,16 @@ def test_where_captions_go_must_be_chosen(qtbot, panel, tmp_path):
     assert "image extension" in panel.error_banner.label.text()
     assert not panel.batch.controller.running
     assert manifest_text  # the factory is shared with the slow plugin above
+
+
+def test_a_truncated_image_fails_the_run_with_its_message_and_keeps_nothing(qtbot, panel, tmp_path):
+    photo = write_sample_png(tmp_path / "photo.png", 40, 30)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(photo.read_bytes()[:60])  # a PNG header: checked beside the job
+    panel.image_input.set_path(cut)
+    with qtbot.waitSignal(panel.runner.failed, timeout=10_000) as failed:
+        panel.run_button.click()
+    assert "cut.png cannot be imported" in failed.args[1]
+    assert "cut.png cannot be imported" in panel.error_banner.message
+    assert panel.session.store.count_assets() == 0
+    assert not panel.runner.busy

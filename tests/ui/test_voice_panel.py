@@ -246,7 +246,9 @@ def test_a_cloned_take_records_consent_and_the_clip_as_lineage(qtbot, panel, tmp
     ("content", "message"),
     [(b"RIFF\x00\x00\x00\x00WAVEnot audio", "not a readable WAV"), (None, "holds no audio")],
 )
-def test_a_bad_reference_clip_is_refused_before_anything_runs(panel, tmp_path, content, message):
+def test_a_bad_reference_clip_is_refused_and_stops_the_job(
+    qtbot, panel, tmp_path, content, message
+):
     if not panel.select_plugin("studio.voice-coqui"):
         pytest.skip("coqui-tts is not installed")
     clip = tmp_path / "clip.wav"
@@ -258,7 +260,10 @@ def test_a_bad_reference_clip_is_refused_before_anything_runs(panel, tmp_path, c
     panel.run_form.set_values({"speaker_consent": True})
     panel.reference_input.set_path(clip)
     panel.text.setPlainText("Hello.")
-    panel.run_button.click()
+    # A WAV header passes the first look, so the clip is checked beside the job, which the
+    # check stops with its message.
+    with qtbot.waitSignal(panel.runner.failed, timeout=10_000):
+        panel.run_button.click()
     assert message in panel.error_banner.message
     assert not panel.runner.busy and panel.session.store.count_assets() == 0
 

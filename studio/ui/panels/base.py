@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import UserError
 from studio.core.generation import asset_inputs, build_request
+from studio.core.input_import import InputImport
 from studio.core.jobs import Job
 from studio.core.model_files import model_panel
 from studio.core.project.assets import Asset
@@ -92,6 +93,8 @@ class PanelWidget(QWidget):
         self._spec: ModelSpec | None = None
         self.current_job: str | None = None
         self._temp_dirs: dict[str, Any] = {}
+        self._pending_imports: dict[str, InputImport] = {}
+        self._last_import: InputImport | None = None
         self._prepared = False
 
         self.error_banner = ErrorBanner()
@@ -487,14 +490,25 @@ class PanelWidget(QWidget):
         )
         self.services.executor.prepare(job)  # refuse bad options before anything is written
         temp = None
-        inputs = self.session.import_inputs(files) if files else ()
+        inputs: tuple = ()
+        self._last_import = None
+        if files:
+            # Checked and stored while the job runs; results wait for it (lineage).
+            pending = self.session.start_import(files)
+            self._pending_imports[job.job_id] = self._last_import = pending
+            inputs = pending.provisional
         if assets:
             temp = tempfile.TemporaryDirectory(prefix="studio-inputs-")
             inputs += asset_inputs(self.session.store, assets, Path(temp.name))
         if inputs:
             request = build_request(self.panel, self.request_fields(), inputs)
-            job = dataclasses.replace(job, request=request)
+            job = dataclasses.replace(job, request=request)  # the job id stays
         return job, temp
+
+    def imported_input(self, role: str) -> str | None:
+        """The project asset that the input file ``role`` of the last built job became, once
+        its import (which runs beside the job) is done."""
+        return self._last_import.asset_id(role) if self._last_import is not None else None
 
     @Slot()
     def run(self) -> None:
@@ -513,7 +527,10 @@ class PanelWidget(QWidget):
         self.clear_output()
         if temp is not None:
             self._temp_dirs[job.job_id] = temp
-        self.current_job = self.runner.submit(job, self.session.sink(self.job_details()))
+        pending = self._pending_imports.pop(job.job_id, None)
+        self.current_job = self.runner.submit(
+            job, self.session.sink(self.job_details()), inputs=pending
+        )
         self.cancel_button.setEnabled(True)
         return self.current_job
 

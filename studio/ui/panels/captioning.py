@@ -148,7 +148,8 @@ class CaptioningPanel(PanelWidget):
 
     def build_job(self):
         job, temp = super().build_job()
-        # The image as imported for this job: its caption needs no new preview of it.
+        # The image of this job (an asset, or a file imported beside the job through
+        # imported_input): its caption needs no new preview of it.
         image = job.request.input("image")
         self._input_asset_id = image.asset_id if image is not None else None
         return job, temp
@@ -215,7 +216,7 @@ class CaptioningPanel(PanelWidget):
         self.output.setPlainText(text)
         self.found.setText(describe_details(asset))
         image = next((i for i in asset.recipe.inputs if i.role == "image"), None)
-        shown = (self.image_input.asset_id, self._input_asset_id)
+        shown = (self.image_input.asset_id, self._input_asset_id, self.imported_input("image"))
         if image is not None and image.asset_id not in shown:
             try:
                 self.session.asset(image.asset_id)
