@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,18 +33,18 @@ from studio.plugin_api import (
     RunContext,
     TextRequest,
 )
+from studio.plugin_api.writing import (
+    SEED_RANGE,
+    StopStringCutter,
+    chat_message,
+    check_request,
+    parse_stop_strings,
+    plain_instruct_prompt,
+)
 
 from .loading import LoadedWriter
 
 log = logging.getLogger(__name__)
-
-MODES = ("continue", "instruct")
-DEFAULT_INSTRUCT_TEMPLATE = "{instruction}\n\n{text}\n\n"
-"""The plain Instruct prompt when the request brings no template and the model no chat template."""
-
-SEED_RANGE = 2**32
-_PLACEHOLDER = re.compile(r"\{(instruction|text)\}")
-
 
 # --------------------------------------------------------------------------------------------
 # Prompt
@@ -60,19 +59,10 @@ class Prompt:
     used_chat_template: bool
 
 
-def fill_template(template: str, instruction: str, text: str) -> str:
-    """Put the instruction and text into a plain template (other braces are left alone)."""
-    values = {"instruction": instruction, "text": text}
-    # One pass, so an instruction that itself contains "{text}" stays as written.
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
-
-
 def build_prompt(tokenizer: Any, request: TextRequest) -> Prompt:
     """The prompt tokens for a request; ``ValueError`` with a clear reason when it has none."""
-    mode = request.mode
-    if mode not in MODES:
-        raise ValueError(f"Unknown writing mode '{mode}': use 'continue' or 'instruct'.")
-    if mode == "continue":
+    check_request(request)
+    if request.mode == "continue":
         ids = list(tokenizer(request.prompt)["input_ids"])
         if not ids:
             if tokenizer.bos_token_id is None:
@@ -80,15 +70,12 @@ def build_prompt(tokenizer: Any, request: TextRequest) -> Prompt:
             ids = [tokenizer.bos_token_id]  # an empty page: write from the start of a text
         return Prompt(tuple(ids), used_chat_template=False)
 
-    instruction = request.instruction.strip()
-    if not instruction:
-        raise ValueError("Type an instruction first: Instruct mode needs one.")
-    text = request.prompt
     if getattr(tokenizer, "chat_template", None):
-        content = f"{instruction}\n\n{text}" if text.strip() else instruction
         try:
             rendered = tokenizer.apply_chat_template(
-                [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+                [{"role": "user", "content": chat_message(request)}],
+                add_generation_prompt=True,
+                tokenize=False,
             )
         except Exception as exc:  # a Jinja template can fail in any way
             detail = " ".join(str(exc).split())
@@ -97,25 +84,13 @@ def build_prompt(tokenizer: Any, request: TextRequest) -> Prompt:
         ids = list(tokenizer(rendered, add_special_tokens=False)["input_ids"])
         return Prompt(tuple(ids), used_chat_template=True)
 
-    template = request.template or DEFAULT_INSTRUCT_TEMPLATE
-    if "{instruction}" not in template:
-        raise ValueError("The prompt template needs an {instruction} placeholder.")
-    ids = list(tokenizer(fill_template(template, instruction, text))["input_ids"])
+    ids = list(tokenizer(plain_instruct_prompt(request))["input_ids"])
     return Prompt(tuple(ids), used_chat_template=False)
 
 
 # --------------------------------------------------------------------------------------------
 # Settings
 # --------------------------------------------------------------------------------------------
-
-
-def parse_stop_strings(text: str) -> tuple[str, ...]:
-    """One stop string per line; empty lines are ignored, other whitespace is kept.
-
-    ``\\n`` written as two characters means a line break, so a stop string can be one.
-    """
-    lines = text.replace("\r\n", "\n").split("\n")
-    return tuple(dict.fromkeys(line.replace("\\n", "\n") for line in lines if line))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,22 +207,6 @@ class StreamOutcome:
     token_ids: list[int] = field(default_factory=list)
 
 
-def _first_stop(text: str, stop_strings: Sequence[str], start: int) -> int | None:
-    found = [index for s in stop_strings if (index := text.find(s, start)) >= 0]
-    return min(found) if found else None
-
-
-def _safe_end(text: str, stop_strings: Sequence[str]) -> int:
-    """How much of ``text`` can be shown: all but a tail that may be the start of a stop string."""
-    end = len(text)
-    for stop in stop_strings:
-        for size in range(min(len(stop) - 1, len(text)), 0, -1):
-            if text.endswith(stop[:size]):
-                end = min(end, len(text) - size)
-                break
-    return end
-
-
 def stream_text(
     model: Any,
     tokenizer: Any,
@@ -306,24 +265,15 @@ def stream_text(
     started = time.perf_counter()
     thread = threading.Thread(target=generate, name="studio-writer-generate", daemon=True)
     thread.start()
-    text, shown, cut = "", 0, None
-    longest = max((len(s) for s in stop_strings), default=0)
+    cutter = StopStringCutter(stop_strings)
     try:
         for piece in streamer:
-            if not piece:
-                continue
-            text += piece
-            cut = _first_stop(text, stop_strings, max(0, shown - longest))
-            if cut is not None:
+            shown_piece = cutter.feed(piece)
+            if shown_piece:
+                yield shown_piece
+            if cutter.stopped:
                 watch.abandoned.set()  # usually already stopped by the criterion
-                if cut > shown:
-                    yield text[shown:cut]
-                text, shown = text[:cut], cut
                 break
-            end = _safe_end(text, stop_strings)
-            if end > shown:
-                yield text[shown:end]
-                shown = end
     finally:
         watch.abandoned.set()
         thread.join()
@@ -335,14 +285,14 @@ def stream_text(
     # The text kept is the whole answer decoded at once (the streamer decodes piece by piece,
     # which can differ around characters split across tokens), cut at the first stop string.
     whole = tokenizer.decode(ids, skip_special_tokens=True)
-    whole_cut = _first_stop(whole, stop_strings, 0)
-    final = whole if whole_cut is None else whole[:whole_cut]
-    if len(final) > shown and final.startswith(text[:shown]):
+    final = cutter.cut(whole)
+    shown = cutter.shown
+    if len(final) > shown and final.startswith(cutter.text[:shown]):
         yield final[shown:]  # held back as a possible stop string that did not come
     outcome.text = final
     outcome.tokens = len(ids)
     outcome.token_ids = ids
-    if cut is not None or whole_cut is not None or watch.saw_stop_string:
+    if cutter.stopped or final != whole or watch.saw_stop_string:
         outcome.stop_reason = "stop_string"
     elif ids and ids[-1] in _eos_ids(config):
         outcome.stop_reason = "eos"
@@ -380,8 +330,7 @@ def run_request(
     ctx.cancel.raise_if_cancelled()
     if loaded.model is None:
         raise RuntimeError("The model was unloaded; load it again.")
-    if not isinstance(request, TextRequest):
-        raise ValueError(f"The writer needs a TextRequest, not a {type(request).__name__}.")
+    check_request(request)
     torch.set_num_threads(max(1, ctx.threads))
     sampling = Sampling.from_options(options)
     prompt = build_prompt(loaded.tokenizer, request)

@@ -21,7 +21,6 @@ message names the file or folder. torch and transformers are imported inside the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from studio.plugin_api.model_folders import (
     one_line,
     read_config,
 )
+from studio.plugin_api.packaged_models import file_sha256
 from studio.plugin_api.safe_loading import WeightsFormat, detect_weights_format, safe_torch_load
 
 log = logging.getLogger(__name__)
@@ -429,11 +429,6 @@ def _load_gguf(
 # --------------------------------------------------------------------------------------------
 # The float32 copy of a GGUF, made once
 # --------------------------------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def float32_copy_dir(gguf_path: Path, sha256: str) -> Path:

@@ -17,12 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from studio_writer_transformers import loading
-from studio_writer_transformers.generation import (
-    DEFAULT_INSTRUCT_TEMPLATE,
-    build_prompt,
-    fill_template,
-    parse_stop_strings,
-)
+from studio_writer_transformers.generation import build_prompt
 from studio_writer_transformers.plugin import EMBEDDED_MODEL_ID, TransformersWriter
 
 from studio.core.errors import UserError
@@ -47,6 +42,11 @@ from studio.plugin_api import (
     read_manifest,
 )
 from studio.plugin_api.testing import check_plugin
+from studio.plugin_api.writing import (
+    DEFAULT_INSTRUCT_TEMPLATE,
+    fill_template,
+    parse_stop_strings,
+)
 from tests.conftest import REPO_ROOT
 from tests.core.pickle_helpers import TrainingCheckpoint
 from tests.fixtures.tiny_models import (
@@ -688,14 +688,14 @@ def test_the_embedded_gguf_is_assembled_once_into_the_cache(tmp_path, fake_packa
 
 
 def test_a_checked_file_is_not_hashed_again_on_the_next_launch(tmp_path, fake_package, monkeypatch):
-    from studio_writer_transformers import plugin as writer_plugin
+    from studio.plugin_api import packaged_models
 
     path = TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache")
 
     def no_hashing(path):
         raise AssertionError("hashed again")
 
-    monkeypatch.setattr(writer_plugin, "file_sha256", no_hashing)
+    monkeypatch.setattr(packaged_models, "file_sha256", no_hashing)
     assert TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache") == path
     # A changed file is checked again (and, being damaged, assembled again).
     monkeypatch.undo()
