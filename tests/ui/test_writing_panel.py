@@ -188,3 +188,14 @@ def test_continuing_an_opened_asset_records_it_as_the_source(qtbot, panel):
     (second,) = run(qtbot, panel)
     links = panel.session.store.inputs_of(second)
     assert [(link.role, link.input_id) for link in links] == [("source", first)]
+
+
+def test_the_word_count_follows_the_text_once_typing_pauses(qtbot, panel):
+    panel.open_text("One two three.")
+    qtbot.waitUntil(lambda: panel.counts.text().startswith("3 words · 14 characters"), timeout=2000)
+    for word in (" four", " five"):
+        panel.document.insertPlainText(word)
+    assert panel.counts.text().startswith("3 words")  # not recounted on every change
+    qtbot.waitUntil(lambda: panel.counts.text().startswith("5 words"), timeout=2000)
+    panel._on_progress("job", 0.5, "12 tokens · 30.0 tokens/s", None)
+    assert panel.counts.text() == "5 words · 24 characters · 12 tokens · 30.0 tokens/s"

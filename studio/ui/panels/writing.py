@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -53,6 +53,8 @@ from studio.ui.panels.base import PanelWidget
 
 CONTINUE, INSTRUCT = "continue", "instruct"
 PENDING_COLOUR = QColor(255, 236, 160, 150)
+COUNT_DELAY_MS = 250
+"""How long after a change the word count is brought up to date."""
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 
 
@@ -277,7 +279,14 @@ class WritingPanel(PanelWidget):
             "Write here, or drop a .txt or .md file. Put the cursor where the model should "
             "continue and press Ctrl+Enter."
         )
-        self.document.textChanged.connect(self._count)
+        # The word count of a long document is a whole pass over it: recounted once typing or
+        # streaming pauses for a moment (and at most every COUNT_DELAY_MS), not per change.
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DELAY_MS)
+        self._count_timer.timeout.connect(self._count)
+        self._rate = ""
+        self.document.textChanged.connect(self._count_soon)
         self.setAcceptDrops(True)
 
         self.accept_button = QPushButton("Accept")
@@ -370,6 +379,7 @@ class WritingPanel(PanelWidget):
         self._variations = []
         self._variation = 0
         self._fresh_stream = False
+        self._rate = ""  # the last job's tokens/s stays until the next one reports
         self.document.setReadOnly(True)  # the model writes now; the user waits or cancels
         self._update_tools()
 
@@ -501,16 +511,23 @@ class WritingPanel(PanelWidget):
         else:
             self.send_to_voice.emit(self.document.toPlainText(), self.source_asset_id)
 
+    @Slot()
+    def _count_soon(self) -> None:
+        if not self._count_timer.isActive():
+            self._count_timer.start()
+
+    @Slot()
     def _count(self) -> None:
         text = self.document.toPlainText()
-        self.counts.setText(f"{len(text.split())} words · {len(text)} characters")
+        counts = f"{len(text.split())} words · {len(text)} characters"
+        self.counts.setText(f"{counts} · {self._rate}" if self._rate else counts)
 
     @Slot(str, object, str, object)
     def _on_progress(self, job_id: str, fraction: Any, message: str, eta: Any) -> None:
         super()._on_progress(job_id, fraction, message, eta)
         if "tokens/s" in message:
+            self._rate = message
             self._count()
-            self.counts.setText(f"{self.counts.text()} · {message}")
 
     # find, open, drop ------------------------------------------------------------------------
 
