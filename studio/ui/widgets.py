@@ -80,21 +80,31 @@ class JobProgress(QWidget):
         layout.addWidget(self.label)
         self.idle("Ready")
 
+    def _set_bar(self, value: int | None) -> None:
+        """Show ``value`` (of 1000), or the busy indicator for None. QProgressBar repaints
+        synchronously on a new value (a couple of milliseconds of the GUI thread, taken from the
+        CPU a model may be using); with updates off meanwhile, the repaint joins the next
+        paint of the window instead."""
+        self.bar.setUpdatesEnabled(False)
+        try:
+            if value is None:
+                self.bar.setRange(0, 0)
+            else:
+                self.bar.setRange(0, 1000)
+                self.bar.setValue(value)
+        finally:
+            self.bar.setUpdatesEnabled(True)  # schedules one ordinary update
+
     def idle(self, text: str) -> None:
-        self.bar.setRange(0, 1000)
-        self.bar.setValue(0)
+        self._set_bar(0)
         self.label.setText(text)
 
     def waiting(self, position: int) -> None:
-        self.bar.setRange(0, 0)
+        self._set_bar(None)
         self.label.setText(f"Waiting for the device (next in line: {position})")
 
     def update_progress(self, fraction: float | None, message: str, eta: float | None) -> None:
-        if fraction is None:
-            self.bar.setRange(0, 0)  # busy indicator
-        else:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(round(fraction * 1000))
+        self._set_bar(None if fraction is None else round(fraction * 1000))
         parts = [message or "Working…"]
         if fraction is not None:
             parts.append(f"{fraction * 100:.0f}%")
