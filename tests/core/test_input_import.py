@@ -93,3 +93,27 @@ def test_text_is_imported_before_the_job(store, tmp_path):
     (item,) = pending.provisional
     assert item.asset_id is not None and item.kind is AssetKind.TEXT
     assert pending.asset_id("source") == item.asset_id
+
+
+def test_content_already_in_the_project_is_that_asset_without_a_second_check(
+    store, tmp_path, monkeypatch
+):
+    from studio.core import generation
+
+    photo = write_sample_png(tmp_path / "photo.png", 40, 30)
+    first = InputImport(store, [("image", photo)]).result()
+    copy = tmp_path / "again.png"
+    copy.write_bytes(photo.read_bytes())
+
+    def no_decoding(path):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(generation, "read_media_file", no_decoding)
+    again = InputImport(store, [("image", copy)]).result()
+    assert again[0].asset_id == first[0].asset_id and again[0].path == copy
+    assert store.count_assets() == 1
+    # New content, and an init image with its mask, are checked in full.
+    other = write_sample_png(tmp_path / "other.png", 41, 30)
+    assert "decoded again" in InputImport(store, [("image", other)]).error()
+    pair = InputImport(store, [("init", photo), ("mask", copy)])
+    assert "decoded again" in pair.error()
