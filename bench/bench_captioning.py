@@ -298,8 +298,7 @@ def batch(args: argparse.Namespace, data_dir: str) -> None:
     del app
     print(
         f"batch of {args.images} images of {args.size}×{args.size * 3 // 4} px (Caption All, "
-        f"text search {args.text_detail}, "
-        f"{'a new image file each round' if args.fresh_images else 'the same image each round'}):"
+        f"text search {args.text_detail}):"
     )
     print(
         f"  {summary.done} done, {summary.skipped} skipped, {summary.failed} failed in "
