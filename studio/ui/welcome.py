@@ -15,8 +15,8 @@ WELCOME_SHOWN_KEY = "welcome/shown"
 PANELS = (
     (
         "Writing",
-        "Gemma 3 270M, a small base model, continues your text. Its first run converts it "
-        "once to a fast-loading copy (a minute or two).",
+        "Gemma 3 270M, a small base model, continues your text through llama.cpp, ready a "
+        "moment after the window opens. Any .gguf model file works the same way.",
     ),
     (
         "Image",
