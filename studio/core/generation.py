@@ -17,7 +17,7 @@ from typing import Any
 from studio.core.errors import UserError
 from studio.core.hashing import sha256_bytes
 from studio.core.jobs import Job, ProducedAsset
-from studio.core.media.detect import format_for_media_type
+from studio.core.media.detect import format_for_media_type, sniff_format
 from studio.core.media.importing import read_media_file
 from studio.core.project.store import ProjectStore
 from studio.core.recipe import Recipe, RecipeInput, RecipeOrigin, thaw_json
@@ -112,29 +112,54 @@ def _title_from(produced: ProducedAsset) -> str:
 def import_inputs(
     store: ProjectStore, inputs: Sequence[tuple[str, Path]]
 ) -> tuple[InputMedia, ...]:
-    """Import input files into the project (each checked completely first) as lineage."""
-    media = [(role, read_media_file(path)) for role, path in inputs]  # all checked before any write
-    check_mask_size(media)
+    """Import input files into the project (each checked completely first) as lineage.
+
+    A file whose content the project already holds is that asset: it passed the full check
+    when it was stored (or a plugin made it), so it is not decoded again. An init image with
+    its mask is always checked as a pair.
+    """
+    pair = {"init", "mask"} <= {role for role, _ in inputs}
+    read = []
+    for role, path in inputs:  # all checked before any write
+        data = _bytes_of(Path(path))
+        stored = None if pair or data is None else _stored_content(store, data)
+        read.append((role, stored, None if stored else read_media_file(path, data)))
+    check_mask_size([(role, item) for role, _, item in read if item is not None])
     result = []
-    for role, item in media:
-        # The same picture used again (each Run of a panel, say) is the asset it already is.
-        stored = store.find_by_content(sha256_bytes(item.data), item.kind) or store.add_asset(
-            kind=item.kind,
-            data=item.data,
-            media_type=item.media_type,
-            recipe=item.recipe(),
-            title=item.title,
-        )
+    for (role, stored, item), (_, path) in zip(read, inputs, strict=True):
+        if stored is None:
+            # The same picture used again (each Run of a panel, say) is the asset it already is.
+            stored = store.find_by_content(sha256_bytes(item.data), item.kind) or store.add_asset(
+                kind=item.kind,
+                data=item.data,
+                media_type=item.media_type,
+                recipe=item.recipe(),
+                title=item.title,
+            )
         result.append(
             InputMedia(
                 role=role,
-                path=item.path,
-                kind=item.kind,
-                media_type=item.media_type,
+                path=Path(path),
+                kind=stored.kind,
+                media_type=stored.media_type,
                 asset_id=stored.id,
             )
         )
     return tuple(result)
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    """The file's bytes, or None when it cannot be read (the full check then says why)."""
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _stored_content(store: ProjectStore, data: bytes) -> Any:
+    """The live asset with exactly this binary media content, if the project holds one."""
+    fmt = sniff_format(data)
+    return store.find_by_content(sha256_bytes(data), fmt.kind) if fmt is not None else None
 
 
 def check_mask_size(media: Sequence[tuple[str, Any]]) -> None:

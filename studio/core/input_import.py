@@ -10,9 +10,7 @@ committed and :meth:`~InputImport.error` gives the message to show instead of wh
 plugin made of the file.
 
 A file whose first bytes name no media format we know (text, say, or one that is missing or
-empty) is imported before the job starts instead, so its message comes at once, as before. A
-file whose content is already an asset of the project is that asset, without a second decode
-(:func:`already_stored`).
+empty) is imported before the job starts instead, so its message comes at once, as before.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from pathlib import Path
 
 from studio.core.errors import UserError
 from studio.core.generation import import_inputs
-from studio.core.hashing import sha256_bytes
 from studio.core.jobs import AssetSink, ProducedAsset
 from studio.core.media.detect import sniff_format
 from studio.core.project.store import ProjectStore
@@ -59,39 +56,6 @@ def provisional_input(role: str, path: Path) -> InputMedia | None:
     return InputMedia(role=role, path=path, kind=fmt.kind, media_type=fmt.media_type)
 
 
-def already_stored(
-    store: ProjectStore, inputs: Sequence[tuple[str, Path]]
-) -> tuple[InputMedia, ...] | None:
-    """The inputs as the assets they already are, when every file's content is already in
-    the project (a picture run again, say), or None.
-
-    Such content passed the full check when it was stored (or was made by a plugin), so it is
-    not decoded again. An init image with its mask is always checked as a pair.
-    """
-    if {"init", "mask"} <= {role for role, _ in inputs}:
-        return None
-    found = []
-    for role, path in inputs:
-        try:
-            data = Path(path).read_bytes()
-        except OSError:
-            return None
-        fmt = sniff_format(data[:_HEAD_BYTES])
-        asset = store.find_by_content(sha256_bytes(data), fmt.kind) if fmt else None
-        if asset is None:
-            return None
-        found.append(
-            InputMedia(
-                role=role,
-                path=Path(path),
-                kind=asset.kind,
-                media_type=asset.media_type,
-                asset_id=asset.id,
-            )
-        )
-    return tuple(found)
-
-
 class InputImport:
     """Input files on their way into ``store``; ``on_imported`` is called (on the import's
     thread) with each stored input's asset id.
@@ -118,7 +82,7 @@ class InputImport:
             self.provisional = self._future.result()
 
     def _import(self, store: ProjectStore) -> tuple[InputMedia, ...]:
-        media = already_stored(store, self.files) or import_inputs(store, self.files)
+        media = import_inputs(store, self.files)
         for item in media:
             if item.asset_id:
                 self._on_imported(item.asset_id)

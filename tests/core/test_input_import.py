@@ -105,7 +105,7 @@ def test_content_already_in_the_project_is_that_asset_without_a_second_check(
     copy = tmp_path / "again.png"
     copy.write_bytes(photo.read_bytes())
 
-    def no_decoding(path):
+    def no_decoding(path, data=None):
         raise AssertionError("decoded again")
 
     monkeypatch.setattr(generation, "read_media_file", no_decoding)

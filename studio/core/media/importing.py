@@ -99,12 +99,13 @@ class MediaFile:
         return Recipe.for_import(self.path.name, details)
 
 
-def read_media_file(path: Path) -> MediaFile:
+def read_media_file(path: Path, data: bytes | None = None) -> MediaFile:
     """Read and check one file completely; raises :class:`ImportRefusedError` if it cannot
-    become an asset (the message names the file and the reason)."""
+    become an asset (the message names the file and the reason). ``data``: the file's bytes,
+    when the caller has read them already."""
     path = Path(path)
     try:
-        return _read(path)
+        return _read(path, data)
     except (MediaError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ImportRefusedError(
@@ -112,12 +113,13 @@ def read_media_file(path: Path) -> MediaFile:
         ) from exc
 
 
-def _read(path: Path) -> MediaFile:
+def _read(path: Path, data: bytes | None = None) -> MediaFile:
     if not path.is_file():
         raise MediaError("it is not a file" if path.exists() else "it does not exist")
     if path.name.endswith(SIDECAR_SUFFIX):
         raise MediaError("it is a recipe file, read together with the file it describes")
-    data = path.read_bytes()
+    if data is None:
+        data = path.read_bytes()
     if not data:
         raise MediaError("it is empty")
     unsupported = unsupported_format(data, path)
