@@ -62,10 +62,6 @@ class LoadedLlama:
     label: str = ""
 
     @property
-    def has_chat_template(self) -> bool:
-        return bool(self.chat_template)
-
-    @property
     def chat_template(self) -> str:
         if self.llama is None:
             return ""

@@ -161,7 +161,7 @@ class StopStringCutter:
         if self.stopped or not piece:
             return ""
         self.text += piece
-        cut = self._first_stop(max(0, self.shown - self._longest))
+        cut = self._first_stop(self.text, max(0, self.shown - self._longest))
         if cut is not None:
             self.stopped = True
             self.text = self.text[:cut]
@@ -178,11 +178,10 @@ class StopStringCutter:
 
     def cut(self, text: str) -> str:
         """``text`` up to its first stop string (for text decoded again at the end)."""
-        found = [i for s in self.stop_strings if (i := text.find(s)) >= 0]
-        return text[: min(found)] if found else text
+        return text[: self._first_stop(text, 0)]
 
-    def _first_stop(self, start: int) -> int | None:
-        found = [i for s in self.stop_strings if (i := self.text.find(s, start)) >= 0]
+    def _first_stop(self, text: str, start: int) -> int | None:
+        found = [i for s in self.stop_strings if (i := text.find(s, start)) >= 0]
         return min(found) if found else None
 
     def _safe_end(self) -> int:

@@ -54,7 +54,8 @@ from studio.ui.panels.base import PanelWidget
 CONTINUE, INSTRUCT = "continue", "instruct"
 PENDING_COLOUR = QColor(255, 236, 160, 150)
 COUNT_DELAY_MS = 250
-"""How long after a change the word count is brought up to date."""
+"""How long after a change the word count is brought up to date (changes meanwhile wait
+for the same recount)."""
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 
 
@@ -279,8 +280,8 @@ class WritingPanel(PanelWidget):
             "Write here, or drop a .txt or .md file. Put the cursor where the model should "
             "continue and press Ctrl+Enter."
         )
-        # The word count of a long document is a whole pass over it: recounted once typing or
-        # streaming pauses for a moment (and at most every COUNT_DELAY_MS), not per change.
+        # The word count of a long document is a whole pass over it: recounted COUNT_DELAY_MS
+        # after a change (so at most four times a second while text streams), not per change.
         self._count_timer = QTimer(self)
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(COUNT_DELAY_MS)
