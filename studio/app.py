@@ -73,6 +73,7 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     """Build the window and its services (a QApplication must exist)."""
     from PySide6.QtCore import QObject, QSettings, Signal
 
+    from studio.core.panel_defaults import check_default
     from studio.plugin_api import Panel
     from studio.qt.panel_jobs import PanelJobRunner
     from studio.qt.project_session import ProjectSession
@@ -103,6 +104,18 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
         # Manifests only, plus importing the light plugin modules: never torch or models.
         services.registry.verify()
         discovery.done.emit()
+        # Engines never checked on this machine ('studio doctor' checks them all) are checked
+        # now, each in a process of its own, so that no panel offers one that fails here.
+        store = services.engine_checks.store
+        before = store.path.stat().st_mtime_ns if store.path.exists() else 0
+        for panel in Panel:
+            try:
+                check_default(services.registry, services.engine_checks, panel)
+            except Exception:
+                log.warning("checking the engines of %s failed", panel.value, exc_info=True)
+        after = store.path.stat().st_mtime_ns if store.path.exists() else 0
+        if after != before:
+            discovery.done.emit()
 
     threading.Thread(target=discover, name="plugin-discovery", daemon=True).start()
     return StudioApp(

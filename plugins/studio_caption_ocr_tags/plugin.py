@@ -13,10 +13,14 @@ from typing import Any
 
 from studio.plugin_api import (
     AssetKind,
+    CaptionRequest,
     ChoiceOption,
+    EngineCheck,
+    EngineCheckFailed,
     Event,
     FloatOption,
     GeneratedAsset,
+    InputMedia,
     InputSlot,
     IntOption,
     KnownModel,
@@ -25,15 +29,18 @@ from studio.plugin_api import (
     OptionSet,
     Progress,
     Request,
+    ResolvedModel,
     Result,
     RunContext,
 )
+from studio.plugin_api.engine_checks import CheckContext, check_picture, run_plugin
 from studio.plugin_api.images import open_rgb
 
 from .describer import Describer, compose, load_describer, row_texts, weights_file
 
 EMBEDDED_MODEL_ID = "ocr-tags"
 MODES = ("describe", "text", "tags")
+CHECK_TEXT = "OPEN 24 HOURS"
 
 
 class OcrTagsDescriber(ModelPlugin):
@@ -93,6 +100,60 @@ class OcrTagsDescriber(ModelPlugin):
             advanced=True,
         ),
     )
+
+    engine_checks = (
+        EngineCheck(id="rapidocr", label="RapidOCR (ONNX)", packages=("rapidocr-onnxruntime",)),
+        EngineCheck(
+            id="efficientnet",
+            label="EfficientNet-Lite0 tagger (torch)",
+            packages=("torch", "efficientnet-lite-pytorch"),
+        ),
+    )
+
+    def check_engine(self, ctx: CheckContext) -> str:
+        """RapidOCR reads rendered text back; the tagger's float32 scores match float64's."""
+        model = ResolvedModel(id=EMBEDDED_MODEL_ID, path=weights_file())
+        if ctx.check.id == "rapidocr":
+            return self._check_ocr(model, ctx)
+        return self._check_tagger(model, ctx)
+
+    def _check_ocr(self, model: ResolvedModel, ctx: CheckContext) -> str:
+        from PIL import Image, ImageDraw, ImageFont
+
+        picture = Image.new("RGB", (420, 110), (250, 250, 245))
+        font = ImageFont.load_default(size=44)
+        ImageDraw.Draw(picture).text((24, 28), CHECK_TEXT, fill=(20, 20, 30), font=font)
+        path = ctx.workdir / "sign.png"
+        picture.save(path)
+        request = CaptionRequest(
+            inputs=(
+                InputMedia(role="image", path=path, kind=AssetKind.IMAGE, media_type="image/png"),
+            )
+        )
+        (asset,) = run_plugin(self, model, request, ctx, run_options={"mode": "text"})
+        read = " ".join(asset.data.decode("utf-8").split())
+        if read.upper() != CHECK_TEXT:
+            raise EngineCheckFailed(f"read {read!r} from a picture of {CHECK_TEXT!r}")
+        return f"read {read!r}"
+
+    def _check_tagger(self, model: ResolvedModel, ctx: CheckContext) -> str:
+        import torch
+
+        from .describer import load_classifier, preprocess
+
+        classifier = load_classifier(weights_file(), ctx.load_context(model).load_weights)
+        batch = preprocess(check_picture(224))
+        with torch.inference_mode():
+            single = torch.softmax(classifier(batch)[0], dim=0)
+            double = torch.softmax(classifier.double()(batch.double())[0], dim=0)
+        gap = float((single.double() - double).abs().max())
+        top_single, top_double = int(single.argmax()), int(double.argmax())
+        if gap > 1e-3 or top_single != top_double:
+            raise EngineCheckFailed(
+                f"float32 scores differ from float64 by {gap:.2g} (classes {top_single} and "
+                f"{top_double})"
+            )
+        return f"float32 within {gap:.1g} of float64"
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         if model.id != EMBEDDED_MODEL_ID:

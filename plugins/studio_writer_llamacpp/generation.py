@@ -18,8 +18,10 @@ llama_cpp is imported inside the functions.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from typing import Any
 from studio.plugin_api import (
     Event,
     GeneratedAsset,
+    InputError,
     LoadContext,
     Partial,
     Progress,
@@ -48,6 +51,13 @@ from studio.plugin_api.writing import (
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+ENGINE_CHECK_ID = "llama.cpp"
+NO_EXTRA_BUFFERS = "no-extra-buffers"
+"""The cure for CPUs where ggml's extra CPU buffer types crash: its AMX kernel
+(``ggml_backend_amx_mul_mat``) faulted on its first instruction on a Xeon with AMX. Without extra
+buffer types, weights stay in plain CPU buffers and the ordinary AVX kernels run them (40.9
+tokens/s for the embedded Gemma on such a machine, 2 cores)."""
+_PARAMS_LOCK = threading.Lock()
 PROGRESS_INTERVAL = 0.2
 """Seconds between progress reports while writing (tens of tokens a second would otherwise mean
 tens of progress-bar updates a second, taken from the CPU the model writes with)."""
@@ -83,11 +93,11 @@ class LoadedLlama:
 
 
 def check_gguf_file(path: Path | None) -> Path:
-    """``path`` if it is a readable GGUF file; ``ValueError`` saying what it is otherwise."""
+    """``path`` if it is a readable GGUF file; :class:`InputError` saying what it is otherwise."""
     if path is None:
-        raise ValueError("Choose a .gguf language model file.")
+        raise InputError("Choose a .gguf language model file.")
     if path.is_dir():
-        raise ValueError(
+        raise InputError(
             f"{path.name} is a folder; the llama.cpp writer reads single .gguf files. Choose a "
             ".gguf file, or use the Transformers writer for a Hugging Face model folder."
         )
@@ -95,28 +105,68 @@ def check_gguf_file(path: Path | None) -> Path:
         with open(path, "rb") as file:
             magic = file.read(4)
     except OSError as exc:
-        raise ValueError(f"{path.name} cannot be read: {exc.strerror or exc}.") from None
+        raise InputError(f"{path.name} cannot be read: {exc.strerror or exc}.") from None
     if magic != GGUF_MAGIC:
-        raise ValueError(
+        raise InputError(
             f"{path.name} is not a GGUF file (it does not start with 'GGUF'); the llama.cpp "
             "writer reads .gguf language models."
         )
     return path
 
 
+@contextlib.contextmanager
+def _model_params(variant: str) -> Iterator[None]:
+    """While ``Llama()`` is built, its model parameters follow ``variant``.
+
+    ``Llama()`` does not expose ``use_extra_bufts``; it takes its parameters from
+    ``llama_model_default_params()``, so that function is wrapped for the duration (under a
+    lock: two loads at once must not see each other's wrapper).
+    """
+    if variant != NO_EXTRA_BUFFERS:
+        yield
+        return
+    import llama_cpp.llama as llama_module
+
+    lib = llama_module.llama_cpp
+    with _PARAMS_LOCK:
+        original = lib.llama_model_default_params
+
+        def without_extra_buffers() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        lib.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
+def open_llama(path: Path, variant: str, **settings: Any) -> Any:
+    """``llama_cpp.Llama(model_path=path, **settings)``, run the way ``variant`` says."""
+    from llama_cpp import Llama
+
+    with _model_params(variant):
+        return Llama(model_path=str(path), **settings)
+
+
 def load_llama(ctx: LoadContext, context_length: int, *, label: str = "") -> LoadedLlama:
-    """Load the GGUF of ``ctx.model`` on the CPU with ``ctx.threads`` threads."""
+    """Load the GGUF of ``ctx.model`` on the CPU with ``ctx.threads`` threads, the way its
+    engine check passed on this machine (``ctx.engine_variants``)."""
     path = check_gguf_file(ctx.model.path)
     if ctx.device != "cpu":
         log.info("llama.cpp runs on the CPU here (asked for %s)", ctx.device)
     ctx.cancel.raise_if_cancelled()
     ctx.report_progress(None, f"Loading {label or path.name}…")
-    from llama_cpp import Llama
-
     threads = max(1, ctx.threads)
+    variant = ctx.engine_variants.get(ENGINE_CHECK_ID, "default")
+    if variant != "default":
+        log.info("llama.cpp runs as '%s' on this machine (its self-check)", variant)
     try:
-        llama = Llama(
-            model_path=str(path),
+        llama = open_llama(
+            path,
+            variant,
             n_ctx=max(0, context_length),
             n_batch=512,
             n_threads=threads,
@@ -126,7 +176,7 @@ def load_llama(ctx: LoadContext, context_length: int, *, label: str = "") -> Loa
         )
     except (ValueError, RuntimeError) as exc:
         architecture = _architecture(path)
-        raise ValueError(
+        raise InputError(
             f"llama.cpp could not load {path.name}"
             + (f" (architecture '{architecture}')" if architecture else "")
             + ": the file may be damaged or cut short, or its model is one this llama.cpp "

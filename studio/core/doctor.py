@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from studio.core import python_packages
+from studio.core.engine_checks import EngineChecks, Verdict, cpu_features, cpu_signature
 from studio.core.registry import PluginRegistry
 from studio.core.system_libraries import library_available
 
@@ -38,6 +39,8 @@ class Check:
     details: list[str] = field(default_factory=list)
     repair: str = ""
     """The name of a repair in :data:`REPAIRS` that ``--fix`` runs (Python packages)."""
+    seconds: float | None = None
+    """How long it took, for checks that take a while (the engine self-checks)."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,42 @@ def run_checks(registry: PluginRegistry) -> list[Check]:
     ]
 
 
+def check_cpu() -> Check:
+    flags = cpu_features()
+    return Check(
+        "cpu",
+        Status.INFO,
+        f"{cpu_signature()}; {' '.join(flags) if flags else 'no AVX/AMX flags listed'}",
+    )
+
+
+def engine_check(verdict: Verdict) -> Check:
+    """A verdict as a doctor line: a failed engine is a warning (everything else still works,
+    and that engine is never a default here)."""
+    if verdict.passed:
+        return Check(
+            f"engine {verdict.plugin_id}/{verdict.check_id}",
+            Status.OK,
+            f"{verdict.label}: {verdict.summary()}",
+            seconds=round(verdict.seconds, 2),
+        )
+    return Check(
+        f"engine {verdict.plugin_id}/{verdict.check_id}",
+        Status.WARN,
+        f"{verdict.label} {verdict.summary()}: not used on this machine",
+        seconds=round(verdict.seconds, 2),
+    )
+
+
+def run_engine_checks(checks: EngineChecks, say: Callable[[str], None]) -> list[Check]:
+    """Run every enabled plugin's engine checks now (fresh verdicts for this machine)."""
+    results = [check_cpu()]
+    for plugin_id, check in checks.all_checks():
+        say(f"Checking {check.label} ({plugin_id})…")
+        results.append(engine_check(checks.run(plugin_id, check)))
+    return results
+
+
 def apt_packages_to_install(checks: Sequence[Check]) -> list[str]:
     return sorted({pkg for check in checks for pkg in check.apt_packages})
 
@@ -277,4 +316,5 @@ def checks_to_json(checks: Sequence[Check]) -> dict:
     return {
         "ok": not any(c.status is Status.FAIL for c in checks),
         "checks": [asdict(c) | {"status": str(c.status)} for c in checks],
+        "cpu_features": cpu_features(),
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.device import Devices, resolve_device
+from studio.core.engine_checks import EngineChecks, EngineUnusable
 from studio.core.errors import UserError
 from studio.core.model_cache import CacheKey, ModelCache
 from studio.core.model_resolver import ModelResolver
@@ -31,6 +32,8 @@ from studio.plugin_api import (
     Cancelled,
     CancelToken,
     GeneratedAsset,
+    InputError,
+    KnownModel,
     LoadContext,
     ModelPlugin,
     OptionError,
@@ -121,7 +124,7 @@ class JobFailed(RuntimeError):
 
 def readable_error(exc: BaseException) -> str:
     """The message a person sees for a failed job (the traceback goes to the log)."""
-    if isinstance(exc, UserError | ValueError | OSError | LookupError | JobFailed):
+    if isinstance(exc, UserError | ValueError | OSError | LookupError | JobFailed | EngineUnusable):
         text = str(exc).strip().strip("'\"")
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {exc}".strip()
@@ -141,6 +144,7 @@ class JobExecutor:
         sink: AssetSink | None = None,
         consents: ConsentStore | None = None,
         converted_dir: Path | None = None,
+        engine_checks: EngineChecks | None = None,
     ) -> None:
         self.registry = registry
         self.resolver = resolver
@@ -150,6 +154,7 @@ class JobExecutor:
         self.sink = sink
         self.consents = consents
         self.converted_dir = converted_dir
+        self.engine_checks = engine_checks
         self._plugins: dict[str, ModelPlugin] = {}
 
     def shutdown(self) -> None:
@@ -182,6 +187,9 @@ class JobExecutor:
         for _ in range(8):  # each retry resolves one more file; a model has only a few
             try:
                 return plugin.load(load_options, ctx)
+            except (InputError, FileNotFoundError) as exc:
+                # The model the user chose is not one the plugin can load, or lacks a file.
+                raise UserError(readable_error(exc)) from exc
             except UnsafeWeights as exc:
                 path = exc.path.resolve()
                 if str(path) in ctx.substitutes or not self._granted(ConsentKind.UNPICKLE, path):
@@ -204,6 +212,38 @@ class JobExecutor:
             return self.consents.is_granted(kind, path)
         except OSError:
             return False
+
+    def _resolve(
+        self,
+        plugin_id: str,
+        plugin: ModelPlugin,
+        value: str,
+        on_event: Callable[[JobEvent], None],
+    ) -> tuple[ResolvedModel, dict[str, str]]:
+        """The model files, and the engine variants that passed their checks on this machine.
+
+        Checks not yet run here run now (first use), each in a process of its own. An empty
+        ``model`` is the first of the plugin's embedded models whose checks pass.
+        """
+        record = self.registry.get(plugin_id)
+        assert record.manifest is not None
+        checks = self.engine_checks
+
+        def say(text: str) -> None:
+            on_event(Progress(fraction=None, message=text))
+
+        def usable(model: KnownModel) -> str:
+            if checks is None:
+                return ""
+            try:
+                checks.variants_for(plugin_id, model.id, say)
+            except EngineUnusable as exc:
+                return str(exc)
+            return ""
+
+        model = self.resolver.resolve(record.manifest, plugin, value, usable=usable)
+        variants = {} if checks is None else checks.variants_for(plugin_id, model.id, say)
+        return model, variants
 
     def prepare(self, job: Job) -> tuple[ModelPlugin, dict[str, Any], dict[str, Any]]:
         """Check a job before it runs: plugin usable for the panel, options valid.
@@ -245,8 +285,10 @@ class JobExecutor:
             options = type(plugin).load_options.validate(load_options)
             resolved_device = resolve_device(device, self.devices)
             assert record.manifest is not None
-            model = self.resolver.resolve(record.manifest, plugin, options.get("model", ""))
             with self.scheduler.slot(resolved_device, cancel, lambda position: None) as threads:
+                model, variants = self._resolve(
+                    plugin_id, plugin, options.get("model", ""), lambda event: None
+                )
                 ctx = LoadContext(
                     model=model,
                     device=resolved_device,
@@ -254,6 +296,7 @@ class JobExecutor:
                     cancel=cancel,
                     logger=logging.getLogger(f"studio.plugin.{plugin_id}"),
                     background=True,
+                    engine_variants=variants,
                 )
                 key = CacheKey.make(plugin_id, options, resolved_device)
                 with self.cache.use(key, plugin, lambda: plugin.load(options, ctx)):
@@ -287,7 +330,9 @@ class JobExecutor:
         device = resolve_device(job.device, self.devices)
         with self.scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))) as threads:
             on_event(Started(device=device, threads=threads))
-            model = self.resolver.resolve(record.manifest, plugin, load_options.get("model", ""))
+            model, variants = self._resolve(
+                job.plugin_id, plugin, load_options.get("model", ""), on_event
+            )
             cancel.raise_if_cancelled()
 
             def load() -> Any:
@@ -299,6 +344,7 @@ class JobExecutor:
                     cancel=cancel,
                     logger=logging.getLogger(f"studio.plugin.{job.plugin_id}"),
                     report_progress=lambda f, m: on_event(Progress(fraction=f, message=m)),
+                    engine_variants=variants,
                 )
                 return self._load_with_consents(plugin, load_options, ctx, on_event)
 
@@ -337,6 +383,8 @@ class JobExecutor:
                             cancel.raise_if_cancelled()
             except Cancelled:
                 raise JobCancelled(tuple(committed)) from None
+            except InputError as exc:  # the user's files or options: one sentence, exit 2
+                raise UserError(str(exc)) from exc
         if not ended_with_result:
             raise RuntimeError(f"The plugin '{job.plugin_id}' stopped without a final result.")
         return JobOutcome(job_id=job.job_id, asset_ids=tuple(committed))

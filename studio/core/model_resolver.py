@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from studio.core.engine_checks import EngineUnusable
 from studio.core.errors import UserError
 from studio.core.paths import Paths
 from studio.plugin_api import KnownModel, Manifest, ModelPlugin, ResolvedModel
@@ -23,14 +24,32 @@ class ModelResolver:
         self.paths = paths
         self.hasher = hasher
 
-    def resolve(self, manifest: Manifest, plugin: ModelPlugin, value: str) -> ResolvedModel:
+    def resolve(
+        self,
+        manifest: Manifest,
+        plugin: ModelPlugin,
+        value: str,
+        usable: Callable[[KnownModel], str] | None = None,
+    ) -> ResolvedModel:
+        """The files of ``value``. Empty is the default: the first embedded model, in the
+        manifest's order, for which ``usable`` finds nothing against it (it returns why a model
+        cannot run here, or "")."""
         value = (value or "").strip()
         takes_model = "model" in plugin.load_options
         known = {model.id: model for model in manifest.models}
         if not value:
-            default = next((m for m in manifest.models if m.embedded), None)
-            if default is not None:
-                return self._known(manifest, plugin, default)
+            embedded = [m for m in manifest.models if m.embedded]
+            reasons = []
+            for default in embedded:
+                reason = usable(default) if usable is not None else ""
+                if not reason:
+                    return self._known(manifest, plugin, default)
+                reasons.append(reason)
+            if reasons:
+                raise EngineUnusable(
+                    f"None of the models of {manifest.name} works on this machine: "
+                    + " ".join(reasons)
+                )
             if takes_model:
                 raise UserError(
                     f"The plugin '{manifest.id}' has no embedded model: choose a model folder "

@@ -37,7 +37,11 @@ class _SinkRefused(Exception):
 
 
 def build_child_executor(config: Any) -> JobExecutor:
-    paths = Paths(data_dir=config.data_dir, extra_plugin_dirs=())
+    paths = Paths(data_dir=config.data_dir)
+    paths = Paths(
+        data_dir=config.data_dir,
+        extra_plugin_dirs=tuple(d for d in config.plugin_dirs if d != paths.plugins_dir),
+    )
     return new_job_executor(
         paths,
         PluginRegistry(plugin_dirs=config.plugin_dirs),

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from studio.core.device import Devices, detect_devices
+from studio.core.engine_checks import EngineChecks, VerdictStore
 from studio.core.hashing import HashCache
 from studio.core.jobs import JobExecutor
 from studio.core.model_cache import ModelCache
@@ -37,6 +38,11 @@ class CoreServices:
     executor: JobExecutor
     model_library: ModelLibrary
 
+    @property
+    def engine_checks(self) -> EngineChecks:
+        assert self.executor.engine_checks is not None
+        return self.executor.engine_checks
+
 
 def new_job_executor(
     paths: Paths,
@@ -47,8 +53,14 @@ def new_job_executor(
     consents: ConsentStore,
     hashes: HashCache,
 ) -> JobExecutor:
-    """The job executor wired to the data directory's hash cache, consents and converted files
-    (used by the app and by each model process)."""
+    """The job executor wired to the data directory's hash cache, consents, converted files
+    and engine verdicts (used by the app and by each model process)."""
+    checks = EngineChecks(
+        registry,
+        VerdictStore.in_data_dir(paths.data_dir),
+        data_dir=paths.data_dir,
+        plugin_dirs=paths.plugin_dirs,
+    )
     return JobExecutor(
         registry=registry,
         resolver=ModelResolver(paths, hashes.model_sha256),
@@ -57,6 +69,7 @@ def new_job_executor(
         devices=devices,
         consents=consents,
         converted_dir=converted_dir(paths),
+        engine_checks=checks,
     )
 
 

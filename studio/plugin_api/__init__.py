@@ -8,6 +8,8 @@ Everything a plugin author needs is importable from here; nothing here imports Q
 - :mod:`studio.plugin_api.requests`: one request type per panel.
 - :mod:`studio.plugin_api.events`: :class:`Progress`, :class:`Partial`, :class:`Result`.
 - :mod:`studio.plugin_api.context`: cancel token, device, threads, model files, logger.
+- :mod:`studio.plugin_api.engine_checks`: known-answer self-checks of native engines.
+- :class:`InputError`: what the user gave cannot be used (one sentence, exit code 2).
 - :mod:`studio.plugin_api.testing`: a contract test for your plugin, and light test plugins.
 - helpers plugins share: :mod:`studio.plugin_api.images` (open any image as 8-bit RGB, or a
   clear error), :mod:`studio.plugin_api.speech` (long text, sentence by sentence),
@@ -25,6 +27,8 @@ from studio.plugin_api.context import (
     ResolvedModel,
     RunContext,
 )
+from studio.plugin_api.engine_checks import EngineCheck, EngineCheckFailed
+from studio.plugin_api.errors import InputError
 from studio.plugin_api.events import Event, GeneratedAsset, Partial, Progress, Result
 from studio.plugin_api.kinds import (
     ASSET_KIND_FOR_PANEL,
@@ -89,11 +93,14 @@ __all__ = [
     "Cancelled",
     "CaptionRequest",
     "ChoiceOption",
+    "EngineCheck",
+    "EngineCheckFailed",
     "Event",
     "FloatOption",
     "GenerateKind",
     "GeneratedAsset",
     "ImageRequest",
+    "InputError",
     "InputMedia",
     "InputSlot",
     "IntOption",

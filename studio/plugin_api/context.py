@@ -86,6 +86,9 @@ class LoadContext:
             model when a panel opens, so the first Run starts at once). Skip slow one-time
             work such as converting a model by raising ``Cancelled``: the first real run does
             it, with its progress shown.
+        engine_variants: for each of the plugin's engine checks that passed on this machine,
+            the variant that passed (``"default"``, or a cure such as running without a
+            kernel that crashes here); run the engine that way.
     """
 
     model: ResolvedModel
@@ -97,6 +100,7 @@ class LoadContext:
     allow_remote_code: bool = False
     substitutes: dict[str, Path] = field(default_factory=dict)
     background: bool = False
+    engine_variants: dict[str, str] = field(default_factory=dict)
 
     def load_weights(self, path: Path, map_location: Any = "cpu") -> Any:
         """Load a weights file safely (see :func:`studio.plugin_api.safe_loading.safe_torch_load`).

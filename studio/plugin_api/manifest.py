@@ -23,7 +23,8 @@ imported only when its options or a run are needed. Example::
     id = "acme-small"
     name = "Acme small (embedded)"
     licence = "MIT"
-    embedded = true                    # ships in a package: the default model
+    embedded = true                    # ships in a package; the first embedded model that
+                                       # passes its engine checks here is the default
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from studio.plugin_api.context import LoadContext, RunContext
+from studio.plugin_api.engine_checks import CheckContext, EngineCheck
 from studio.plugin_api.events import Event
 from studio.plugin_api.kinds import AssetKind, Panel
 from studio.plugin_api.manifest import KnownModel, Manifest
@@ -67,12 +68,15 @@ class ModelPlugin(ABC):
         request_fields: the request's text fields it reads (``("prompt",
             "negative_prompt")``...); None means all of them. A plugin that reads none (an
             upscaler) says ``()``, and the panel hides those fields.
+        engine_checks: the native engines it runs, each with a known-answer check
+            (:meth:`check_engine`; see :mod:`studio.plugin_api.engine_checks`).
     """
 
     load_options: ClassVar[OptionSet] = OptionSet()
     run_options: ClassVar[OptionSet] = OptionSet()
     inputs: ClassVar[tuple[InputSlot, ...]] = ()
     request_fields: ClassVar[tuple[str, ...] | None] = None
+    engine_checks: ClassVar[tuple[EngineCheck, ...]] = ()
 
     @abstractmethod
     def load(self, options: Mapping[str, Any], ctx: LoadContext) -> Any:
@@ -112,6 +116,19 @@ class ModelPlugin(ABC):
         message (naming the package or file) when the model is not installed.
         """
         raise FileNotFoundError(f"The plugin does not know where the model '{model.id}' is.")
+
+    def check_engine(self, ctx: CheckContext) -> str:
+        """Run the known-answer check ``ctx.check`` the way ``ctx.variant`` says; return one
+        line on what was seen ("'Paris' as expected").
+
+        Studio calls it in a process of its own once per machine (the verdict is cached by
+        CPU and package versions). Run the engine the way jobs do
+        (:func:`~studio.plugin_api.engine_checks.run_plugin`) and compare its output with
+        something known: raise :class:`~studio.plugin_api.engine_checks.EngineCheckFailed`
+        saying what was expected and what came out when it is wrong. Studio detects a crash
+        or a hang by itself.
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no check '{ctx.check.id}'")
 
     def unload(self, loaded: Any) -> None:  # noqa: B027 - optional hook, empty by default
         """Free what :meth:`load` returned (GPU memory, files). Default: nothing to do."""

@@ -8,7 +8,7 @@ this module picks the editor. Advanced options go into a folded section.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +106,14 @@ class ModelPicker(QWidget):
         known: tuple[KnownModel, ...],
         imported: Sequence[tuple[str, str]] = (),
         on_import: Callable[[str], None] | None = None,
+        unusable: Mapping[str, str] | None = None,
+        default_id: str | None = None,
     ) -> None:
         """``imported``: (label, path) of models the user imported before; ``on_import`` is
-        told of each folder or file the user picks, so it can be listed next time."""
+        told of each folder or file the user picks, so it can be listed next time.
+        ``unusable``: known model ids that failed their engine check here, with the reason
+        (shown, not selectable); ``default_id``: the model an empty value means here (the
+        first embedded model that works; by default the first embedded one)."""
         super().__init__()
         self._on_import = on_import
         layout = QHBoxLayout(self)
@@ -120,16 +125,25 @@ class ModelPicker(QWidget):
         self.combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
+        unusable = unusable or {}
         embedded = [m for m in known if m.embedded]
+        if default_id is None and embedded:
+            default_id = embedded[0].id
         if not embedded:
             self.combo.addItem("", "")
             self.combo.lineEdit().setPlaceholderText("no model chosen: import one")
         for model in known:
             label = f"{model.name} ({model.licence})" if model.licence else model.name
-            self.combo.addItem(label, "" if model.embedded else model.id)
-            self.combo.setItemData(
-                self.combo.count() - 1, model.description or label, Qt.ItemDataRole.ToolTipRole
-            )
+            reason = unusable.get(model.id, "")
+            tooltip = model.description or label
+            if reason:
+                label += " — does not work here"
+                tooltip = f"Not usable on this machine: {reason}. {tooltip}"
+            self.combo.addItem(label, "" if model.id == default_id else model.id)
+            index = self.combo.count() - 1
+            self.combo.setItemData(index, tooltip, Qt.ItemDataRole.ToolTipRole)
+            if reason:
+                self.combo.model().item(index).setEnabled(False)
         for label, path in imported:
             self._add_imported(label, path)
         self.combo.currentTextChanged.connect(self.changed)
@@ -195,6 +209,8 @@ def _make_editor(
     known: tuple[KnownModel, ...] = (),
     imported: Sequence[tuple[str, str]] = (),
     on_import: Callable[[str], None] | None = None,
+    unusable: Mapping[str, str] | None = None,
+    default_id: str | None = None,
 ) -> _Editor:
     if isinstance(option, SeedOption):
         seed = _SeedEditor(option)
@@ -226,7 +242,7 @@ def _make_editor(
             option, combo, combo.currentText, combo.setCurrentText, combo.currentTextChanged
         )
     if isinstance(option, ModelOption):
-        picker = ModelPicker(known, imported, on_import)
+        picker = ModelPicker(known, imported, on_import, unusable, default_id)
         return _Editor(option, picker, picker.value, picker.set_value, picker.changed)
     if isinstance(option, TextOption) and option.multiline:
         text = QPlainTextEdit()
@@ -251,6 +267,8 @@ class OptionsForm(QWidget):
         known_models: tuple[KnownModel, ...] = (),
         imported_models: Sequence[tuple[str, str]] = (),
         on_import: Callable[[str], None] | None = None,
+        unusable_models: Mapping[str, str] | None = None,
+        default_model: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.options = options
@@ -272,7 +290,9 @@ class OptionsForm(QWidget):
         self._advanced_body.setVisible(False)
         has_advanced = False
         for option in options:
-            editor = _make_editor(option, known_models, imported_models, on_import)
+            editor = _make_editor(
+                option, known_models, imported_models, on_import, unusable_models, default_model
+            )
             editor.widget.setToolTip(tooltip_for(option))
             editor.widget.setObjectName(f"option-{option.name}")
             editor.put(option.default)

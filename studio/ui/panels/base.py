@@ -34,6 +34,7 @@ from studio.core.generation import asset_inputs, build_request
 from studio.core.input_import import InputImport
 from studio.core.jobs import Job
 from studio.core.model_files import model_panel
+from studio.core.panel_defaults import panel_plugins
 from studio.core.project.assets import Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
@@ -96,6 +97,7 @@ class PanelWidget(QWidget):
         self._pending_imports: dict[str, InputImport] = {}
         self._last_import: InputImport | None = None
         self._prepared = False
+        self._verdicts_shown: tuple | None = None
 
         self.error_banner = ErrorBanner()
         self.plugin_combo = QComboBox()
@@ -364,36 +366,55 @@ class PanelWidget(QWidget):
     # plugins -------------------------------------------------------------------------------
 
     def refresh_plugins(self) -> None:
-        """Fill the plugin picker from the registry (after discovery)."""
+        """Fill the plugin picker from the registry (after discovery), in the panel's order.
+
+        A plugin whose engine failed its self-check on this machine is listed, greyed, with
+        the reason; it is never picked by itself. If the current plugin has just been found
+        unusable, the next usable one is picked and the banner says so.
+        """
         current = self.current_plugin_id()
+        checks = self.services.engine_checks
         self.plugin_combo.blockSignals(True)
         self.plugin_combo.clear()
-        records = [r for r in self.services.registry.records() if self.panel in r.panels]
+        records = panel_plugins(self.services.registry, self.panel)
+        usable = []
+        unusable_reason = {}
         for record in records:
             licence = record.manifest.licence if record.manifest else ""
             label = record.name + (f" · {licence}" if licence else "")
+            reason = checks.unusable_reason(record.id) if record.enabled else ""
             if not record.enabled:
                 label += " (disabled)"
+            elif reason:
+                label += " (does not work here)"
+                unusable_reason[record.id] = reason
+            else:
+                usable.append(record.id)
             self.plugin_combo.addItem(label, record.id)
             index = self.plugin_combo.count() - 1
-            tooltip = (
-                record.reason
-                if not record.enabled
-                else (record.manifest.description if record.manifest else "")
-            )
-            self.plugin_combo.setItemData(index, tooltip, Qt.ItemDataRole.ToolTipRole)
             if not record.enabled:
+                tooltip = record.reason
+            elif reason:
+                tooltip = f"Not usable on this machine: {reason} ('studio doctor' says more)."
+            else:
+                tooltip = record.manifest.description if record.manifest else ""
+            self.plugin_combo.setItemData(index, tooltip, Qt.ItemDataRole.ToolTipRole)
+            if not record.enabled or reason:
                 item = self.plugin_combo.model().item(index)
                 item.setEnabled(False)
         if not records:
             self.plugin_combo.addItem("No plugin for this panel is installed", None)
         self.plugin_combo.setEnabled(bool(records))
         self.plugin_combo.blockSignals(False)
-        enabled = [r.id for r in records if r.enabled]
-        choice = current if current in enabled else (enabled[0] if enabled else None)
+        choice = current if current in usable else (usable[0] if usable else None)
         index = self.plugin_combo.findData(choice) if choice else 0
         self.plugin_combo.setCurrentIndex(max(index, 0))
         self._plugin_changed()
+        if current in unusable_reason and choice is not None:
+            name = self.services.registry.get(choice).name
+            self.error_banner.show_message(
+                f"{unusable_reason[current]}, so it is not used here: switched to {name}."
+            )
 
     def current_plugin_id(self) -> str | None:
         data = self.plugin_combo.currentData()
@@ -432,11 +453,14 @@ class PanelWidget(QWidget):
         self.plugin_note.setText(spec.description)
         self._spec = spec
         library = self.services.model_library
+        self._verdicts_shown = verdicts = self._verdicts(spec)
         self.load_form = OptionsForm(
             spec.load_options,
             known_models=spec.models,
             imported_models=[(e.label, e.path) for e in library.entries(self.panel)],
             on_import=lambda path: library.remember(path, self.panel),
+            unusable_models={k: v for k, v in verdicts[1].items() if v},
+            default_model=verdicts[2],
         )
         self.run_form = OptionsForm(spec.run_options)
         for position, form in enumerate((self.load_form, self.run_form)):
@@ -446,6 +470,16 @@ class PanelWidget(QWidget):
         self.plugin_selected(spec)
         if self.isVisible():
             self.warm_up(plugin_id)
+
+    def _verdicts(self, spec: ModelSpec) -> tuple[str, dict[str, str], str | None]:
+        """What the cached engine verdicts say of a plugin: why it cannot run here (or ""),
+        why each of its known models cannot, and the model an empty value means."""
+        checks = self.services.engine_checks
+        return (
+            checks.unusable_reason(spec.id),
+            {m.id: checks.unusable_reason(spec.id, m.id) for m in spec.models},
+            checks.default_model(spec.id),
+        )
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -588,6 +622,8 @@ class PanelWidget(QWidget):
         self._job_ended(job_id)
         self.progress.idle("Failed")
         self.error_banner.show_message(message)
+        if self._spec is not None and self._verdicts(self._spec) != self._verdicts_shown:
+            self.refresh_plugins()  # an engine failed its self-check: offer what works
 
     @Slot(str, object)
     def _on_cancelled(self, job_id: str, asset_ids: tuple[str, ...]) -> None:

@@ -63,7 +63,6 @@ class VoicePanel(PanelWidget):
         super().__init__(*args, **kwargs)
         self.run_button.setText("Speak")
         self.run_button.setToolTip("Speak the text (Ctrl+Enter)")
-        self._picked_default = False
 
     # request side ------------------------------------------------------------------------------
 
@@ -159,18 +158,6 @@ class VoicePanel(PanelWidget):
             self.reference_input.setToolTip(slot.description)
         else:
             self.reference_input.clear()
-
-    def refresh_plugins(self) -> None:
-        """Fill the picker; on the first fill, pick the embedded (offline, default) voice."""
-        super().refresh_plugins()
-        if self._picked_default:
-            return
-        self._picked_default = True
-        for record in self.services.registry.enabled_for_panel(self.panel):
-            manifest = record.manifest
-            if manifest is not None and any(model.embedded for model in manifest.models):
-                self.select_plugin(record.id)
-                break
 
     def takes_text_assets(self) -> str:
         return "the text to speak"
