@@ -57,16 +57,13 @@ class StudioApp:
 def panel_executors(services: CoreServices, panels) -> dict:
     """One executor per panel: a model process each, or the shared in-process executor."""
     if not services.settings.isolate_models:
-        return {panel: services.executor for panel in panels}
-    from studio.core.process_host import ChildConfig, ProcessExecutor
+        from studio.core.crash_marks import CrashMarks
 
-    config = ChildConfig(
-        data_dir=services.paths.data_dir,
-        plugin_dirs=services.paths.plugin_dirs,
-        budget_bytes=services.settings.memory_budget_bytes,
-        environ=dict(os.environ),
-    )
-    return {panel: ProcessExecutor(services.executor, config, panel.value) for panel in panels}
+        services.executor.crash_marks = CrashMarks(services.paths.data_dir)
+        return {panel: services.executor for panel in panels}
+    from studio.core.process_host import model_process_executor
+
+    return {panel: model_process_executor(services, panel.value) for panel in panels}
 
 
 def build_app(project: Path | None = None, services: CoreServices | None = None) -> StudioApp:
@@ -159,7 +156,14 @@ def run_app(project: Path | None = None) -> int:
         )
         return 0
     app.setWindowIcon(QIcon(str(resource_path("icons", "studio.svg"))))
-    studio = build_app(project)
+    from studio.core.logs import enable_crash_stacks
+    from studio.core.services import build_core_services
+    from studio.ui.crash_notice import offer_model_processes_after_crash
+
+    services = build_core_services()
+    enable_crash_stacks(services.paths)
+    offer_model_processes_after_crash(services)
+    studio = build_app(project, services)
     listen_for_launches(studio, name)
     studio.window.show()
     studio.window.welcome_if_first_launch()

@@ -31,3 +31,46 @@ def test_plugins(monkeypatch: pytest.MonkeyPatch) -> Path:
 
     monkeypatch.setenv("STUDIO_PLUGIN_PATH", str(TEST_PLUGINS_DIR))
     return TEST_PLUGINS_DIR
+
+
+@pytest.fixture(scope="session")
+def _builtin_verdicts() -> dict:
+    """Passed verdicts for every engine check of the installed plugins, under this machine's
+    signature (computed once per session)."""
+    from studio.core.engine_checks import Attempt, Verdict, check_signature
+    from studio.core.registry import PluginRegistry, PluginUnavailable
+
+    registry = PluginRegistry()
+    verdicts = {}
+    for record in registry.records():
+        try:
+            plugin_class = registry.plugin_class(record.id)
+        except PluginUnavailable:
+            continue
+        for check in plugin_class.engine_checks:
+            verdict = Verdict(
+                plugin_id=record.id,
+                check_id=check.id,
+                label=check.label,
+                passed=True,
+                variant=check.variants[0],
+                attempts=(Attempt(check.variants[0], "passed", "taken as passed by tests", 0.0),),
+                signature=check_signature(record.version, check),
+            )
+            verdicts[f"{record.id}/{check.id}"] = verdict.to_json()
+    return verdicts
+
+
+@pytest.fixture(autouse=True)
+def engine_verdicts(studio_data_dir: Path, _builtin_verdicts: dict) -> Path:
+    """The built-in engines count as checked (passed) in each test's data directory, so that
+    tests of plugins and panels do not run the real engine checks (each loads an embedded
+    model in a process of its own; tests/core/test_engine_checks.py and the `models` tests run
+    them). A test that wants them unchecked removes this file."""
+    import json
+
+    from studio.core.engine_checks import VERDICTS_FILE
+
+    path = studio_data_dir / VERDICTS_FILE
+    path.write_text(json.dumps({"version": 1, "verdicts": _builtin_verdicts}), encoding="utf-8")
+    return path

@@ -36,15 +36,25 @@ def make_executor(
     sink=None,
     budget_bytes: int = 2**40,
     scheduler: DeviceScheduler | None = None,
+    engine_checks: bool = False,
 ) -> tuple[JobExecutor, MemorySink]:
+    """An executor over ``plugin_dirs`` only; with ``engine_checks``, the plugins' engine
+    checks run (in processes of their own) and their verdicts go to ``data_dir``."""
+    from studio.core.engine_checks import EngineChecks, VerdictStore
+
     sink = sink or MemorySink()
     paths = Paths(data_dir=data_dir)
+    registry = PluginRegistry(plugin_dirs=plugin_dirs, entry_point_group=None)
+    checks = EngineChecks(
+        registry, VerdictStore.in_data_dir(data_dir), data_dir=data_dir, plugin_dirs=plugin_dirs
+    )
     executor = JobExecutor(
-        registry=PluginRegistry(plugin_dirs=plugin_dirs, entry_point_group=None),
+        registry=registry,
         resolver=ModelResolver(paths, hasher=lambda path: f"sha-of-{path.name}"),
         cache=ModelCache(budget_bytes),
         scheduler=scheduler or DeviceScheduler(),
         devices=Devices(),
         sink=sink,
+        engine_checks=checks if engine_checks else None,
     )
     return executor, sink

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from studio.core.generation import (
 )
 from studio.core.jobs import Job, JobCancelled, JobEvent, Started, Waiting, readable_error
 from studio.core.project.store import ProjectStore
+from studio.core.recipe import RecipeOrigin
 from studio.plugin_api import PANEL_FOR_GENERATE_KIND, CancelToken, GenerateKind, Partial, Progress
 
 log = logging.getLogger(__name__)
@@ -136,11 +139,29 @@ class _ProgressPrinter:
             sys.stderr.write("\r\033[K")
 
 
+@contextlib.contextmanager
+def job_executor(services: Any, job: Job) -> Iterator[Any]:
+    """What runs the command's job: a model process of its own, as in the window (so a crash
+    in native code is one sentence and exit code 1), unless the preferences keep models in
+    Studio's own process."""
+    if not services.settings.isolate_models:
+        yield services.executor
+        return
+    from studio.core.process_host import model_process_executor
+
+    executor = model_process_executor(services, f"cli-{job.panel.value}")
+    try:
+        yield executor
+    finally:
+        executor.shutdown()
+
+
 def _run(services, store: ProjectStore, job: Job, sink: StoreSink, as_json: bool) -> int:
     printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
     cancel = CancelToken()
     try:
-        outcome = services.executor.execute(job, cancel, printer, sink)
+        with job_executor(services, job) as executor:
+            outcome = executor.execute(job, cancel, printer, sink)
     except KeyboardInterrupt:
         cancel.cancel()
         printer.done()
@@ -203,13 +224,30 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
         device=args.device or services.settings.device,
     )
     services.executor.prepare(job)  # plugin, panel and options checked before any write
+    created = not args.project.exists()
     store = ProjectStore.open_or_create(args.project)
+    code = EXIT_FAILED
     try:
         request = build_request(panel, fields, import_inputs(store, inputs))
         job = dataclasses.replace(job, request=request)
-        return _run(services, store, job, StoreSink(store), args.json)
+        code = _run(services, store, job, StoreSink(store), args.json)
+        return code
     finally:
+        kept = code == EXIT_OK or any(
+            asset.recipe.origin is RecipeOrigin.GENERATED for asset in store.list_assets()
+        )
         store.close()
+        if created and not kept:
+            _remove_project(args.project)  # a first job that failed leaves nothing behind
+
+
+def _remove_project(path: Path) -> None:
+    for leftover in (
+        path,
+        *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal")),
+    ):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:

@@ -209,6 +209,10 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
 
 def run() -> NoReturn:
     """Console-script entry point of ``studio``."""
+    from studio.core.logs import enable_crash_stacks
+    from studio.core.paths import Paths
+
+    enable_crash_stacks(Paths.from_environment())
     sys.exit(main())
 
 

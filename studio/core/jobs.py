@@ -9,6 +9,7 @@ asset to the asset sink, which commits it to the project before the next one is 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import random
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.core.crash_marks import CrashMarks
 from studio.core.device import Devices, resolve_device
 from studio.core.engine_checks import EngineChecks, EngineUnusable
 from studio.core.errors import UserError
@@ -155,6 +157,9 @@ class JobExecutor:
         self.consents = consents
         self.converted_dir = converted_dir
         self.engine_checks = engine_checks
+        self.crash_marks: CrashMarks | None = None
+        """Set when jobs run in the window's own process: each running job is marked, so the
+        next start can say which one crashed it."""
         self._plugins: dict[str, ModelPlugin] = {}
 
     def shutdown(self) -> None:
@@ -328,7 +333,17 @@ class JobExecutor:
         record = self.registry.get(job.plugin_id)
         assert record.manifest is not None
         device = resolve_device(job.device, self.devices)
-        with self.scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))) as threads:
+        marked = (
+            self.crash_marks.running(
+                job.job_id, job.plugin_id, record.name, str(load_options.get("model") or "")
+            )
+            if self.crash_marks is not None
+            else contextlib.nullcontext()
+        )
+        with (
+            marked,
+            self.scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))) as threads,
+        ):
             on_event(Started(device=device, threads=threads))
             model, variants = self._resolve(
                 job.plugin_id, plugin, load_options.get("model", ""), on_event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import logging.handlers
 
@@ -29,3 +30,21 @@ def configure_logging(paths: Paths, level: int = logging.INFO) -> None:
     )
     root.addHandler(handler)
     root.setLevel(level)
+
+
+_crash_file = None
+
+
+def enable_crash_stacks(paths: Paths) -> None:
+    """Let Python's faulthandler write the stack of a native crash (SIGSEGV, SIGABRT...) into
+    the log file, where the next start, and a person, can find it."""
+    global _crash_file
+    try:
+        paths.logs_dir.mkdir(parents=True, exist_ok=True)
+        crash_file = open(paths.log_file, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+    except OSError:
+        return
+    faulthandler.enable(file=crash_file, all_threads=True)
+    if _crash_file is not None:
+        _crash_file.close()
+    _crash_file = crash_file

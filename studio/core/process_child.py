@@ -19,7 +19,7 @@ from studio.core.device import detect_devices
 from studio.core.errors import UserError
 from studio.core.hashing import HashCache
 from studio.core.jobs import Job, JobCancelled, JobEvent, JobExecutor, ProducedAsset, readable_error
-from studio.core.logs import configure_logging
+from studio.core.logs import configure_logging, enable_crash_stacks
 from studio.core.model_cache import ModelCache
 from studio.core.offline import enforce_offline
 from studio.core.paths import Paths
@@ -57,7 +57,9 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     """Entry point of the model process (spawned, so nothing is inherited but ``config``)."""
     os.environ.update(config.environ)
     enforce_offline()
-    configure_logging(Paths(data_dir=config.data_dir))
+    paths = Paths(data_dir=config.data_dir)
+    configure_logging(paths)
+    enable_crash_stacks(paths)
     executor = build_child_executor(config)
 
     def send_event(event: JobEvent) -> None:

@@ -56,6 +56,27 @@ class ModelProcessCrashed(JobFailed):
     """The model process ended in the middle of a job (a crash in native code, or killed)."""
 
 
+CRASHES_BEFORE_REFUSING = 2
+"""A model the process crashed on this many times is not run again in this session."""
+
+
+def exit_description(code: int | None) -> str:
+    """How a process ended, in words ("SIGSEGV, a crash in native code")."""
+    import signal
+
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"):
+            return f"{name}, a crash in native code"
+        return f"ended by {name}"
+    return f"exit code {code}"
+
+
 class ProcessExecutor:
     """Runs jobs like :class:`JobExecutor`, but inside one child process (started on first use)."""
 
@@ -68,6 +89,7 @@ class ProcessExecutor:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
         self._cancel = self._context.Event()
+        self._crashes: dict[tuple[str, str], int] = {}
 
     # the JobExecutor interface ---------------------------------------------------------------
 
@@ -88,16 +110,41 @@ class ProcessExecutor:
         sink = sink or self.local.sink
         if sink is None:
             raise RuntimeError("no asset sink: nothing could keep the results")
-        _, _, run_options = self.local.prepare(job)
+        _, load_options, run_options = self.local.prepare(job)
         # The seed is chosen here, once, so that the recipe and the child agree on it.
         job = dataclasses.replace(job, run_options=run_options)
+        crash_key = (job.plugin_id, repr(sorted(load_options.items())))
+        if self._crashes.get(crash_key, 0) >= CRASHES_BEFORE_REFUSING:
+            raise ModelProcessCrashed(self._crashed_twice(job))
         device = resolve_device(job.device, self.local.devices)
         scheduler = self.local.scheduler
         with self._lock, scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))):
             conn = self._ensure_child()
             self._cancel.clear()
             conn.send(("run", job))
-            return self._follow(job, conn, cancel, on_event, sink)
+            try:
+                return self._follow(job, conn, cancel, on_event, sink)
+            except ModelProcessCrashed:
+                self._crashes[crash_key] = self._crashes.get(crash_key, 0) + 1
+                if self._crashes[crash_key] >= CRASHES_BEFORE_REFUSING:
+                    raise ModelProcessCrashed(self._crashed_twice(job)) from None
+                raise
+
+    def _crashed_twice(self, job: Job) -> str:
+        """Why a job is refused after its model crashed the process twice, and what else to
+        use (the panel's next plugin that works here)."""
+        from studio.core.panel_defaults import alternative
+
+        registry = self.local.registry
+        name = registry.get(job.plugin_id).name
+        other = None
+        if self.local.engine_checks is not None:
+            other = alternative(registry, self.local.engine_checks, job.panel, job.plugin_id)
+        advice = f"use {other.name} instead" if other else "choose another model"
+        return (
+            f"{name} crashed the model process twice with this model, so it is not started "
+            f"into the same crash again: {advice} (the log has the crash's stack)."
+        )
 
     # the child -------------------------------------------------------------------------------
 
@@ -143,9 +190,11 @@ class ProcessExecutor:
                     self._process.join(2)  # reap it, so its exit code is known
                     code = self._process.exitcode
                 self._forget_child()
+                log.error("model process %s ended during job %s: %s", self.name, job.job_id, code)
+                name = self.local.registry.get(job.plugin_id).name
                 raise ModelProcessCrashed(
-                    f"The model process stopped unexpectedly (exit code {code}); "
-                    "it starts again with the next job."
+                    f"The model process stopped unexpectedly while running {name} "
+                    f"({exit_description(code)}); the next job starts a new one."
                 ) from None
             kind = message[0]
             if kind == "event":
@@ -213,3 +262,17 @@ class ProcessExecutor:
             if self._process is not None:
                 self._process.join(timeout)
             self._forget_child()
+
+
+def model_process_executor(services: Any, name: str) -> ProcessExecutor:
+    """A model process (started on first use) that runs jobs for ``services``' executor: how
+    the window runs each panel's jobs, and the command line its one job."""
+    import os
+
+    config = ChildConfig(
+        data_dir=services.paths.data_dir,
+        plugin_dirs=services.paths.plugin_dirs,
+        budget_bytes=services.settings.memory_budget_bytes,
+        environ=dict(os.environ),
+    )
+    return ProcessExecutor(services.executor, config, name)

@@ -72,9 +72,19 @@ class PreferencesDialog(QDialog):
         self.isolate = QCheckBox("Run models in separate processes")
         self.isolate.setChecked(settings.isolate_models)
         self.isolate.setToolTip(
-            "Keeps the window smooth while models load and run, and frees their memory for "
-            "certain when they are unloaded. Takes effect after a restart."
+            "Keeps the window smooth while models load and run, frees their memory for "
+            "certain when they are unloaded, and limits a crash in a model's native code to "
+            "that job. Takes effect after a restart."
         )
+        self.isolate_note = QLabel(
+            "Off: models run inside the window, and a crash in a model's native code closes "
+            "the whole window (the crash is logged and the next start offers to turn this "
+            "back on)."
+        )
+        self.isolate_note.setWordWrap(True)
+        self.isolate_note.setStyleSheet("color: palette(mid);")
+        self.isolate_note.setVisible(not settings.isolate_models)
+        self.isolate.toggled.connect(lambda on: self.isolate_note.setVisible(not on))
         self.warm_up = QCheckBox("Load a panel's model when the panel opens")
         self.warm_up.setChecked(settings.warm_up_models)
         self.warm_up.setToolTip(
@@ -94,6 +104,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Memory for models", self.budget)
         form.addRow("Theme", self.theme)
         form.addRow("", self.isolate)
+        form.addRow("", self.isolate_note)
         form.addRow("", self.warm_up)
         form.addRow("Projects folder", folder_row)
         note = QLabel(

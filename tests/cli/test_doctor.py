@@ -10,7 +10,7 @@ from studio.core.doctor import Check, Status
 
 
 def test_doctor_json_reports_every_check(capsys):
-    code = cli.main(["doctor", "--json"])
+    code = cli.main(["doctor", "--json", "--no-engines"])
     report = json.loads(capsys.readouterr().out)
     names = [c["name"] for c in report["checks"]]
     assert names == [
@@ -56,9 +56,9 @@ def test_fix_installs_missing_packages_once_and_is_idempotent(monkeypatch, capsy
     monkeypatch.setattr(doctor, "library_available", fake_available)
     monkeypatch.setattr(doctor, "can_install_system_packages", lambda: True)
     monkeypatch.setattr(doctor, "install_apt_packages", fake_install)
-    cli.main(["doctor", "--fix"])
+    cli.main(["doctor", "--fix", "--no-engines"])
     assert installed == [["libpulse0"]]
-    cli.main(["doctor", "--fix"])
+    cli.main(["doctor", "--fix", "--no-engines"])
     assert installed == [["libpulse0"]]
     assert "Nothing to fix." in capsys.readouterr().out
 
@@ -66,7 +66,7 @@ def test_fix_installs_missing_packages_once_and_is_idempotent(monkeypatch, capsy
 def test_without_root_fix_prints_the_command(monkeypatch, capsys):
     monkeypatch.setattr(doctor, "library_available", lambda so: so != "libpulse.so.0")
     monkeypatch.setattr(doctor, "can_install_system_packages", lambda: False)
-    cli.main(["doctor", "--fix"])
+    cli.main(["doctor", "--fix", "--no-engines"])
     assert "apt-get install -y libpulse0" in capsys.readouterr().out
 
 
