@@ -63,7 +63,13 @@ class ModelResolver:
             path = path.resolve()
             if not os.access(path, os.R_OK):
                 raise UserError(f"The model {path} cannot be read (permission denied).")
-            return ResolvedModel(id=str(path), path=path, sha256=self.hasher(path))
+            try:
+                sha256 = self.hasher(path)
+            except FileNotFoundError:
+                # No weights to hash (an empty folder, a folder given for a file): the plugin
+                # says what it expected when it looks at the path.
+                sha256 = None
+            return ResolvedModel(id=str(path), path=path, sha256=sha256)
         if os.sep in value or value.startswith((".", "~")) or path.suffix:
             raise UserError(f"The model file or folder {value} does not exist.")
         choices = ", ".join(known) or "none"

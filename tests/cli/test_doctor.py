@@ -82,3 +82,24 @@ def test_disabled_plugins_are_a_warning_with_details(tmp_path, monkeypatch):
         "0 of 1 plugins enabled",
         details=["needs-more: it needs the Python package absent-package-xyz (not installed)"],
     )
+
+
+def test_doctor_runs_the_engine_checks_and_warns_for_one_that_fails(tmp_path, monkeypatch, capsys):
+    from tests.core.test_engine_checks import plugin
+
+    plugin(tmp_path / "plugins", "broken_engine", {"default": "abort", "cure": "wrong"})
+    plugin(tmp_path / "plugins", "good_engine", {})
+    monkeypatch.setenv("STUDIO_PLUGIN_PATH", str(tmp_path / "plugins"))
+    code = cli.main(["doctor", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    by_name = {c["name"]: c for c in report["checks"]}
+    broken = by_name["engine broken-engine/engine"]
+    assert broken["status"] == "warn"
+    assert "Fake engine crashes on this CPU" in broken["message"]
+    assert "not used on this machine" in broken["message"]
+    assert by_name["engine good-engine/engine"]["status"] == "ok"
+    assert by_name["engine good-engine/engine"]["seconds"] > 0
+    assert code == (0 if report["ok"] else 1)  # a failed engine is a warning, not a failure
+    assert not any(
+        c["status"] == "fail" for c in report["checks"] if c["name"].startswith("engine")
+    )

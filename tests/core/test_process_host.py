@@ -50,7 +50,7 @@ def host(tmp_path):
     write_folder_plugin(tmp_path / "extra", "crasher", code=CRASHER)
     write_folder_plugin(tmp_path / "extra", "counter", code=LOAD_COUNTER)
     dirs = (TEST_PLUGINS_DIR, tmp_path / "extra")
-    local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs)
+    local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs, engine_checks=True)
     config = ChildConfig(
         data_dir=tmp_path / "data", plugin_dirs=dirs, budget_bytes=2**30, environ=dict(os.environ)
     )
@@ -165,5 +165,21 @@ def test_a_failed_warm_up_is_quiet_and_the_run_reports_the_error(host, tmp_path)
     bad = {"log": str(tmp_path / "no" / "such" / "dir" / "loads.txt")}
     executor.prepare_plugin("counter", bad, "cpu")
     job = Job(plugin_id="counter", panel=Panel.WRITING, request=TextRequest(), load_options=bad)
-    with pytest.raises(JobFailed, match="No such file"):
+    # A file the load needs is missing: the user's to fix (exit code 2 on the command line).
+    with pytest.raises(UserError, match="No such file"):
         executor.execute(job, CancelToken())
+
+
+def test_a_model_that_crashes_the_process_twice_is_not_started_again(host):
+    executor, sink = host
+    crash = Job(plugin_id="crasher", panel=Panel.WRITING, request=TextRequest(prompt="x"))
+    with pytest.raises(ModelProcessCrashed, match="the next job starts a new one"):
+        executor.execute(crash, CancelToken())
+    with pytest.raises(ModelProcessCrashed, match="crashed the model process twice"):
+        executor.execute(crash, CancelToken())
+    with pytest.raises(ModelProcessCrashed, match="not started into the same crash") as third:
+        executor.execute(crash, CancelToken())
+    assert executor.child_pid is None  # refused without starting a process
+    assert "instead" in str(third.value)  # the panel's next plugin that works is offered
+    executor.execute(echo("other plugins still run"), CancelToken())
+    assert sink.produced[-1].asset.data == b"other plugins still run"
