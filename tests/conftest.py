@@ -27,9 +27,21 @@ def studio_data_dir(
 @pytest.fixture
 def test_plugins(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make the light test plugins (echo, gradient, tone, describe) discoverable."""
+    from studio.core import panel_defaults
+    from studio.plugin_api import Panel
     from studio.plugin_api.testing import TEST_PLUGINS_DIR
 
     monkeypatch.setenv("STUDIO_PLUGIN_PATH", str(TEST_PLUGINS_DIR))
+    # Panels offer their test plugin first (no models, milliseconds a run); the Voice panel
+    # keeps its embedded voice first, as users see it, and its tests pick the tone plugin.
+    first = {
+        Panel.WRITING: "studio-test.echo",
+        Panel.IMAGE: "studio-test.gradient",
+        Panel.CAPTIONING: "studio-test.describe",
+    }
+    for panel, plugin_id in first.items():
+        order = (plugin_id, *panel_defaults.PANEL_ORDER[panel])
+        monkeypatch.setitem(panel_defaults.PANEL_ORDER, panel, order)
     return TEST_PLUGINS_DIR
 
 

@@ -31,25 +31,27 @@ def generate(capsys, *args: str) -> tuple[int, str]:
 
 
 def test_a_native_crash_is_one_sentence_exit_1_and_leaves_no_project(tmp_path, monkeypatch, capsys):
-    write_folder_plugin(tmp_path / "plugins", "aborts", code=ABORTS)
+    write_folder_plugin(tmp_path / "plugins", "crashes_natively", code=ABORTS)
     monkeypatch.setenv("STUDIO_PLUGIN_PATH", str(tmp_path / "plugins"))
     project = tmp_path / "new.studio"
-    code, err = generate(capsys, "text", "--project", str(project), "--plugin", "aborts")
+    code, err = generate(capsys, "text", "--project", str(project), "--plugin", "crashes-natively")
     assert code == 1
     last = err.strip().splitlines()[-1]
-    assert last.startswith("studio: aborts failed: The model process stopped unexpectedly")
+    assert last.startswith(
+        "studio: crashes-natively failed: The model process stopped unexpectedly"
+    )
     assert "SIGABRT, a crash in native code" in last
     assert "Traceback" not in err
     assert list(tmp_path.glob("new.studio*")) == []
 
 
 def test_a_crash_in_an_existing_project_keeps_the_project(tmp_path, monkeypatch, capsys):
-    write_folder_plugin(tmp_path / "plugins", "aborts", code=ABORTS)
+    write_folder_plugin(tmp_path / "plugins", "crashes_natively", code=ABORTS)
     monkeypatch.setenv("STUDIO_PLUGIN_PATH", str(tmp_path / "plugins"))
     project = tmp_path / "kept.studio"
     image = write_sample_png(tmp_path / "a.png")
     assert main(["project", "import", str(project), str(image)]) == 0
-    code, _ = generate(capsys, "text", "--project", str(project), "--plugin", "aborts")
+    code, _ = generate(capsys, "text", "--project", str(project), "--plugin", "crashes-natively")
     assert code == 1 and project.is_file()
 
 

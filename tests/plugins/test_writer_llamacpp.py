@@ -16,6 +16,7 @@ pytest.importorskip("llama_cpp")
 from studio_writer_llamacpp.generation import check_gguf_file
 from studio_writer_llamacpp.plugin import EMBEDDED_MODEL_ID, LlamaCppWriter
 
+from studio.core.errors import UserError
 from studio.core.generation import StoreSink
 from studio.core.jobs import Job, JobCancelled, readable_error
 from studio.core.project.store import ProjectStore
@@ -305,7 +306,7 @@ def test_bad_files_fail_the_job_with_a_readable_message(
     else:
         path.write_bytes(content)
     executor, sink = writer_executor(tmp_path)
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(UserError) as caught:  # the user's file: exit code 2 on the command line
         executor.execute(writer_job(path), CancelToken())
     assert message in readable_error(caught.value)
     assert sink.produced == []

@@ -461,7 +461,7 @@ def test_a_bad_model_folder_fails_the_job_with_a_readable_message(tmp_path):
     empty = tmp_path / "empty-model"
     empty.mkdir()
     executor, sink = writer_executor(tmp_path)
-    with pytest.raises(FileNotFoundError) as caught:
+    with pytest.raises(UserError) as caught:  # the user's folder: exit code 2 on the command line
         executor.execute(writer_job(empty), CancelToken())
     assert readable_error(caught.value) == (
         f"The model folder {empty} has no config.json, so it is not a Hugging Face model folder; "

@@ -406,7 +406,8 @@ class PanelWidget(QWidget):
             self.plugin_combo.addItem("No plugin for this panel is installed", None)
         self.plugin_combo.setEnabled(bool(records))
         self.plugin_combo.blockSignals(False)
-        choice = current if current in usable else (usable[0] if usable else None)
+        ready = [plugin_id for plugin_id in usable if self._runs_as_it_is(plugin_id)]
+        choice = current if current in usable else next(iter(ready or usable), None)
         index = self.plugin_combo.findData(choice) if choice else 0
         self.plugin_combo.setCurrentIndex(max(index, 0))
         self._plugin_changed()
@@ -415,6 +416,20 @@ class PanelWidget(QWidget):
             self.error_banner.show_message(
                 f"{unusable_reason[current]}, so it is not used here: switched to {name}."
             )
+
+    def _runs_as_it_is(self, plugin_id: str) -> bool:
+        """Whether a plugin can do its job without the user bringing a model first: it needs
+        none, ships one, or a model for this panel was imported. Only such a plugin is picked
+        by itself (Stable Diffusion waits until a model is imported)."""
+        try:
+            spec = self.services.registry.spec(plugin_id)
+        except PluginUnavailable:
+            return False
+        return (
+            "model" not in spec.load_options
+            or any(model.embedded for model in spec.models)
+            or bool(self.services.model_library.entries(self.panel))
+        )
 
     def current_plugin_id(self) -> str | None:
         data = self.plugin_combo.currentData()
