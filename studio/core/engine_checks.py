@@ -11,6 +11,7 @@ names); a verdict made under another signature is stale and the check runs again
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -47,6 +48,7 @@ REASONS = {
 }
 
 
+@functools.cache
 def _cpu_info() -> tuple[str, tuple[str, ...]]:
     """The CPU's model name and feature flags (Linux /proc/cpuinfo; elsewhere what platform
     says)."""
@@ -173,6 +175,7 @@ class VerdictStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._seen: tuple[tuple[int, int], dict[str, dict]] | None = None
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> VerdictStore:
@@ -194,6 +197,19 @@ class VerdictStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self) -> dict[str, dict]:
+        """The stored verdicts (parsed again only when the file changed: panels ask often)."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return {}
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._seen is not None and self._seen[0] == stamp:
+            return self._seen[1]
+        verdicts = self._parse()
+        self._seen = (stamp, verdicts)
+        return verdicts
+
+    def _parse(self) -> dict[str, dict]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -214,7 +230,7 @@ class VerdictStore:
 
     def put(self, verdict: Verdict) -> None:
         with self._locked():
-            verdicts = self._read()
+            verdicts = dict(self._parse())
             verdicts[f"{verdict.plugin_id}/{verdict.check_id}"] = verdict.to_json()
             data = {"version": _STORE_VERSION, "verdicts": verdicts}
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +324,7 @@ class EngineChecks:
         self.plugin_dirs = tuple(plugin_dirs)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._signatures: dict[tuple[str, str], str] = {}
 
     def checks_of(self, plugin_id: str) -> tuple[EngineCheck, ...]:
         try:
@@ -317,7 +334,12 @@ class EngineChecks:
         return tuple(plugin_class.engine_checks)
 
     def _signature(self, plugin_id: str, check: EngineCheck) -> str:
-        return check_signature(self.registry.get(plugin_id).version, check)
+        """The check's signature, worked out once per process (package versions are read
+        from their metadata, which takes a few milliseconds each)."""
+        key = (plugin_id, check.id)
+        if key not in self._signatures:
+            self._signatures[key] = check_signature(self.registry.get(plugin_id).version, check)
+        return self._signatures[key]
 
     def cached(self, plugin_id: str, check: EngineCheck) -> Verdict | None:
         """The verdict made on this machine under the current versions, if any (no run)."""

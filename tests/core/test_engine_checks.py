@@ -167,6 +167,7 @@ def test_verdicts_are_cached_and_keyed_on_the_cpu(fakes, tmp_path, monkeypatch):
     first = checks.ensure("fine", check)
     assert checks.ensure("fine", check) == first  # from the file, not run again
     monkeypatch.setattr(checks_module, "cpu_signature", lambda: "Another CPU (flags abc)")
+    checks = engine_checks(fakes, tmp_path / "data")  # a process on another machine
     assert checks.cached("fine", check) is None  # another CPU: checked again on first use
     again = checks.ensure("fine", check)
     assert again.checked_at > first.checked_at
