@@ -718,7 +718,11 @@ class AssetListModel(QAbstractListModel):
             else:
                 high = middle
         if low == len(self._rows) and not self._exhausted:
-            return  # older than every loaded row: a later page brings it
+            # Older than every loaded row: a later page brings it. A page on its way may have
+            # been read before this asset was committed, so that page is read again.
+            if self._fetching is not None:
+                self._page_stale = True
+            return
         if low > 0 and self._fetching is not None:
             self._page_stale = True
         self.beginInsertRows(QModelIndex(), low, low)

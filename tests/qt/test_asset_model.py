@@ -364,3 +364,31 @@ def test_dragged_assets_carry_their_ids_kinds_and_project(qtbot, session, projec
     assert dragged_assets(broken) is None
     assert dragged_assets(QMimeData()) is None
     model.shutdown()
+
+
+def test_an_asset_added_while_the_first_page_is_read_is_shown(qtbot, session, project, monkeypatch):
+    """The first page can be read just before a new asset is committed; the asset must not
+    be lost between that page and the notice of the new asset."""
+    from studio.qt import asset_model
+
+    read = threading.Event()
+    release = threading.Event()
+    original = asset_model._load_page_in_worker
+
+    def slow_page(*args):
+        store = args[2]
+        assets = store.list_assets(limit=10)  # read before the commit below
+        read.set()
+        release.wait(5)
+        relay, generation = args[0], args[1]
+        relay.page_loaded.emit(generation, asset_model._Page(assets, len(assets)))
+
+    monkeypatch.setattr(asset_model, "_load_page_in_worker", slow_page)
+    model = AssetListModel(session)
+    assert read.wait(5)
+    asset = add(project, AssetKind.TEXT, b"new words", "added meanwhile")
+    session.asset_added.emit(asset.id)
+    monkeypatch.setattr(asset_model, "_load_page_in_worker", original)
+    release.set()
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=5000)
+    assert titles(model) == ["added meanwhile"]
