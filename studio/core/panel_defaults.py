@@ -50,7 +50,8 @@ def alternative(
 
 def check_default(registry: PluginRegistry, checks: EngineChecks, panel: Panel) -> str | None:
     """Run the engine checks that decide ``panel``'s default (those not yet run here), in the
-    panel's order until a plugin and one of its embedded models pass; that plugin's id."""
+    panel's order until a plugin that runs as it is (it needs no model, or one of its embedded
+    models passes) is found; that plugin's id."""
     for record in panel_plugins(registry, panel):
         if not record.enabled:
             continue
@@ -59,6 +60,8 @@ def check_default(registry: PluginRegistry, checks: EngineChecks, panel: Panel) 
             continue
         embedded = [m.id for m in record.manifest.models if m.embedded] if record.manifest else []
         if not embedded:
+            if "model" in checks.registry.plugin_class(record.id).load_options:
+                continue  # it waits for a model the user brings: not a first-launch default
             return record.id
         for model_id in embedded:
             per_model = [c for c in checks.covering(record.id, model_id) if c.models]

@@ -631,14 +631,29 @@ class PanelWidget(QWidget):
         self.progress.idle(
             f"Done: {count} asset{'s' if count != 1 else ''} saved to {self.session.display_name}"
         )
+        self._show_new_verdicts()
 
     @Slot(str, str)
     def _on_failed(self, job_id: str, message: str) -> None:
         self._job_ended(job_id)
         self.progress.idle("Failed")
         self.error_banner.show_message(message)
-        if self._spec is not None and self._verdicts(self._spec) != self._verdicts_shown:
-            self.refresh_plugins()  # an engine failed its self-check: offer what works
+        self._show_new_verdicts()
+
+    def _show_new_verdicts(self) -> None:
+        """A job ran an engine's first check here: show what it found (an engine that fails is
+        greyed and no longer the default), keeping the options the user set."""
+        if self._spec is None or self._verdicts(self._spec) == self._verdicts_shown:
+            return
+        plugin_id = self._spec.id
+        load = self.load_form.values() if self.load_form is not None else {}
+        run = self.run_form.values() if self.run_form is not None else {}
+        self.refresh_plugins()
+        if self.current_plugin_id() == plugin_id:
+            if self.load_form is not None:
+                self.load_form.set_values(load)
+            if self.run_form is not None:
+                self.run_form.set_values(run)
 
     @Slot(str, object)
     def _on_cancelled(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
