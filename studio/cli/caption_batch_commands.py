@@ -11,12 +11,14 @@ overwrite, append or skip); ``--no-store`` writes only the sidecars.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from studio.cli.model_process import job_executor
 from studio.core.caption_batch import (
     BatchSettings,
     CaptionBatch,
@@ -120,8 +122,10 @@ def run_batch(
         sidecar=sidecar,
     )
     store = None if args.no_store else ProjectStore.open_or_create(args.project)
+    executors = contextlib.ExitStack()
     try:
-        batch = CaptionBatch(services.executor, store, settings)
+        executor = executors.enter_context(job_executor(services, "cli-captioning"))
+        batch = CaptionBatch(executor, store, settings)
         batch.check()  # plugin and options refused before any image is read
         cancel = CancelToken()
         started = time.monotonic()
@@ -183,5 +187,6 @@ def run_batch(
             return EXIT_CANCELLED
         return EXIT_OK if summary.done or not (summary.failed or summary.skipped) else EXIT_FAILED
     finally:
+        executors.close()
         if store is not None:
             store.close()

@@ -9,11 +9,11 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from studio.cli.caption_batch_commands import add_batch_arguments, run_batch, wants_batch
+from studio.cli.model_process import job_executor
 from studio.core.errors import UserError
 from studio.core.generation import (
     DEFAULT_INPUT_ROLE,
@@ -139,28 +139,11 @@ class _ProgressPrinter:
             sys.stderr.write("\r\033[K")
 
 
-@contextlib.contextmanager
-def job_executor(services: Any, job: Job) -> Iterator[Any]:
-    """What runs the command's job: a model process of its own, as in the window (so a crash
-    in native code is one sentence and exit code 1), unless the preferences keep models in
-    Studio's own process."""
-    if not services.settings.isolate_models:
-        yield services.executor
-        return
-    from studio.core.process_host import model_process_executor
-
-    executor = model_process_executor(services, f"cli-{job.panel.value}")
-    try:
-        yield executor
-    finally:
-        executor.shutdown()
-
-
 def _run(services, store: ProjectStore, job: Job, sink: StoreSink, as_json: bool) -> int:
     printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
     cancel = CancelToken()
     try:
-        with job_executor(services, job) as executor:
+        with job_executor(services, f"cli-{job.panel.value}") as executor:
             outcome = executor.execute(job, cancel, printer, sink)
     except KeyboardInterrupt:
         cancel.cancel()
