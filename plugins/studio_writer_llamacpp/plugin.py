@@ -84,20 +84,23 @@ class LlamaCppWriter(ModelPlugin):
         """A few greedy tokens from the embedded Gemma, which must continue known prompts."""
         path = assemble_packaged_file(GEMMA_3_270M, ctx.cache_dir)
         model = ResolvedModel(id=EMBEDDED_MODEL_ID, path=path)
-        seen = []
-        for prompt, expected in KNOWN_ANSWERS:
-            request = TextRequest(prompt=prompt)
-            options = {"max_new_tokens": 6, "temperature": 0.0}
-            (asset,) = run_plugin(
-                self, model, request, ctx, load_options={"context_length": 256}, run_options=options
-            )
+        requests = [TextRequest(prompt=prompt) for prompt, _ in KNOWN_ANSWERS]
+        assets = run_plugin(
+            self,
+            model,
+            requests,
+            ctx,
+            load_options={"context_length": 256},
+            run_options={"max_new_tokens": 6, "temperature": 0.0},
+        )
+        for (prompt, expected), asset in zip(KNOWN_ANSWERS, assets, strict=True):
             written = asset.data.decode("utf-8")
             if expected not in written:
                 raise EngineCheckFailed(
                     f"greedy Gemma continued {prompt!r} with {written!r}, expected {expected!r}"
                 )
-            seen.append(expected)
-        return f"greedy Gemma wrote {', '.join(repr(word) for word in seen)} as expected"
+        seen = ", ".join(repr(expected) for _, expected in KNOWN_ANSWERS)
+        return f"greedy Gemma wrote {seen} as expected"
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         """Assemble the embedded Gemma GGUF from its package into ``cache_dir`` (once)."""

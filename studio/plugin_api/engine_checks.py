@@ -16,7 +16,7 @@ The helpers here compare pictures and make the test picture the image checks use
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,23 +95,26 @@ class CheckContext:
 def run_plugin(
     plugin: ModelPlugin,
     model: ResolvedModel,
-    request: Request,
+    request: Request | Sequence[Request],
     ctx: CheckContext,
     *,
     load_options: Mapping[str, Any] | None = None,
     run_options: Mapping[str, Any] | None = None,
 ) -> list[GeneratedAsset]:
-    """Load ``model`` and run ``request`` through the plugin's own ``load`` and ``run`` (the
-    path users' jobs take), with the check's variant; the assets it made."""
+    """Load ``model`` once and run ``request`` (or each of several) through the plugin's own
+    ``load`` and ``run`` (the path users' jobs take), with the check's variant; the assets
+    made, in order."""
+    requests = list(request) if isinstance(request, Sequence) else [request]
     loaded = plugin.load(
         type(plugin).load_options.validate(load_options or {}), ctx.load_context(model)
     )
     try:
         options = type(plugin).run_options.validate(run_options or {})
         assets: list[GeneratedAsset] = []
-        for event in plugin.run(loaded, request, options, ctx.run_context(model)):
-            if isinstance(event, Result):
-                assets.extend(event.assets)
+        for one in requests:
+            for event in plugin.run(loaded, one, options, ctx.run_context(model)):
+                if isinstance(event, Result):
+                    assets.extend(event.assets)
         return assets
     finally:
         plugin.unload(loaded)
