@@ -182,19 +182,26 @@ class VerdictStore:
         return cls(data_dir / VERDICTS_FILE)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, name: str = "") -> Iterator[None]:
+        """An exclusive lock shared by every Studio process (``name``: one of several)."""
         try:
             import fcntl
         except ImportError:  # Windows: writes are atomic replacements; good enough
             yield
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
+        suffix = f".{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock" if name else ".lock"
+        with open(self.path.with_suffix(suffix), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def running(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Held while the check ``key`` runs, so that two processes (the window and a model
+        process, say) meeting the same unchecked engine run it once."""
+        return self._locked(key)
 
     def _read(self) -> dict[str, dict]:
         """The stored verdicts (parsed again only when the file changed: panels ask often)."""
@@ -391,7 +398,7 @@ class EngineChecks:
         key = f"{plugin_id}/{check.id}"
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
+        with lock, self.store.running(key):
             return self.cached(plugin_id, check) or self.run(plugin_id, check, say)
 
     def covering(self, plugin_id: str, model_id: str) -> tuple[EngineCheck, ...]:

@@ -204,3 +204,23 @@ def test_a_model_that_fails_its_check_is_skipped_for_the_next(fakes, tmp_path):
     )
     with pytest.raises(EngineUnusable, match="First model gives wrong output"):
         executor.execute(chosen, CancelToken())
+
+
+def test_two_processes_meeting_an_unchecked_engine_run_its_check_once(fakes, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from tests.core.test_engine_checks import engine_checks, check_of\n"
+        "checks = engine_checks(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "print(checks.ensure('fine', check_of(checks, 'fine')).checked_at)\n"
+    )
+    args = [sys.executable, "-c", code, str(fakes), str(tmp_path / "data")]
+    from tests.conftest import REPO_ROOT
+
+    both = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) for _ in range(2)
+    ]
+    stamps = {process.communicate(timeout=60)[0].strip() for process in both}
+    assert len(stamps) == 1  # the second waited for the first's verdict
