@@ -106,6 +106,7 @@ class _ProgressPrinter:
         self.tty = sys.stderr.isatty()
         self.stream_text = stream_text
         self.last = ("", 0.0)
+        self.held = ""
         self.streamed = False
 
     def __call__(self, event: JobEvent) -> None:
@@ -130,6 +131,9 @@ class _ProgressPrinter:
         elif line != self.last[0] and (now - self.last[1] > 0.5 or not isinstance(event, Progress)):
             sys.stderr.write(line + "\n")
             self.last = (line, now)
+            self.held = ""
+        elif line != self.last[0]:
+            self.held = line  # too soon after the last line; written if nothing follows
         sys.stderr.flush()
 
     def done(self) -> None:
@@ -137,6 +141,9 @@ class _ProgressPrinter:
             sys.stdout.write("\n")
         if self.tty:
             sys.stderr.write("\r\033[K")
+        elif self.held:
+            sys.stderr.write(self.held + "\n")  # a log ends with where the job got to
+            self.held = ""
 
 
 def _run(services, store: ProjectStore, job: Job, sink: StoreSink, as_json: bool) -> int:

@@ -209,3 +209,16 @@ def test_rerun_of_an_imported_asset_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main(["recipe", "rerun", str(project), asset_id]) == 2
     assert "was imported, not generated" in capsys.readouterr().err
+
+
+def test_progress_lines_are_thinned_but_the_last_is_written(monkeypatch, capsys):
+    from studio.cli.generate_commands import _ProgressPrinter
+    from studio.plugin_api import Progress
+
+    printer = _ProgressPrinter(stream_text=False)
+    for step in range(1, 6):  # five steps in well under 0.5 s
+        printer(Progress(fraction=step / 5, message=f"step {step} of 5"))
+    printer.done()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("step 1 of 5") and lines[-1].endswith("step 5 of 5")
+    assert len(lines) == 2

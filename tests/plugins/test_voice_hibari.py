@@ -274,7 +274,8 @@ def test_studio_generate_speech_on_the_command_line(tmp_path, capsys):
     assert asset["kind"] == "audio"
     assert asset["recipe"]["run_options"]["speed"] == 1.1
     assert asset["recipe"]["details"]["sentences"] == 2
-    assert "sentence 2 of 2" in captured.err
+    # Progress lines closer than 0.5 s apart are thinned out; the last one is always written.
+    assert captured.err.strip().splitlines()[-1].endswith("joined 2 sentences")
     store = ProjectStore.open(project)
     try:
         data, rate = soundfile.read(io.BytesIO(store.read_blob(asset["asset_id"])))
