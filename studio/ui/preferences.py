@@ -82,7 +82,7 @@ class PreferencesDialog(QDialog):
             "back on)."
         )
         self.isolate_note.setWordWrap(True)
-        self.isolate_note.setStyleSheet("color: palette(mid);")
+        self.isolate_note.setStyleSheet("color: #8a4b00;")  # a warning, not a hint
         self.isolate_note.setVisible(not settings.isolate_models)
         self.isolate.toggled.connect(lambda on: self.isolate_note.setVisible(not on))
         self.warm_up = QCheckBox("Load a panel's model when the panel opens")
