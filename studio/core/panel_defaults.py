@@ -58,10 +58,10 @@ def check_default(registry: PluginRegistry, checks: EngineChecks, panel: Panel) 
         own = [c for c in checks.checks_of(record.id) if not c.models]
         if not all(checks.ensure(record.id, check).passed for check in own):
             continue
+        if registry.spec(record.id).needs_user_model:
+            continue  # it waits for a model the user brings: not a first-launch default
         embedded = [m.id for m in record.manifest.models if m.embedded] if record.manifest else []
         if not embedded:
-            if "model" in checks.registry.plugin_class(record.id).load_options:
-                continue  # it waits for a model the user brings: not a first-launch default
             return record.id
         for model_id in embedded:
             per_model = [c for c in checks.covering(record.id, model_id) if c.models]

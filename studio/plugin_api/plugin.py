@@ -173,6 +173,11 @@ class ModelSpec:
     inputs: tuple[InputSlot, ...] = ()
     request_fields: tuple[str, ...] | None = None
 
+    @property
+    def needs_user_model(self) -> bool:
+        """It takes a ``model`` and ships none: nothing runs until the user brings one."""
+        return "model" in self.load_options and not any(m.embedded for m in self.models)
+
     def reads(self, field_name: str) -> bool:
         """Whether the plugin reads this request field."""
         return self.request_fields is None or field_name in self.request_fields

@@ -425,11 +425,7 @@ class PanelWidget(QWidget):
             spec = self.services.registry.spec(plugin_id)
         except PluginUnavailable:
             return False
-        return (
-            "model" not in spec.load_options
-            or any(model.embedded for model in spec.models)
-            or bool(self.services.model_library.entries(self.panel))
-        )
+        return not spec.needs_user_model or bool(self.services.model_library.entries(self.panel))
 
     def current_plugin_id(self) -> str | None:
         data = self.plugin_combo.currentData()

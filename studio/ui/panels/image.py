@@ -318,9 +318,7 @@ class ImagePanel(PanelWidget):
     def needs_model(self) -> bool:
         """The picked plugin needs a model the user brings, and none is chosen."""
         spec = self._spec
-        if spec is None or "model" not in spec.load_options or self.load_form is None:
-            return False
-        if any(model.embedded for model in spec.models):
+        if spec is None or not spec.needs_user_model or self.load_form is None:
             return False
         return not str(self.load_form.values().get("model", "")).strip()
 
