@@ -218,9 +218,8 @@ def job_from_recipe(store: ProjectStore, asset_id: str, device: str | None = Non
     """The job that made ``asset_id``, with the same plugin, model, options, seed and inputs."""
     recipe = store.get_asset(asset_id).recipe
     if recipe.origin is not RecipeOrigin.GENERATED or recipe.panel is None:
-        raise UserError(
-            f"The asset {asset_id} was imported, not generated: it has no job to repeat."
-        )
+        how = "written" if recipe.origin is RecipeOrigin.WRITTEN else "imported"
+        raise UserError(f"The asset {asset_id} was {how}, not generated: it has no job to repeat.")
     workdir = tempfile.TemporaryDirectory(prefix="studio-rerun-")
     try:
         inputs = asset_inputs(store, recipe.inputs, Path(workdir.name))

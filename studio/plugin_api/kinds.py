@@ -21,6 +21,8 @@ class AssetKind(StrEnum):
     IMAGE = "image"
     AUDIO = "audio"
     CAPTION = "caption"
+    DOCUMENT = "document"
+    """A document the user writes in the Writing panel (kept with its revision history)."""
 
 
 class GenerateKind(StrEnum):

@@ -49,7 +49,7 @@ def test_import_creates_the_project_then_info_and_export(
     assert code == 0, err
     info = json.loads(out)
     assert info["schema_version"] == SCHEMA_VERSION
-    assert info["assets"] == {"text": 1, "image": 1, "audio": 2, "caption": 0}
+    assert info["assets"] == {"text": 1, "image": 1, "audio": 2, "caption": 0, "document": 0}
     assert info["integrity"] == "ok"
 
     code, out, _ = run(capsys, "project", "info", str(project))

@@ -1,4 +1,4 @@
-"""Schema migrations, from a file written with schema 1 (fixtures/make_schema1_project.py)."""
+"""Schema migrations, from files written with schema 1 and 2 (fixtures/make_schema*_project.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from studio.core.project.schema import MIGRATIONS, Migration, migrate
 from studio.plugin_api.kinds import AssetKind
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema1.studio"
+FIXTURE_2 = Path(__file__).parent / "fixtures" / "schema2.studio"
 TEXT, IMAGE, CAPTION, DERIVED, AUDIO, TEXT_AGAIN = (
     f"01HZZZZZZZ000000000000000{n}" for n in range(1, 7)
 )
@@ -31,8 +32,10 @@ def old_project(tmp_path: Path) -> Path:
 def schema_of(path: Path) -> list[tuple]:
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     try:
+        # sqlite_stat1 is the query planner's (PRAGMA optimize at close), not the schema.
         return conn.execute(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+            "SELECT type, name, tbl_name, sql FROM sqlite_master "
+            "WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name"
         ).fetchall()
     finally:
         conn.close()
@@ -59,6 +62,7 @@ def test_opening_upgrades_schema_1_and_keeps_everything(old_project: Path) -> No
             AssetKind.IMAGE: 2,
             AssetKind.AUDIO: 0,
             AssetKind.CAPTION: 1,
+            AssetKind.DOCUMENT: 0,
         }
         audio = store.get_asset(AUDIO)
         assert audio.deleted and audio.kind is AssetKind.AUDIO
@@ -95,6 +99,32 @@ def test_migrated_schema_equals_a_new_one(old_project: Path, tmp_path: Path) -> 
     assert schema_of(old_project) == schema_of(tmp_path / "new.studio")
 
 
+@pytest.fixture
+def schema2_project(tmp_path: Path) -> Path:
+    path = tmp_path / "two.studio"
+    shutil.copyfile(FIXTURE_2, path)
+    return path
+
+
+def test_schema_2_gains_documents_and_keeps_everything(
+    schema2_project: Path, tmp_path: Path
+) -> None:
+    assert user_version(FIXTURE_2) == 2
+    with ProjectStore.open(schema2_project) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.count_assets() == 5 and store.count_assets(deleted=True) == 1
+        assert [a.id for a in store.list_assets(search="foxes")] == [TEXT_AGAIN, TEXT]
+        assert [a.id for a in store.descendants(IMAGE)] == [DERIVED, CAPTION]
+        assert store.documents() == []
+        doc = store.create_document("A first page.", source_asset_id=TEXT).asset.id
+        store.save_document(doc, "A first page, edited.")
+        assert [link.input_id for link in store.inputs_of(doc)] == [TEXT]
+        assert store.integrity_check().ok
+    assert user_version(schema2_project) == SCHEMA_VERSION
+    ProjectStore.create(tmp_path / "new.studio").close()
+    assert schema_of(schema2_project) == schema_of(tmp_path / "new.studio")
+
+
 def test_a_failing_migration_leaves_the_file_as_it_was(
     old_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,7 +134,8 @@ def test_a_failing_migration_leaves_the_file_as_it_was(
         MIGRATIONS[0].apply(conn)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(schema_module, "MIGRATIONS", (Migration(1, "broken", half_then_fail),))
+    broken = (Migration(1, "broken", half_then_fail), *MIGRATIONS[1:])
+    monkeypatch.setattr(schema_module, "MIGRATIONS", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         ProjectStore.open(old_project)
     assert old_project.read_bytes() == before

@@ -91,7 +91,8 @@ def test_round_trip_of_every_kind_with_recipes_and_lineage(tmp_path: Path) -> No
             media_type="audio/flac",
             recipe=recipe(Panel.VOICE, "speaker", (caption.id, "text"), request={"text": "hi"}),
         )
-        originals = {a.id: a for a in (text, image, caption, audio)}
+        document = store.create_document("# Notes\nabout the story", source_asset_id=text.id)
+        originals = {a.id: a for a in (text, image, caption, audio, document.asset)}
     assert sidecar_files(path) == []  # a clean close leaves a single file
 
     with ProjectStore.open(path) as store:
@@ -100,7 +101,14 @@ def test_round_trip_of_every_kind_with_recipes_and_lineage(tmp_path: Path) -> No
         assert store.read_blob(image.id) == png
         assert store.read_blob(audio.id) == flac
         assert store.read_blob(text.id).decode() == "Once upon a time… ✨"
-        assert [a.id for a in store.list_assets()] == [audio.id, caption.id, image.id, text.id]
+        assert [a.id for a in store.list_assets()] == [
+            document.asset.id,
+            audio.id,
+            caption.id,
+            image.id,
+            text.id,
+        ]
+        assert store.open_document(document.asset.id).text == "# Notes\nabout the story"
         assert image.title == "A red square"
         assert text.title == "Once upon a time… ✨"  # derived from the content
         assert store.get_asset(image.id).recipe.run_options["steps"] == 4
@@ -110,7 +118,12 @@ def test_round_trip_of_every_kind_with_recipes_and_lineage(tmp_path: Path) -> No
         ]
         assert [link.asset_id for link in store.outputs_of(image.id)] == [caption.id]
         assert [a.id for a in store.ancestors(audio.id)] == [caption.id, image.id, text.id]
-        assert [a.id for a in store.descendants(text.id)] == [audio.id, caption.id, image.id]
+        assert [a.id for a in store.descendants(text.id)] == [
+            document.asset.id,
+            audio.id,
+            caption.id,
+            image.id,
+        ]
         assert store.counts_by_kind() == {kind: 1 for kind in AssetKind}
     assert sidecar_files(path) == []
 

@@ -63,7 +63,7 @@ def build_many(path: Path, count: int) -> Path:
     """
     images = [png_bytes(16 + size, 12) for size in range(40)]
     sound = audio_bytes("FLAC", frames=16000 * 3)
-    recipes = {kind: generated_recipe(kind) for kind in AssetKind}  # frozen: safe to share
+    recipes = {kind: generated_recipe(kind) for kind in PANELS}  # frozen: safe to share
     items = []
     for number in range(count):
         kind = (AssetKind.TEXT, AssetKind.IMAGE, AssetKind.AUDIO, AssetKind.CAPTION)[number % 4]

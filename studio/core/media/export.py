@@ -24,7 +24,7 @@ from studio.core.media.embedded_recipe import (
     sidecar_text,
 )
 from studio.core.project import Asset, ProjectStore
-from studio.plugin_api.kinds import AssetKind
+from studio.core.project.assets import TEXT_KINDS
 
 _TITLE_LENGTH = 48
 
@@ -54,7 +54,7 @@ def file_extension(asset: Asset) -> str:
     fmt = format_for_media_type(asset.media_type)
     if fmt is not None:
         return fmt.extension
-    if asset.kind in (AssetKind.TEXT, AssetKind.CAPTION):
+    if asset.kind in TEXT_KINDS:
         return TEXT.extension
     return mimetypes.guess_extension(asset.media_type.split(";")[0].strip()) or ".bin"
 

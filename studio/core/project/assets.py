@@ -10,10 +10,12 @@ from functools import cached_property
 from studio.core.recipe import JsonValue, Recipe
 from studio.plugin_api.kinds import AssetKind
 
-TEXT_KINDS = frozenset({AssetKind.TEXT, AssetKind.CAPTION})
+TEXT_KINDS = frozenset({AssetKind.TEXT, AssetKind.CAPTION, AssetKind.DOCUMENT})
+"""Kinds whose content is UTF-8 text (searched by content)."""
 _MEDIA_PREFIX = {
     AssetKind.TEXT: "text/",
     AssetKind.CAPTION: "text/",
+    AssetKind.DOCUMENT: "text/",
     AssetKind.IMAGE: "image/",
     AssetKind.AUDIO: "audio/",
 }
@@ -25,7 +27,7 @@ class Asset:
 
     Attributes:
         id: the asset id (a ULID, sortable by creation time).
-        kind: text, image, audio or caption.
+        kind: text, image, audio, caption or document.
         title: a short human title (renamable).
         media_type: the MIME type of the content.
         sha256, size: the content's hash (its blob) and length in bytes.

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core.project.documents import check_documents
 from studio.core.project.opening import connect_read_only
 from studio.core.project.schema import APPLICATION_ID, SCHEMA_VERSION
 from studio.core.recipe import Recipe, RecipeError
@@ -73,7 +74,8 @@ def quick_check(path: Path) -> IntegrityReport:
 
 
 def integrity_check(path: Path) -> IntegrityReport:
-    """The full check: SQLite's ``integrity_check``, foreign keys, blob hashes, recipes."""
+    """The full check: SQLite's ``integrity_check``, foreign keys, blob hashes, recipes, and
+    every revision of every document rebuilt."""
     conn = connect_read_only(path)
     try:
         problems = _sqlite_check(conn, "integrity_check")
@@ -84,6 +86,7 @@ def integrity_check(path: Path) -> IntegrityReport:
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             problems += _check_blobs(conn)
             problems += _check_assets(conn)
+            problems += check_documents(conn)
         return IntegrityReport(tuple(problems))
     except sqlite3.DatabaseError as exc:
         return IntegrityReport((f"SQLite: {exc}",))

@@ -23,7 +23,7 @@ from studio.core.recipe import format_time
 APPLICATION_ID = 0x53746D64
 """``PRAGMA application_id`` of every project: the bytes ``Stmd`` at offset 68 of the file."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema this Studio writes and reads."""
 
 OLDEST_SCHEMA_VERSION = 1
@@ -89,16 +89,52 @@ SCHEMA_2_INDEXES = (
 
 SCHEMA_2_DDL = (PROJECT_META_DDL, BLOBS_DDL, ASSETS_DDL, LINEAGE_DDL, *SCHEMA_2_INDEXES)
 
+# Schema 3: the writer's documents (assets of kind "document") with their revision history.
+DOCUMENTS_DDL = """CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    asset_id TEXT NOT NULL UNIQUE REFERENCES assets (id) ON DELETE CASCADE,
+    auto_title INTEGER NOT NULL DEFAULT 1,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    anchor INTEGER NOT NULL DEFAULT 0,
+    scroll INTEGER NOT NULL DEFAULT 0,
+    opened_ns INTEGER NOT NULL DEFAULT 0
+)"""
+
+DOCUMENT_REVISIONS_DDL = """CREATE TABLE document_revisions (
+    document INTEGER NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    started_ns INTEGER NOT NULL,
+    saved_ns INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    source_asset_id TEXT,
+    details TEXT,
+    chars INTEGER NOT NULL,
+    back TEXT,
+    PRIMARY KEY (document, number)
+)"""
+# A rowid table on purpose: revisions are appended, and SQLite packs appended rows into full
+# pages only in rowid tables (WITHOUT ROWID left its pages about half empty).
+
+SCHEMA_3_ADDITIONS = (
+    DOCUMENTS_DDL,
+    DOCUMENT_REVISIONS_DDL,
+    "CREATE INDEX document_revisions_source ON document_revisions (source_asset_id) "
+    "WHERE source_asset_id IS NOT NULL",
+)
+
+SCHEMA_3_DDL = (*SCHEMA_2_DDL, *SCHEMA_3_ADDITIONS)
+
 REQUIRED_TABLES = {
     1: frozenset({"blobs", "assets"}),
     2: frozenset({"project_meta", "blobs", "assets", "lineage"}),
+    3: frozenset({"project_meta", "blobs", "assets", "lineage", "documents", "document_revisions"}),
 }
 """The tables a file of each schema version must have (a file without them is damaged)."""
 
 
 def create_schema(conn: sqlite3.Connection, *, created_ns: int | None = None) -> None:
     """Create the current schema in an empty database (inside the caller's transaction)."""
-    for statement in SCHEMA_2_DDL:
+    for statement in SCHEMA_3_DDL:
         conn.execute(statement)
     _write_meta(conn, created_ns)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -178,8 +214,14 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     _write_meta(conn, first)
 
 
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    for statement in SCHEMA_3_ADDITIONS:
+        conn.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "lineage table, blob sizes, times in ns, soft delete time", _migrate_1_to_2),
+    Migration(2, "documents with their revision history", _migrate_2_to_3),
 )
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from studio.core.hashing import sha256_bytes
-from studio.core.project import queries
+from studio.core.project import documents, queries
 from studio.core.project.assets import (
     TEXT_KINDS,
     Asset,
@@ -42,6 +42,16 @@ from studio.core.project.assets import (
     time_from_ns,
 )
 from studio.core.project.checks import BackgroundCheck, IntegrityReport, integrity_check
+from studio.core.project.documents import (
+    DOCUMENT_MEDIA_TYPE,
+    DocumentUse,
+    DocumentView,
+    OpenedDocument,
+    Revision,
+    RevisionOrigin,
+    SavedRevision,
+    document_title,
+)
 from studio.core.project.errors import (
     NewerProjectError,
     NotAProjectError,
@@ -59,8 +69,8 @@ from studio.core.project.opening import (
 from studio.core.project.readers import ReaderPool, add_functions
 from studio.core.project.schema import APPLICATION_ID, SCHEMA_VERSION, create_schema, migrate
 from studio.core.project.writer import ProjectWriter
-from studio.core.recipe import Recipe
-from studio.plugin_api.kinds import AssetKind
+from studio.core.recipe import Recipe, RecipeInput, RecipeOrigin
+from studio.plugin_api.kinds import AssetKind, Panel
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +298,12 @@ class ProjectStore:
         title = " ".join(title.split())
         if not title:
             raise ProjectError("A title cannot be empty.")
-        return self._write(lambda c: queries.update_asset(c, asset_id, "title = ?", (title,)))
+
+        def rename(conn: sqlite3.Connection) -> Asset:
+            documents.stop_auto_title(conn, asset_id)  # a named document keeps its name
+            return queries.update_asset(conn, asset_id, "title = ?", (title,))
+
+        return self._write(rename)
 
     def delete_asset(self, asset_id: str) -> Asset:
         """Move an asset to the trash (it stays in the file until :meth:`purge_deleted`)."""
@@ -316,6 +331,150 @@ class ProjectStore:
                 lambda c: c.executescript("PRAGMA incremental_vacuum;"), transaction=False
             )
         return purged
+
+    # Documents (see studio.core.project.documents)
+
+    def create_document(
+        self,
+        text: str = "",
+        *,
+        title: str = "",
+        origin: RevisionOrigin = RevisionOrigin.NEW,
+        source_asset_id: str | None = None,
+        details: dict | None = None,
+        recipe: Recipe | None = None,
+    ) -> OpenedDocument:
+        """Commit a new document and return it (see :meth:`create_document_async`)."""
+        return self.create_document_async(
+            text,
+            title=title,
+            origin=origin,
+            source_asset_id=source_asset_id,
+            details=details,
+            recipe=recipe,
+        ).result()
+
+    def create_document_async(
+        self,
+        text: str = "",
+        *,
+        title: str = "",
+        origin: RevisionOrigin = RevisionOrigin.NEW,
+        source_asset_id: str | None = None,
+        details: dict | None = None,
+        recipe: Recipe | None = None,
+    ) -> Future[OpenedDocument]:
+        """Queue a new document with ``text`` as its first revision; the future gets it.
+
+        Without a ``title`` the title follows the first line until the document is renamed.
+        The recipe says where the document came from (written here, by default; an imported
+        file's recipe for an import); a ``source_asset_id`` is recorded as its lineage too.
+        """
+        if recipe is None:
+            inputs = (RecipeInput(asset_id=source_asset_id, role="source"),)
+            recipe = Recipe(
+                origin=RecipeOrigin.WRITTEN,
+                panel=Panel.WRITING,
+                inputs=inputs if source_asset_id else (),
+                details=dict(details or {}),
+            )
+        row = _prepare_row(
+            NewAsset(
+                kind=AssetKind.DOCUMENT,
+                data=text.encode("utf-8"),
+                media_type=DOCUMENT_MEDIA_TYPE,
+                recipe=recipe,
+                title=title or document_title(text),
+            )
+        )
+
+        def create(conn: sqlite3.Connection) -> OpenedDocument:
+            asset = queries.insert_asset(conn, **row)
+            documents.insert_document(
+                conn,
+                asset.id,
+                text,
+                created_ns=row["created_ns"],
+                origin=origin,
+                source_asset_id=source_asset_id,
+                details=details,
+                auto_title=not title,
+            )
+            return documents.load_document(conn, asset.id)
+
+        return self._writer_for_change().submit(create)
+
+    def save_document_async(
+        self,
+        document_id: str,
+        text: str,
+        *,
+        origin: RevisionOrigin = RevisionOrigin.TYPING,
+        source_asset_id: str | None = None,
+        details: dict | None = None,
+        view: DocumentView | None = None,
+        now_ns: int | None = None,
+    ) -> Future[SavedRevision]:
+        """Queue ``text`` as the document's newest text (a revision, or typing amending the
+        last revision of typing); the future gets what the save did. The comparison with the
+        last revision happens on the writer's thread, not the caller's."""
+        now = time.time_ns() if now_ns is None else now_ns
+        return self._writer_for_change().submit(
+            lambda conn: documents.save_text(
+                conn,
+                document_id,
+                text,
+                origin=origin,
+                source_asset_id=source_asset_id,
+                details=details,
+                view=view,
+                now_ns=now,
+            )
+        )
+
+    def save_document(self, document_id: str, text: str, **kwargs) -> SavedRevision:
+        """:meth:`save_document_async`, waiting for the commit."""
+        return self.save_document_async(document_id, text, **kwargs).result()
+
+    def store_document_view(
+        self, document_id: str, view: DocumentView, *, opened: bool = False
+    ) -> Future[None]:
+        """Queue where the writer is in a document; ``opened``: it is the one open now (the
+        one to open when the project is opened again)."""
+        opened_ns = time.time_ns() if opened else None
+        return self._writer_for_change().submit(
+            lambda conn: documents.store_view(conn, document_id, view, opened_ns=opened_ns)
+        )
+
+    def open_document(self, document_id: str) -> OpenedDocument:
+        """A document's newest text, with where the writer was."""
+        with self._reader() as conn:
+            return documents.load_document(conn, document_id)
+
+    def documents(self) -> list[Asset]:
+        """The documents not in the trash, by title."""
+        with self._reader() as conn:
+            return documents.live_documents(conn)
+
+    def last_opened_document(self) -> str | None:
+        """The id of the document open last (not in the trash), if any."""
+        with self._reader() as conn:
+            return documents.last_opened(conn)
+
+    def document_revisions(self, document_id: str) -> list[Revision]:
+        """A document's history, newest revision first."""
+        with self._reader() as conn:
+            return documents.list_revisions(conn, document_id)
+
+    def document_text_at(self, document_id: str, revision: int) -> str:
+        """The text a document had at a revision."""
+        with self._reader() as conn:
+            return documents.text_at(conn, document_id, revision)
+
+    def document_uses(self, asset_id: str) -> list[DocumentUse]:
+        """The document revisions that took in this asset (an accepted generation...)."""
+        with self._reader() as conn:
+            return documents.uses_of(conn, asset_id)
 
     # Reading
 

@@ -145,6 +145,9 @@ class ProjectWriter:
     def _finish(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA optimize")
+            # Pages left free (a document's earlier texts, purged assets) go back to the file
+            # system; a project file opened without auto_vacuum ignores this.
+            conn.executescript("PRAGMA incremental_vacuum;")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             # Fails while another process still reads the file; the last one to close cleans up.
             conn.execute("PRAGMA journal_mode = DELETE")
