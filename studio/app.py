@@ -78,18 +78,23 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     from studio.ui.theme import apply_theme
 
     services = services or build_core_services()
+    qsettings = QSettings(str(services.paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
     session = ProjectSession(services.paths.data_dir)
+    reopened = ""
     if project is not None:
         session.open(project)
+    else:
+        reopened = reopen_last_project(session, qsettings)
     executors = panel_executors(services, list(Panel))
     runners = {panel: PanelJobRunner(executors[panel], panel.value) for panel in Panel}
-    qsettings = QSettings(str(services.paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
     apply_theme(services.settings.theme)
     window = MainWindow(services, session, runners, qsettings)
     if project is not None:
         window.remember_recent(project)
     if services.settings_file.problem:
         window.statusBar().showMessage(services.settings_file.problem, 15000)
+    elif reopened:
+        window.statusBar().showMessage(reopened, 10000)
 
     class _Discovery(QObject):
         done = Signal()
@@ -118,6 +123,22 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     return StudioApp(
         services=services, session=session, runners=runners, window=window, executors=executors
     )
+
+
+def reopen_last_project(session, qsettings) -> str:
+    """Open the project that was open when Studio last closed (or crashed), as editors and
+    notes apps do, so that nothing written is out of sight; returns what to tell the user."""
+    from studio.ui.main_window import LAST_PROJECT_KEY
+
+    last = str(qsettings.value(LAST_PROJECT_KEY, "") or "")
+    if not last or not Path(last).is_file():
+        return ""
+    try:
+        session.open(Path(last))
+    except UserError as exc:
+        log.warning("cannot reopen %s: %s", last, exc)
+        return f"The last project could not be opened again: {exc}"
+    return f"Reopened {session.display_name} (File > New Project starts an empty one)."
 
 
 def listen_for_launches(studio: StudioApp, name: str):

@@ -60,6 +60,7 @@ KIND_LABELS: dict[AssetKind, str] = {
     AssetKind.IMAGE: "Image",
     AssetKind.AUDIO: "Audio",
     AssetKind.CAPTION: "Caption",
+    AssetKind.DOCUMENT: "Document",
 }
 
 _KIND_COLOURS: dict[AssetKind, str] = {
@@ -67,6 +68,7 @@ _KIND_COLOURS: dict[AssetKind, str] = {
     AssetKind.IMAGE: "#59a14f",
     AssetKind.AUDIO: "#e8842a",
     AssetKind.CAPTION: "#9c6b98",
+    AssetKind.DOCUMENT: "#c0504d",
 }
 
 _SUBTITLE_LIMIT = 120
@@ -332,6 +334,24 @@ def draw_kind_icon(kind: AssetKind, size: int) -> QPixmap:
         for row, length in enumerate((9, 9, 9, 6)):
             y = (4.5 + 2.3 * row) * unit
             painter.drawLine(QPointF(3.5 * unit, y), QPointF((3.5 + length) * unit, y))
+    elif kind is AssetKind.DOCUMENT:  # a sheet with a folded corner, written on
+        sheet = QPolygonF(
+            [
+                QPointF(4 * unit, 3 * unit),
+                QPointF(9.5 * unit, 3 * unit),
+                QPointF(12 * unit, 5.5 * unit),
+                QPointF(12 * unit, 13 * unit),
+                QPointF(4 * unit, 13 * unit),
+            ]
+        )
+        painter.setBrush(white)
+        painter.drawPolygon(sheet)
+        lines = QPen(QColor(_KIND_COLOURS[kind]), 1.0 * unit)
+        lines.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(lines)
+        for row, length in enumerate((4, 6, 6, 4)):
+            y = (6 + 1.9 * row) * unit
+            painter.drawLine(QPointF(5.5 * unit, y), QPointF((5.5 + length) * unit, y))
     elif kind is AssetKind.CAPTION:  # a speech bubble
         bubble = QPainterPath()
         bubble.addRoundedRect(QRectF(3 * unit, 3.5 * unit, 10 * unit, 7 * unit), unit, unit)

@@ -22,7 +22,7 @@ from studio.core.input_import import InputImport
 from studio.core.jobs import ProducedAsset
 from studio.core.media.importing import read_media_file
 from studio.core.project.assets import Asset
-from studio.core.project.store import ProjectStore
+from studio.core.project.store import UNTITLED_FOLDER, ProjectStore
 from studio.plugin_api import InputMedia
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ class ProjectSession(QObject):
     """The open project (untitled until saved), shared by the panels, browser and menus.
 
     Signals:
+        flush_requested(): whatever is being edited must be in the store now (before a Save
+            As, another project, a deletion or closing); receivers save and wait.
         project_changed(): another project is open now (reload everything).
         asset_added(asset_id): a new asset was committed (by a job or an import).
         asset_changed(asset_id): an asset's title changed.
@@ -87,6 +89,7 @@ class ProjectSession(QObject):
             damage (the project stays open; File > Save As can rescue what is readable).
     """
 
+    flush_requested = Signal()
     project_changed = Signal()
     integrity_problem = Signal(str)
     asset_added = Signal(str)
@@ -112,7 +115,12 @@ class ProjectSession(QObject):
             return "Untitled"
         return self.store.path.stem
 
+    def flush(self) -> None:
+        """Have every editor save what it holds (a document being typed) into the store."""
+        self.flush_requested.emit()
+
     def _replace(self, store: ProjectStore) -> None:
+        self.flush()
         old, self.store = self.store, store
         old.close()
         self.undo_stack.clear()
@@ -128,7 +136,10 @@ class ProjectSession(QObject):
         SQLite's quick check then runs in the background; damage it finds is reported
         through :attr:`integrity_problem`.
         """
-        store = ProjectStore.open(Path(path))
+        path = Path(path)
+        # An untitled project of the data directory stays untitled (Save As moves it).
+        untitled = path.parent.resolve() == (self.data_dir / UNTITLED_FOLDER).resolve()
+        store = ProjectStore.open(path, untitled=untitled)
         self._replace(store)
         store.quick_check().add_done_callback(self._quick_check_done)
 
@@ -144,11 +155,13 @@ class ProjectSession(QObject):
 
     def save_as(self, path: Path) -> Path:
         """Save the project under a new name and continue there."""
+        self.flush()
         target = self.store.save_as(Path(path), overwrite=True)
         self.project_changed.emit()
         return target
 
     def close(self) -> None:
+        self.flush()
         self.store.close()
 
     # changes --------------------------------------------------------------------------------
@@ -201,6 +214,7 @@ class ProjectSession(QObject):
 
     def delete(self, asset_ids: Sequence[str]) -> None:
         if asset_ids:
+            self.flush()  # a document deleted while being typed keeps its last words
             self.undo_stack.push(_DeleteCommand(self, asset_ids))
 
     def asset(self, asset_id: str) -> Asset:

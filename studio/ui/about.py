@@ -19,6 +19,13 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+I", "Import media"),
     ("Ctrl+E", "Export the project's assets"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (rename, delete)"),
+    (
+        "Ctrl+Z / Ctrl+Shift+Z in a document",
+        "Undo / redo typing; with nothing left, step through the saved revisions",
+    ),
+    ("Ctrl+Shift+N", "New document (Writing)"),
+    ("Ctrl+Shift+H", "A document's revision history (Writing)"),
+    ("Ctrl+Shift+Enter / Ctrl+Backspace", "Accept / discard the generated text (Writing)"),
     ("Ctrl+,", "Preferences"),
     ("Ctrl+B", "Show or hide the asset browser"),
     ("F2 / Del / Enter", "Rename, delete, open the selected asset"),

@@ -59,7 +59,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
-from studio.core.project import Asset, ProjectStore
+from studio.core.project import Asset, ProjectError, ProjectStore
+from studio.core.project.assets import TEXT_KINDS
 from studio.core.recipe import RecipeError, RecipeOrigin
 from studio.plugin_api.kinds import AssetKind
 from studio.qt.asset_drag import local_paths
@@ -72,6 +73,7 @@ KIND_CHOICES: tuple[tuple[str, AssetKind | None], ...] = (
     ("Images", AssetKind.IMAGE),
     ("Audio", AssetKind.AUDIO),
     ("Captions", AssetKind.CAPTION),
+    ("Documents", AssetKind.DOCUMENT),
 )
 
 ICON_SIZE = 56
@@ -218,6 +220,8 @@ class RecipeDialog(QDialog):
             if recipe.origin is RecipeOrigin.IMPORTED:
                 source = recipe.request.get("file_name") or "a file"
                 summary = f"Imported from {source}."
+            elif recipe.origin is RecipeOrigin.WRITTEN:
+                summary = "Written in the Writing panel (its revisions: Document > History)."
             else:
                 model = f" with {recipe.model_id}" if recipe.model_id else ""
                 summary = f"Made by {recipe.plugin_id} {recipe.plugin_version}{model}."
@@ -248,6 +252,18 @@ class RecipeDialog(QDialog):
         self.lineage.setMaximumHeight(120)
         self.lineage.setVisible(bool(links))
         layout.addWidget(self.lineage)
+        try:
+            uses = store.document_uses(asset.id)
+        except ProjectError:
+            uses = []
+        self.uses_label = QLabel(
+            "Went into: "
+            + "; ".join(f"“{u.document_title}” (revision {u.revision})" for u in uses[:5])
+            + (f" and {len(uses) - 5} more" if len(uses) > 5 else "")
+        )
+        self.uses_label.setWordWrap(True)
+        self.uses_label.setVisible(bool(uses))
+        layout.addWidget(self.uses_label)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton("Copy JSON")
@@ -278,12 +294,15 @@ class AssetBrowser(QWidget):
         open_requested(asset_id): the user wants the asset in its panel (Enter, double-click).
         rerun_requested(asset_id): the user wants the asset's recipe run again.
         caption_requested(asset_ids): the user wants the selected images captioned.
+        speak_requested(asset_id): the user wants a text, caption or document spoken (the
+            Voice panel).
         status_message(text): something to show in the window's status bar (imports, errors).
     """
 
     open_requested = Signal(str)
     rerun_requested = Signal(str)
     caption_requested = Signal(list)
+    speak_requested = Signal(str)
     settings_requested = Signal(str)
     status_message = Signal(str)
 
@@ -357,6 +376,8 @@ class AssetBrowser(QWidget):
         self.show_recipe_action = self._action("Show Recipe…", self.show_current_recipe)
         self.rerun_action = self._action("Re-run Recipe", self.rerun_current)
         self.caption_action = self._action("Caption This", self.caption_selected)
+        self.speak_action = self._action("Send to Voice", self.speak_current)
+        self.speak_action.setToolTip("Speak this text in the Voice panel")
         self.settings_action = self._action("Use These Settings", self.use_settings_of_current)
         self.settings_action.setToolTip(
             "Fill the Image panel with the settings this picture was made with (Studio, "
@@ -418,6 +439,7 @@ class AssetBrowser(QWidget):
         self.show_recipe_action.setEnabled(asset is not None)
         self.rerun_action.setEnabled(asset is not None and can_rerun(asset))
         self.caption_action.setEnabled(bool(self.selected_image_ids()))
+        self.speak_action.setEnabled(asset is not None and asset.kind in TEXT_KINDS)
         self.settings_action.setEnabled(asset is not None and asset.kind is AssetKind.IMAGE)
 
     # Filtering --------------------------------------------------------------------------------
@@ -523,6 +545,11 @@ class AssetBrowser(QWidget):
         if asset is not None and asset.kind is AssetKind.IMAGE:
             self.settings_requested.emit(asset.id)
 
+    def speak_current(self) -> None:
+        asset = self.current_asset()
+        if asset is not None and asset.kind in TEXT_KINDS:
+            self.speak_requested.emit(asset.id)
+
     def caption_selected(self) -> None:
         ids = self.selected_image_ids()
         if ids:
@@ -549,6 +576,8 @@ class AssetBrowser(QWidget):
         current = self.current_asset()
         if current is not None and current.kind is AssetKind.IMAGE:
             menu.addAction(self.settings_action)
+        if current is not None and current.kind in TEXT_KINDS:
+            menu.addAction(self.speak_action)
         menu.addSeparator()
         menu.addAction(self.rename_action)
         menu.addAction(self.delete_action)

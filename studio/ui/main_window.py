@@ -68,8 +68,11 @@ PANEL_FOR_ASSET: dict[AssetKind, Panel] = {
     AssetKind.IMAGE: Panel.IMAGE,
     AssetKind.AUDIO: Panel.VOICE,
     AssetKind.CAPTION: Panel.CAPTIONING,
+    AssetKind.DOCUMENT: Panel.WRITING,
 }
 MAX_RECENT = 10
+LAST_PROJECT_KEY = "session/last_project"
+"""The project open when Studio last ran (read by studio.app at the next start)."""
 PROJECT_FILTER = "Studio projects (*.studio);;All files (*)"
 MEDIA_FILTER = (
     "Media (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff *.wav *.flac *.ogg *.txt *.md)"
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
         self.browser.open_requested.connect(self.open_asset)
         self.browser.rerun_requested.connect(self.rerun_asset)
         self.browser.caption_requested.connect(self.caption_assets)
+        self.browser.speak_requested.connect(self.speak_asset)
         self.browser.settings_requested.connect(self.use_settings_of)
         writing = self.panels[Panel.WRITING]
         if isinstance(writing, WritingPanel):
@@ -254,6 +258,9 @@ class MainWindow(QMainWindow):
     # project -----------------------------------------------------------------------------------
 
     def _update_title(self, *_: object) -> None:
+        # The project to open at the next start (an untitled one gets its file with its
+        # first asset, which comes through here too).
+        self.qsettings.setValue(LAST_PROJECT_KEY, str(self.session.path or ""))
         name = self.session.display_name
         suffix = " [read-only]" if self.session.store.read_only else ""
         self.setWindowTitle(f"{name}{suffix} — Studio")
@@ -488,6 +495,13 @@ class MainWindow(QMainWindow):
         if isinstance(voice, VoicePanel):
             voice.open_text(text, source_asset_id)
             self.tabs.setCurrentWidget(voice)
+
+    @Slot(str)
+    def speak_asset(self, asset_id: str) -> None:
+        """ "Send to Voice" on a text, caption or document: the Voice panel speaks it."""
+        self.session.flush()  # a document being typed: its newest words
+        text = self.session.store.read_blob(asset_id).decode("utf-8", errors="replace")
+        self.send_to_voice(text, asset_id)
 
     @Slot(list)
     def caption_assets(self, asset_ids: list[str]) -> None:

@@ -91,7 +91,7 @@ def test_kind_filter_and_debounced_search(qtbot, session, project):
     add(project, AssetKind.IMAGE, png_bytes(), title="Forest at dusk")
     browser = show_browser(qtbot, session)
     labels = [browser.kind_filter.itemText(i) for i in range(browser.kind_filter.count())]
-    assert labels == ["All", "Text", "Images", "Audio", "Captions"]
+    assert labels == ["All", "Text", "Images", "Audio", "Captions", "Documents"]
     browser.kind_filter.setCurrentIndex(browser.kind_filter.findText("Images"))
     qtbot.waitUntil(lambda: titles(browser) == ["Forest at dusk"])
     assert browser.status_label.text() == "1 matching asset"

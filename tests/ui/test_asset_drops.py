@@ -7,6 +7,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from studio.core.project.documents import RevisionOrigin
 from studio.core.recipe import Recipe, RecipeOrigin
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import asset_mime_data
@@ -87,12 +88,32 @@ def test_an_image_onto_image_becomes_the_init_image(qtbot, services, session, ru
     assert dropped and panel.file_inputs()["init"].asset_id == picture.id
 
 
-def test_a_caption_onto_writing_opens_with_its_source(qtbot, services, session, runners, caption):
+def test_a_caption_onto_writing_goes_in_at_the_cursor_as_a_revision(
+    qtbot, services, session, runners, caption
+):
     panel = make(WritingPanel, services, session, runners, qtbot)
+    panel.open_text("Seen: ")
     (_, accepting), message, dropped = drag_assets(panel, session, [caption])
-    assert accepting and message == "Drop to use the caption as the document"
-    assert dropped and panel.document.toPlainText() == "a red square on white"
-    assert [link.asset_id for link in panel.extra_input_assets()] == [caption.id]
+    assert accepting and message == "Drop to insert the caption at the cursor"
+    assert dropped and panel.document.toPlainText() == "Seen: a red square on white"
+    document = panel.documents.document_id
+    head = session.store.document_revisions(document)[0]
+    assert (head.origin, head.source_asset_id) == (RevisionOrigin.INSERT, caption.id)
+    assert session.store.document_text_at(document, head.number - 1) == "Seen: "
+    # A document dragged onto the panel opens.
+    other = session.store.create_document("Another page").asset
+    (_, accepting), message, dropped = drag_assets(panel, session, [other])
+    assert accepting and message == "Drop to open the document" and dropped
+    assert panel.documents.document_id == other.id
+    assert panel.document.toPlainText() == "Another page"
+
+
+def test_a_document_onto_captioning_is_the_question(qtbot, services, session, runners):
+    document = session.store.create_document("What colour\nis the square?").asset
+    panel = make(CaptioningPanel, services, session, runners, qtbot)
+    (_, accepting), message, dropped = drag_assets(panel, session, [document])
+    assert accepting and message == "Drop to use the document as the question"
+    assert dropped and panel.question.text() == "What colour is the square?"
 
 
 def test_a_text_onto_voice_becomes_the_text_to_speak(qtbot, services, session, runners, caption):

@@ -64,7 +64,7 @@ def test_progress_shows_message_and_eta_then_cancel(qtbot, services, session, ru
     with qtbot.waitSignal(runners[Panel.WRITING].cancelled, timeout=5000):
         qtbot.keyClick(panel.document, Qt.Key.Key_Escape)
     assert panel.progress.label.text().startswith("Cancel")
-    assert session.store.count_assets() == 0
+    assert session.store.count_assets(kind=AssetKind.TEXT) == 0  # (the document is kept)
 
 
 def test_errors_show_in_the_banner(qtbot, services, session, runners):
@@ -130,8 +130,9 @@ def test_opening_an_asset_restores_its_settings(qtbot, services, session, runner
     panel.run_form.reset()
     panel.open_asset(finished.args[1][0])
     assert panel.run_form.values() == {"uppercase": True}
-    assert panel.document.toPlainText() == "REMEMBER ME"
-    assert panel.source_asset_id == finished.args[1][0]
+    assert panel.document.toPlainText() == "REMEMBER ME"  # a document made from it
+    links = session.store.inputs_of(panel.documents.document_id)
+    assert [link.input_id for link in links] == [finished.args[1][0]]
 
 
 def test_a_panel_with_no_plugins_says_so(qtbot, services, session, runners, monkeypatch):

@@ -208,11 +208,13 @@ def test_send_to_voice_from_the_writing_panel(qtbot, services):
     try:
         window = app.window
         writing, voice = window.panels[Panel.WRITING], window.panels[Panel.VOICE]
-        writing.open_text("Read this aloud. Please.", source_asset_id="text-asset-1")
+        writing.open_text("Read this aloud. Please.")
         writing.send_to_voice_button.click()
         assert window.tabs.currentWidget() is voice
         assert voice.text.toPlainText() == "Read this aloud. Please."
-        assert voice.source_asset_id == "text-asset-1"
+        document = writing.documents.document_id  # saved before it was sent
+        assert document is not None and voice.source_asset_id == document
+        assert app.session.store.read_blob(document) == b"Read this aloud. Please."
     finally:
         app.shutdown()
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QTextCursor
 
 from studio.core.services import build_core_services
-from studio.plugin_api import Panel
+from studio.plugin_api import AssetKind, Panel
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.ui.panels.writing import INSTRUCT, PENDING_COLOUR, WritingPanel
 from tests.plugins.plugin_factory import write_folder_plugin
@@ -81,13 +81,18 @@ def test_discard_removes_the_generated_text_and_undo_still_works(qtbot, panel):
     assert not panel.discard_button.isEnabled()
 
 
-def test_regenerate_replaces_the_pending_text(qtbot, panel):
+def test_regenerate_keeps_the_earlier_result_as_a_variation(qtbot, panel):
     panel.open_text("again")
-    run(qtbot, panel)
-    with qtbot.waitSignal(panel.runner.finished, timeout=10_000):
+    (first,) = run(qtbot, panel)
+    with qtbot.waitSignal(panel.runner.finished, timeout=10_000) as done:
         panel.regenerate_button.click()
+    (second,) = done.args[1]
     assert panel.document.toPlainText() == "againagain"
-    assert panel.session.store.count_assets() == 2
+    assert panel._variations == [first, second]
+    assert panel.variation_label.text() == "Variation 2 of 2"
+    assert panel.session.store.count_assets(kind=AssetKind.TEXT) == 2
+    panel.previous_button.click()
+    assert pending_text(panel) == "again"  # the first result, still there to pick
 
 
 def test_variations_are_saved_one_by_one_and_can_be_picked(qtbot, tmp_path, monkeypatch, qapp):
@@ -180,14 +185,22 @@ def test_a_non_text_file_is_refused_with_a_message(qtbot, panel, tmp_path):
     assert "picture.txt" in panel.error_banner.label.text()
 
 
-def test_continuing_an_opened_asset_records_it_as_the_source(qtbot, panel):
+def test_an_opened_text_asset_becomes_a_document_that_records_it(qtbot, panel):
     panel.open_text("draft")
     (first,) = run(qtbot, panel)
     panel.accept_pending()
+    draft = panel.documents.document_id
     panel.open_asset(first)
+    made = panel.documents.document_id
+    assert made != draft and panel.document.toPlainText() == "draft"
+    store = panel.session.store
+    assert [(link.role, link.input_id) for link in store.inputs_of(made)] == [("source", first)]
     (second,) = run(qtbot, panel)
-    links = panel.session.store.inputs_of(second)
-    assert [(link.role, link.input_id) for link in links] == [("source", first)]
+    links = store.inputs_of(second)
+    assert [(link.role, link.input_id) for link in links] == [("source", made)]
+    assert store.get_asset(second).recipe.details["document_revision"] == 1
+    panel.open_asset(first)  # the document made from it again, not a second copy
+    assert panel.documents.document_id == made
 
 
 def test_the_word_count_follows_the_text_once_typing_pauses(qtbot, panel):
@@ -198,4 +211,4 @@ def test_the_word_count_follows_the_text_once_typing_pauses(qtbot, panel):
     assert panel.counts.text().startswith("3 words")  # not recounted on every change
     qtbot.waitUntil(lambda: panel.counts.text().startswith("5 words"), timeout=2000)
     panel._on_progress("job", 0.5, "12 tokens · 30.0 tokens/s", None)
-    assert panel.counts.text() == "5 words · 24 characters · 12 tokens · 30.0 tokens/s"
+    assert panel.counts.text().startswith("5 words · 24 characters · 12 tokens · 30.0 tokens/s")

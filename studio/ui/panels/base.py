@@ -35,7 +35,7 @@ from studio.core.input_import import InputImport
 from studio.core.jobs import Job
 from studio.core.model_files import model_panel
 from studio.core.panel_defaults import panel_plugins
-from studio.core.project.assets import Asset
+from studio.core.project.assets import TEXT_KINDS, Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
 from studio.core.services import CoreServices
@@ -68,6 +68,7 @@ _KIND_WORDS = {
     AssetKind.AUDIO: "audio",
     AssetKind.TEXT: "a text",
     AssetKind.CAPTION: "a caption",
+    AssetKind.DOCUMENT: "a document",
 }
 
 
@@ -241,7 +242,8 @@ class PanelWidget(QWidget):
     # assets dropped from the asset browser ------------------------------------------------
 
     def take_text_asset(self, asset: Asset, text: str) -> bool:
-        """A text or caption asset was dropped: use it (True) or not (False, the default)."""
+        """A text, caption or document was dropped: use it (True) or not (False, the
+        default)."""
         return False
 
     def takes_text_assets(self) -> str:
@@ -262,7 +264,7 @@ class PanelWidget(QWidget):
             return False, "These assets belong to another project."
         kind = AssetKind(dragged.kinds[0])
         name = self.panel.value.capitalize()
-        if kind in (AssetKind.TEXT, AssetKind.CAPTION):
+        if kind in TEXT_KINDS:
             target = self.takes_text_assets()
             if target:
                 return True, f"Drop to use the {kind.value} as {target}"
@@ -278,7 +280,7 @@ class PanelWidget(QWidget):
             self.error_banner.show_message(message)
             return False
         asset = self.session.asset(dragged.asset_ids[0])
-        if asset.kind in (AssetKind.TEXT, AssetKind.CAPTION):
+        if asset.kind in TEXT_KINDS:
             text = self.session.store.read_blob(asset.id).decode("utf-8", errors="replace")
             return self.take_text_asset(asset, text)
         found = self._input_for(asset.kind)

@@ -146,6 +146,16 @@ class CaptioningPanel(PanelWidget):
     def file_inputs(self) -> dict[str, FileInput]:
         return {"image": self.image_input}
 
+    def takes_text_assets(self) -> str:
+        return "the question"
+
+    def take_text_asset(self, asset: Asset, text: str) -> bool:
+        """A text, caption or document dragged onto the panel is the question to ask (its
+        lines joined: the question is one line)."""
+        self.question.setText(" ".join(text.split()))
+        self.question.setFocus()
+        return True
+
     def build_job(self):
         job, temp = super().build_job()
         # The image of this job (an asset, or a file imported beside the job through

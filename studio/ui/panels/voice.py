@@ -109,7 +109,7 @@ class VoicePanel(PanelWidget):
         # About 150 words a minute: what a listener gets, before the first take says exactly.
         minutes = words / 150
         estimate = f" · about {format_duration(minutes * 60)} of speech" if words else ""
-        source = " · from a text asset" if self.source_asset_id else ""
+        source = " · from a text of the project" if self.source_asset_id else ""
         self.counts.setText(f"{words} words · {len(text)} characters{estimate}{source}")
 
     def request_fields(self) -> dict[str, str]:

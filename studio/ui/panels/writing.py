@@ -1,13 +1,16 @@
-"""The Writing panel: a document editor where a local model continues or answers.
+"""The Writing panel: the project's documents, where a local model continues or answers.
 
 Two modes, as in text-generation-webui and LM Studio:
 - **Continue**: the model continues the document from the cursor.
 - **Instruct**: the model follows an instruction (from an editable preset) about the selection
   or the whole document; models without a chat template get the preset's plain template.
 
-Generated text streams in at the cursor, highlighted until it is accepted (Ctrl+Shift+Enter)
-or discarded (Ctrl+Backspace). Several variations can be made at once and picked from; each is
-also a text asset in the project, with its recipe.
+The writer's own words are project assets: the panel works on one document at a time, saved
+into the project as it is typed, with a revision history (see
+:mod:`studio.qt.writing_documents`). Generated text streams in at the cursor, highlighted until
+it is accepted (Ctrl+Shift+Enter, a revision that records the generation) or discarded
+(Ctrl+Backspace). Each generation is also a text asset with its recipe; running again while a
+result waits adds variations to pick from, so no result is lost.
 """
 
 from __future__ import annotations
@@ -28,14 +31,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QToolButton,
@@ -44,12 +42,19 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
-from studio.core.media.importing import read_media_file
+from studio.core.jobs import Job
 from studio.core.presets import Preset, PresetStore
+from studio.core.project import ProjectError
 from studio.core.project.assets import Asset
+from studio.core.project.documents import DocumentView, OpenedDocument, RevisionOrigin
 from studio.core.recipe import RecipeInput
 from studio.plugin_api import AssetKind, Panel
+from studio.qt.asset_drag import DraggedAssets
+from studio.qt.text_positions import index_from_qt, qt_from_index
+from studio.qt.writing_documents import Snapshot, WritingDocuments
+from studio.ui.document_editor import DocumentBar, DocumentEditor
 from studio.ui.panels.base import PanelWidget
+from studio.ui.preset_editor import PresetEditor
 
 CONTINUE, INSTRUCT = "continue", "instruct"
 PENDING_COLOUR = QColor(255, 236, 160, 150)
@@ -57,102 +62,13 @@ COUNT_DELAY_MS = 250
 """How long after a change the word count is brought up to date (changes meanwhile wait
 for the same recount)."""
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
-
-
-class PresetEditor(QDialog):
-    """Edit, add and remove Instruct presets (saved as JSON in the data directory)."""
-
-    def __init__(self, store: PresetStore, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Instruct presets")
-        self.resize(640, 420)
-        self.store = store
-        self.presets = store.load()
-        self.names = QListWidget()
-        self.name = QLineEdit()
-        self.instruction = QPlainTextEdit()
-        self.template = QPlainTextEdit()
-        self.template.setToolTip(
-            "Used when the model has no chat template. {instruction} and {text} are filled in."
-        )
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Instruction", self.instruction)
-        form.addRow("Plain template", self.template)
-        add = QPushButton("Add")
-        remove = QPushButton("Remove")
-        add.clicked.connect(self._add)
-        remove.clicked.connect(self._remove)
-        left = QVBoxLayout()
-        left.addWidget(self.names)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(remove)
-        left.addLayout(row)
-        body = QHBoxLayout()
-        body.addLayout(left, 1)
-        body.addLayout(form, 2)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(body)
-        layout.addWidget(buttons)
-        self._current = -1
-        self.names.currentRowChanged.connect(self._select)
-        self._refresh(0)
-
-    def _refresh(self, row: int) -> None:
-        self.names.blockSignals(True)
-        self.names.clear()
-        self.names.addItems([p.name for p in self.presets])
-        self.names.blockSignals(False)
-        self._current = -1
-        self.names.setCurrentRow(min(row, len(self.presets) - 1))
-
-    def _store_current(self) -> None:
-        if 0 <= self._current < len(self.presets):
-            self.presets[self._current] = Preset(
-                self.name.text().strip(),
-                self.instruction.toPlainText(),
-                self.template.toPlainText(),
-            )
-
-    def _select(self, row: int) -> None:
-        self._store_current()
-        self._current = row
-        if 0 <= row < len(self.presets):
-            preset = self.presets[row]
-            self.name.setText(preset.name)
-            self.instruction.setPlainText(preset.instruction)
-            self.template.setPlainText(preset.template)
-
-    def _add(self) -> None:
-        self._store_current()
-        self.presets.append(Preset(f"New preset {len(self.presets) + 1}", "Describe the task."))
-        self._refresh(len(self.presets) - 1)
-
-    def _remove(self) -> None:
-        if 0 <= self._current < len(self.presets):
-            del self.presets[self._current]
-            self._refresh(max(0, self._current - 1))
-
-    def accept(self) -> None:
-        self._store_current()
-        try:
-            self.store.save(self.presets)
-        except (UserError, OSError) as exc:
-            QMessageBox.warning(self, "Presets not saved", str(exc))
-            return
-        super().accept()
+_TEXT_KINDS = (AssetKind.TEXT, AssetKind.CAPTION, AssetKind.DOCUMENT)
 
 
 class WritingPanel(PanelWidget):
     panel = Panel.WRITING
     send_to_voice = Signal(str, object)
-    """The selection (or the whole document) to speak, and its text asset id or None."""
+    """The selection (or the whole document) to speak, and its asset id or None."""
 
     # request side ----------------------------------------------------------------------------
 
@@ -236,8 +152,8 @@ class WritingPanel(PanelWidget):
         return self._preset_list[index] if 0 <= index < len(self._preset_list) else None
 
     def request_fields(self) -> dict[str, str]:
-        self._settle_pending()
-        text, _ = self._context()
+        # While a result waits, Run makes another variation of the same request.
+        text = self._pending_prompt if self._pending is not None else self._context()[0]
         if self.mode.currentData() == INSTRUCT:
             preset = self.current_preset()
             return {
@@ -254,32 +170,61 @@ class WritingPanel(PanelWidget):
         if isinstance(values.get("instruction"), str) and mode == INSTRUCT:
             self.instruction.setPlainText(values["instruction"])
 
+    def build_job(self) -> tuple[Job, Any]:
+        # The document as the job sees it is a revision of its own (lineage points at it).
+        self.documents.flush()
+        return super().build_job()
+
     def extra_input_assets(self) -> list[RecipeInput]:
-        if self.source_asset_id:
-            return [RecipeInput(asset_id=self.source_asset_id, role="source")]
-        return []
+        document_id = self.documents.document_id
+        return [RecipeInput(asset_id=document_id, role="source")] if document_id else []
 
     def job_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if self.documents.document_id is not None:
+            details["document_revision"] = self.documents.revision
         preset = self.current_preset()
         if self.mode.currentData() == INSTRUCT and preset is not None:
-            return {"preset": preset.name}
-        return {}
+            details["preset"] = preset.name
+        return details
 
     # output side: the document ----------------------------------------------------------------
 
     def build_output_area(self, layout: QVBoxLayout) -> None:
-        self.source_asset_id: str | None = None
         self._pending: tuple[int, int] | None = None  # (start, end) of unaccepted text
+        self._pending_prefix = ""  # what goes before each variation ("\n\n" for answers)
+        self._pending_prompt = ""
         self._variations: list[str] = []
         self._variation = 0
+        self._run_first = 0  # the first variation of the running job
         self._insert_at = 0
         self._fresh_stream = False
-        self.document = QPlainTextEdit()
+        self._save_state = ""
+        self._counted = "0 words · 0 characters"
+        self.document = DocumentEditor()
         self.document.setObjectName("document")
         self.document.setPlaceholderText(
-            "Write here, or drop a .txt or .md file. Put the cursor where the model should "
+            "Write here: everything is saved into the project as you type. Drop a .txt or "
+            ".md file to open it as a document. Put the cursor where the model should "
             "continue and press Ctrl+Enter."
         )
+        self.documents = WritingDocuments(
+            self.session, self.document.document(), self._snapshot, self
+        )
+        self.document.document().contentsChanged.connect(self.documents.note_change)
+        self.document.history_back.connect(self._history_back)
+        self.document.history_forward.connect(self._history_forward)
+        self.documents.document_opened.connect(self._document_opened)
+        self.documents.save_state_changed.connect(self._save_state_changed)
+        self.documents.position_shown.connect(self._show_position)
+        self.documents.message.connect(self._show_status)
+        self.document_bar = DocumentBar(
+            self.documents,
+            lambda: self._snapshot().text,
+            self._may_switch_documents,
+            self._show_status,
+        )
+        self.document_bar.attach_shortcuts_to(self)
         # The word count of a long document is a whole pass over it: recounted COUNT_DELAY_MS
         # after a change (so at most four times a second while text streams), not per change.
         self._count_timer = QTimer(self)
@@ -294,10 +239,14 @@ class WritingPanel(PanelWidget):
         self.accept_button.setToolTip("Keep the generated text (Ctrl+Shift+Enter)")
         self.accept_button.clicked.connect(self.accept_pending)
         self.discard_button = QPushButton("Discard")
-        self.discard_button.setToolTip("Remove the generated text (Ctrl+Backspace)")
+        self.discard_button.setToolTip(
+            "Remove the generated text from the document; it stays in the project (Ctrl+Backspace)"
+        )
         self.discard_button.clicked.connect(self.discard_pending)
         self.regenerate_button = QPushButton("Regenerate")
-        self.regenerate_button.setToolTip("Discard and try again with a new seed")
+        self.regenerate_button.setToolTip(
+            "Try again with a new seed; the results so far stay as variations"
+        )
         self.regenerate_button.clicked.connect(self.regenerate)
         self.previous_button = QToolButton()
         self.previous_button.setArrowType(Qt.ArrowType.LeftArrow)
@@ -344,6 +293,7 @@ class WritingPanel(PanelWidget):
 
         self.counts = QLabel()
         self.counts.setObjectName("counts")
+        layout.addWidget(self.document_bar)
         layout.addLayout(tools)
         layout.addWidget(self.document, 1)
         layout.addWidget(self.find_bar)
@@ -360,28 +310,136 @@ class WritingPanel(PanelWidget):
         self.runner.asset_saved.connect(self._on_asset_saved)
         self._update_tools()
         self._count()
+        self.documents.open_last()
+
+    # the open document ---------------------------------------------------------------------
+
+    def _snapshot(self) -> Snapshot:
+        """The document as it is stored: the editor's text without unaccepted generated text,
+        the cursor and the scroll position."""
+        text = self.document.toPlainText()
+        cursor = self.document.textCursor()
+        position, anchor = cursor.position(), cursor.anchor()
+        if self._pending is not None:
+            start, end = self._pending
+            text = text[: index_from_qt(text, start)] + text[index_from_qt(text, end) :]
+
+            def outside(place: int) -> int:
+                return place if place <= start else max(start, place - (end - start))
+
+            position, anchor = outside(position), outside(anchor)
+        return Snapshot(
+            text,
+            DocumentView(
+                cursor=index_from_qt(text, position),
+                anchor=index_from_qt(text, anchor),
+                scroll=self.document.verticalScrollBar().value(),
+            ),
+        )
+
+    @Slot(object)
+    def _document_opened(self, opened: OpenedDocument | None) -> None:
+        self._pending = None
+        self._variations = []
+        self._update_tools()
+        self.document.setReadOnly(not self.documents.writable or self.runner.busy)
+        if opened is None:
+            return
+        cursor = QTextCursor(self.document.document())
+        cursor.setPosition(qt_from_index(opened.text, opened.view.anchor))
+        cursor.setPosition(
+            qt_from_index(opened.text, opened.view.cursor), QTextCursor.MoveMode.KeepAnchor
+        )
+        self.document.setTextCursor(cursor)
+        bar = self.document.verticalScrollBar()
+        bar.setValue(opened.view.scroll)
+        if bar.value() != opened.view.scroll:  # laid out later: scroll once it is
+            QTimer.singleShot(0, lambda: bar.setValue(opened.view.scroll))
+        if not self.documents.writable:
+            self.error_banner.show_message(
+                "This project is open read-only: save it as a new file (File > Save As) to "
+                "write in it."
+            )
+
+    def _may_switch_documents(self) -> bool:
+        """Before another document replaces the open one: not while the model writes into the
+        editor; a result waiting for Accept goes (it stays in the project as a text asset)."""
+        if self.runner.busy:
+            self._show_status("Wait for the model to finish, or cancel it (Esc), first.")
+            return False
+        if self._pending is not None:
+            self.discard_pending()
+            self._show_status("The unaccepted result was removed; it stays in the project.")
+        return True
+
+    @Slot()
+    def _history_back(self) -> None:
+        if self._pending is None and not self.runner.busy:
+            self._history_step(self.documents.step_back)
+
+    @Slot()
+    def _history_forward(self) -> None:
+        if self._pending is None and not self.runner.busy:
+            self._history_step(self.documents.step_forward)
+
+    def _history_step(self, step) -> None:
+        try:
+            step()
+        except (ProjectError, UserError, ValueError) as exc:
+            self.error_banner.show_message(f"The history cannot be read: {exc}")
+
+    @Slot(int)
+    def _show_position(self, index: int) -> None:
+        cursor = QTextCursor(self.document.document())
+        cursor.setPosition(qt_from_index(self.document.toPlainText(), index))
+        self.document.setTextCursor(cursor)
+        self.document.ensureCursorVisible()
+
+    @Slot(str)
+    def _save_state_changed(self, text: str) -> None:
+        self._save_state = text
+        if text.startswith("Not saved"):
+            self.error_banner.show_message(f"The document is {text[0].lower()}{text[1:]}")
+        self._show_counts()
+
+    @Slot(str)
+    def _show_status(self, text: str) -> None:
+        self.progress.idle(text)
+
+    # running and results ---------------------------------------------------------------------
 
     def _context(self) -> tuple[str, int]:
-        """The text the model works on, and where its answer goes."""
+        """The text the model works on, and where its answer goes (a Qt position)."""
         cursor = self.document.textCursor()
         full = self.document.toPlainText()
         if self.mode.currentData() == INSTRUCT:
             if cursor.hasSelection():
                 return cursor.selectedText().replace("\u2029", "\n"), cursor.selectionEnd()
-            return full, len(full)
-        return full[: cursor.position()], cursor.position()
+            return full, qt_from_index(full, len(full))
+        return full[: index_from_qt(full, cursor.position())], cursor.position()
+
+    def submit(self, job: Job, temp: Any = None) -> str:
+        self._job_prompt = getattr(job.request, "prompt", "")
+        return super().submit(job, temp)
 
     def clear_output(self) -> None:
-        self._settle_pending()
-        _, self._insert_at = self._context()
-        if self.mode.currentData() == INSTRUCT:
-            self._insert_text("\n\n", pending=False)
-        self._pending = (self._insert_at, self._insert_at)
-        self._variations = []
-        self._variation = 0
+        if self._pending is not None:
+            # A result waits: the new ones join it as variations, in the same place.
+            self._replace_pending("")
+            self._run_first = len(self._variations)
+        else:
+            _, self._insert_at = self._context()
+            self._pending = (self._insert_at, self._insert_at)
+            self._pending_prefix = "\n\n" if self.mode.currentData() == INSTRUCT else ""
+            self._insert_text(self._pending_prefix, pending=True)
+            self._pending = (self._pending[0], self._insert_at)
+            self._variations = []
+            self._run_first = 0
+        self._pending_prompt = getattr(self, "_job_prompt", "")
         self._fresh_stream = False
         self._rate = ""  # the last job's tokens/s stays until the next one reports
         self.document.setReadOnly(True)  # the model writes now; the user waits or cancels
+        self.document_bar.update_actions(busy=True)
         self._update_tools()
 
     def _insert_text(self, text: str, *, pending: bool) -> None:
@@ -413,17 +471,18 @@ class WritingPanel(PanelWidget):
         cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         self._insert_at = start
-        self._insert_text(text, pending=True)
+        self._insert_text(self._pending_prefix + text, pending=True)
         self._pending = (start, self._insert_at)
 
     @Slot(str, str)
     def _on_asset_saved(self, job_id: str, asset_id: str) -> None:
-        self._variations.append(asset_id)
+        if asset_id not in self._variations:
+            self._variations.append(asset_id)
         self.show_variation(len(self._variations) - 1)
         self._fresh_stream = True
 
     def show_variation(self, index: int) -> None:
-        if not self._variations:
+        if not self._variations or self._pending is None:
             return
         self._variation = max(0, min(index, len(self._variations) - 1))
         asset_id = self._variations[self._variation]
@@ -433,11 +492,8 @@ class WritingPanel(PanelWidget):
 
     @Slot(str, object)
     def _on_finished(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
+        self._variations += [a for a in asset_ids if a not in self._variations]
         self._job_ended(job_id)
-        self.document.setReadOnly(False)
-        if asset_ids and not self._variations:
-            self._variations = list(asset_ids)
-        self.show_variation(0)
         count = len(asset_ids)
         where = self.session.display_name
         self.progress.idle(
@@ -445,48 +501,75 @@ class WritingPanel(PanelWidget):
             if count > 1
             else f"Done: saved to {where} (Accept keeps it in the document)"
         )
-        self._update_tools()
+        self._show_new_verdicts()
 
     def _job_ended(self, job_id: str) -> None:
         super()._job_ended(job_id)
-        if not self.runner.busy:
-            self.document.setReadOnly(False)
-            if self._pending is not None and self._pending[0] == self._pending[1]:
-                self._pending = None
-            self._update_tools()
+        if self.runner.busy:
+            return
+        self.document_bar.update_actions(busy=False)
+        if self._variations:
+            # The new results if there are any, else the one shown before this run.
+            first_new = self._run_first if self._run_first < len(self._variations) else None
+            self.show_variation(self._variation if first_new is None else first_new)
+        elif self._pending is not None:
+            self._replace_pending("")
+            self._remove_pending()
+        self.document.setReadOnly(self._pending is not None or not self.documents.writable)
+        self._update_tools()
 
-    def _settle_pending(self) -> None:
-        """Before a new run: unaccepted text from the last one is discarded."""
-        if self._pending is not None and not self.runner.busy:
-            self.discard_pending()
+    def _remove_pending(self) -> None:
+        """The pending span is empty now: forget it (and the prefix it held)."""
+        if self._pending is not None:
+            start, end = self._pending
+            cursor = QTextCursor(self.document.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+        self._pending = None
+        self._variations = []
 
     @Slot()
     def accept_pending(self) -> None:
+        """Keep the generated text: a revision of the document that records the generation."""
         if self._pending is None or self.runner.busy:
             return
         start, end = self._pending
+        asset_id = self._variations[self._variation] if self._variations else None
+        full = self.document.toPlainText()
+        at = [index_from_qt(full, start), index_from_qt(full, end)]
+
+        def keep() -> None:
+            cursor = QTextCursor(self.document.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.setCharFormat(QTextCharFormat())
+            self._pending = None
+
+        self.documents.edit(
+            RevisionOrigin.GENERATION,
+            keep,
+            source_asset_id=asset_id,
+            details={"at": at, "variations": len(self._variations)},
+        )
         cursor = QTextCursor(self.document.document())
-        cursor.setPosition(start)
-        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-        cursor.setCharFormat(QTextCharFormat())
-        self._pending = None
-        cursor.clearSelection()
+        cursor.setPosition(end)
         self.document.setTextCursor(cursor)
         self._variations = []
+        self.document.setReadOnly(not self.documents.writable)
         self._update_tools()
 
     @Slot()
     def discard_pending(self) -> None:
+        """Take the generated text out of the document (it stays in the project)."""
         if self._pending is None or self.runner.busy:
             return
-        self._replace_pending("")
-        self._pending = None
-        self._variations = []
+        self._remove_pending()
+        self.document.setReadOnly(not self.documents.writable)
         self._update_tools()
 
     @Slot()
     def regenerate(self) -> None:
-        self.discard_pending()
         self.run()
 
     def _update_tools(self) -> None:
@@ -504,13 +587,15 @@ class WritingPanel(PanelWidget):
             )
             self.previous_button.setEnabled(self._variation > 0)
             self.next_button.setEnabled(self._variation < len(self._variations) - 1)
+        self._show_counts()
 
     def _send_to_voice(self) -> None:
         cursor = self.document.textCursor()
         if cursor.hasSelection():
             self.send_to_voice.emit(cursor.selectedText().replace("\u2029", "\n"), None)
-        else:
-            self.send_to_voice.emit(self.document.toPlainText(), self.source_asset_id)
+            return
+        self.documents.flush()
+        self.send_to_voice.emit(self._snapshot().text, self.documents.document_id)
 
     @Slot()
     def _count_soon(self) -> None:
@@ -520,8 +605,20 @@ class WritingPanel(PanelWidget):
     @Slot()
     def _count(self) -> None:
         text = self.document.toPlainText()
-        counts = f"{len(text.split())} words · {len(text)} characters"
-        self.counts.setText(f"{counts} · {self._rate}" if self._rate else counts)
+        self._counted = f"{len(text.split())} words · {len(text)} characters"
+        self._show_counts()
+
+    def _show_counts(self) -> None:
+        """The counts line: words and characters as last counted, the model's speed, and
+        whether the document is saved."""
+        parts = [self._counted]
+        if self._rate:
+            parts.append(self._rate)
+        if self._pending is not None and not self.runner.busy:
+            parts.append("Accept (Ctrl+Shift+Enter) or Discard (Ctrl+Backspace) to write on")
+        elif self._save_state:
+            parts.append(self._save_state)
+        self.counts.setText(" · ".join(parts))
 
     @Slot(str, object, str, object)
     def _on_progress(self, job_id: str, fraction: Any, message: str, eta: Any) -> None:
@@ -554,32 +651,59 @@ class WritingPanel(PanelWidget):
     def takes_text_assets(self) -> str:
         return "the document"
 
+    def asset_drop_answer(self, dragged: DraggedAssets) -> tuple[bool, str]:
+        accepted, message = super().asset_drop_answer(dragged)
+        if accepted and dragged.kinds[0] == AssetKind.DOCUMENT.value:
+            return True, "Drop to open the document"
+        if accepted:
+            return True, f"Drop to insert the {dragged.kinds[0]} at the cursor"
+        return accepted, message
+
     def take_text_asset(self, asset: Asset, text: str) -> bool:
-        """A text or caption dragged from the asset browser (recorded as the source)."""
-        self.open_text(text, source_asset_id=asset.id)
+        """A document dragged from the asset browser opens; a text or caption goes in at the
+        cursor (a revision that records which asset went in)."""
+        if self.runner.busy:
+            return False
+        if asset.kind is AssetKind.DOCUMENT:
+            if not self._may_switch_documents():
+                return False
+            return self._open(lambda: self.documents.open_document(asset.id))
+        if self._pending is not None:
+            self.discard_pending()
+        if not self.documents.writable:
+            self.error_banner.show_message("This project is open read-only.")
+            return False
+
+        def insert() -> None:
+            self.document.textCursor().insertText(text)
+
+        self.documents.edit(RevisionOrigin.INSERT, insert, source_asset_id=asset.id)
         return True
 
-    def open_text(self, text: str, source_asset_id: str | None = None) -> None:
-        """Put text in the document (undoable), remembering the asset it came from."""
-        self._pending = None
+    def _open(self, operation) -> bool:
+        try:
+            operation()
+        except (UserError, ProjectError) as exc:
+            self.error_banner.show_message(str(exc))
+            return False
+        return True
+
+    def open_text(self, text: str) -> None:
+        """Replace the open document's text (one undoable edit, saved like typing)."""
+        if self._pending is not None:
+            self.discard_pending()
         cursor = QTextCursor(self.document.document())
         cursor.select(QTextCursor.SelectionType.Document)
         cursor.insertText(text, QTextCharFormat())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         self.document.setTextCursor(cursor)
-        self.source_asset_id = source_asset_id
-        self._variations = []
         self._update_tools()
 
-    def open_file(self, path: Path) -> None:
-        try:
-            media = read_media_file(path)
-            if media.kind is not AssetKind.TEXT:
-                raise UserError(f"{path.name} is not a text file.")
-        except UserError as exc:
-            self.error_banner.show_message(str(exc))
-            return
-        self.open_text(media.data.decode("utf-8"))
+    def open_file(self, path: Path) -> bool:
+        """A dropped text or Markdown file becomes a document of the project, and opens."""
+        if not self._may_switch_documents():
+            return False
+        return self._open(lambda: self.documents.import_file(path))
 
     def show_asset(self, asset: Asset, data: bytes) -> None:
         if self.runner.busy:
@@ -587,7 +711,8 @@ class WritingPanel(PanelWidget):
         if self._variations and asset.id in self._variations:
             self.show_variation(self._variations.index(asset.id))
             return
-        self.open_text(data.decode("utf-8", errors="replace"), asset.id)
+        if asset.kind in _TEXT_KINDS and self._may_switch_documents():
+            self._open(lambda: self.documents.open_text_asset(asset))
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
