@@ -94,7 +94,7 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     if services.settings_file.problem:
         window.statusBar().showMessage(services.settings_file.problem, 15000)
     elif reopened:
-        window.statusBar().showMessage(reopened, 10000)
+        window.show_start_message(reopened)
 
     class _Discovery(QObject):
         done = Signal()

@@ -348,3 +348,87 @@ def captioning_describer(out: Path | None = None) -> Path:
     studio.shutdown()
     app.quit()
     return path
+
+
+def writing_documents(out: Path | None = None) -> list[Path]:
+    """The Writing panel with the embedded Gemma (llama.cpp, in its model process, as users
+    get it): a document typed, continued and accepted; its revision history; and the same
+    document after Studio was closed and started again.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['writing_documents']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="studio-shots-")
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)  # only the real plugins
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    writing = window.panels[Panel.WRITING]
+    for _ in range(100):
+        wait(100)
+        if writing.current_plugin_id():
+            break
+    def type_text(text: str) -> None:  # as key presses (QTest types no "\n")
+        for number, line in enumerate(text.split("\n")):
+            if number:
+                QTest.keyClick(writing.document, Qt.Key.Key_Return)
+            QTest.keyClicks(writing.document, line)
+
+    writing.document.setFocus()
+    type_text("# The keeper\n\nThe lighthouse keeper climbed the stairs at dusk. ")
+    type_text("Far below, the sea was calm, and")
+    wait(1500)  # saved by now
+    writing.run_form.editors["max_new_tokens"].put(40)
+    done: list[str] = []
+    writing.runner.finished.connect(lambda job_id, ids: done.append(job_id))
+    writing.run()
+    for _ in range(600):
+        wait(100)
+        if done:
+            break
+    wait(300)
+    paths = []
+    path = out / "window-writing-gemma.png"
+    window.grab().save(str(path))
+    paths.append(path)
+    writing.accept_pending()
+    type_text("\n\nHe lit the lamp.")
+    wait(1500)
+    writing.document_bar.new_document()
+    type_text("Notes: the keeper's name is Tomas.")
+    wait(1500)
+    writing.document_bar.picker.setCurrentIndex(writing.document_bar.picker.findText("The keeper"))
+    writing.document_bar.picker.activated.emit(writing.document_bar.picker.currentIndex())
+    wait(300)
+    dialog = writing.document_bar.show_history()
+    wait(500)
+    path = out / "window-writing-history.png"
+    dialog.grab().save(str(path))
+    paths.append(path)
+    dialog.close()
+    window.close()
+    studio.shutdown()
+
+    again = build_app()  # the same data directory: Studio opens where it was
+    again.window.resize(1360, 840)
+    again.window.show()
+    wait(2000)
+    path = out / "window-writing-reopened.png"
+    again.window.grab().save(str(path))
+    paths.append(path)
+    again.shutdown()
+    app.quit()
+    for path in paths:
+        print("saved", path)
+    return paths

@@ -100,12 +100,13 @@ class DocumentBar(QWidget):
         self.import_action = self._action("Open Text File as Document…", self.import_file)
         self.export_action = self._action("Export as Markdown…", self.export_markdown)
 
+        # A button shows its action's icon text: short words beside the picker.
+        self.new_action.setIconText("New")
+        self.history_action.setIconText("History")
         new_button = QToolButton()
         new_button.setDefaultAction(self.new_action)
-        new_button.setText("New")
         history_button = QToolButton()
         history_button.setDefaultAction(self.history_action)
-        history_button.setText("History")
         self.menu = QMenu(self)
         for action in (
             self.rename_action,

@@ -77,6 +77,9 @@ class RevisionHistoryDialog(QDialog):
         self.revisions = store.document_revisions(document_id)
         self.list = QListWidget()
         self.list.setObjectName("revisions")
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setAlternatingRowColors(True)
         for revision in self.revisions:
             when = revision.saved_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             item = QListWidgetItem(

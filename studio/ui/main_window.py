@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.browser_dock.setWidget(self.browser)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.browser_dock)
 
+        self._start_message = ""
         self.jobs_label = QLabel()
         self.device_label = QLabel()
         self.memory_label = QLabel()
@@ -253,7 +254,15 @@ class MainWindow(QMainWindow):
         message = f"{enabled} plugins ready"
         if disabled:
             message += f", {disabled} disabled (Plugins > Installed Plugins)"
-        self.statusBar().showMessage(message, 8000)
+        if self._start_message:
+            message += f" · {self._start_message}"
+        self.statusBar().showMessage(message, 10000)
+
+    def show_start_message(self, text: str) -> None:
+        """Say something about the start (the project reopened); it stays when the plugins
+        are found a moment later."""
+        self._start_message = text
+        self.statusBar().showMessage(text, 10000)
 
     # project -----------------------------------------------------------------------------------
 
