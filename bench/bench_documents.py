@@ -15,7 +15,11 @@ For each: saves, revisions, the document's size, how much the project grew (the 
 clean close, against the same project holding the final text only), growth ÷ text size,
 bytes per revision, and the time of one save (p50, p95) on the project's writer thread.
 
-    .venv/bin/python bench/bench_documents.py [--chars 20000] [--rate 5] [--dir D]
+Then, with ``--gui``, what a save costs the GUI thread in the real Writing panel (taking the
+editor's text and queueing it) and how long until it is committed, for documents of 10,000,
+200,000 and 1,000,000 characters (offscreen Qt).
+
+    .venv/bin/python bench/bench_documents.py [--chars 20000] [--rate 5] [--dir D] [--gui]
 """
 
 from __future__ import annotations
@@ -94,11 +98,53 @@ def baseline(path: Path, text: str) -> int:
     return path.stat().st_size
 
 
+def gui_costs(sizes: tuple[int, ...] = (10_000, 200_000, 1_000_000), saves: int = 20) -> None:
+    """Time of one autosave on the GUI thread of the real Writing panel, and until commit."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-documents-gui-")
+    from PySide6.QtWidgets import QApplication
+
+    from studio.core.services import build_core_services
+    from studio.qt.panel_jobs import PanelJobRunner
+    from studio.qt.project_session import ProjectSession
+    from studio.ui.panels.writing import WritingPanel
+
+    app = QApplication.instance() or QApplication([])
+    services = build_core_services()
+    session = ProjectSession(services.paths.data_dir)
+    runner = PanelJobRunner(services.executor, "writing")
+    panel = WritingPanel(services, session, runner)
+    panel.show()
+    print(f"{'document':>12} {'GUI thread per save':>20} {'committed after':>16}")
+    for size in sizes:
+        sentence = "The lighthouse keeper counted the waves. "
+        panel.open_text((sentence * (size // len(sentence) + 1))[:size])
+        panel.documents.flush()
+        on_gui, committed = [], []
+        for _ in range(saves):
+            panel.document.textCursor().insertText("x")  # one keystroke's change
+            start = time.perf_counter()
+            panel.documents._save_typing()  # what the autosave timer runs
+            on_gui.append(time.perf_counter() - start)
+            panel.documents.flush()
+            committed.append(time.perf_counter() - start)
+        print(
+            f"{size:>12,} {statistics.median(on_gui) * 1000:>17.2f} ms "
+            f"{statistics.median(committed) * 1000:>13.1f} ms"
+        )
+    runner.shutdown()
+    session.close()
+    app.processEvents()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=5.0, help="edits a second")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--gui", action="store_true", help="also time saves in the panel")
     args = parser.parse_args()
     states = typing_session(args.chars)
     final = states[-1]
@@ -138,6 +184,8 @@ def main() -> None:
         "growth: the project file after a clean close, minus the project with only the final "
         "text; B/revision: that growth over the revisions after the first."
     )
+    if args.gui:
+        gui_costs()
 
 
 if __name__ == "__main__":

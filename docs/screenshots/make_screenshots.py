@@ -379,6 +379,7 @@ def writing_documents(out: Path | None = None) -> list[Path]:
         wait(100)
         if writing.current_plugin_id():
             break
+
     def type_text(text: str) -> None:  # as key presses (QTest types no "\n")
         for number, line in enumerate(text.split("\n")):
             if number:

@@ -64,6 +64,7 @@ class _DeleteCommand(QUndoCommand):
         self.session, self.asset_ids = session, tuple(asset_ids)
 
     def redo(self) -> None:
+        self.session.flush()  # a document deleted while being typed keeps its last words
         for asset_id in self.asset_ids:
             self.session.store.delete_asset(asset_id)
         self.session.assets_removed.emit(list(self.asset_ids))
@@ -78,8 +79,9 @@ class ProjectSession(QObject):
     """The open project (untitled until saved), shared by the panels, browser and menus.
 
     Signals:
-        flush_requested(): whatever is being edited must be in the store now (before a Save
-            As, another project, a deletion or closing); receivers save and wait.
+        flush_requested(problems): whatever is being edited must be in the store now (before
+            a Save As, another project, a deletion or closing); receivers save, wait, and
+            append to the list ``problems`` a sentence for what they could not save.
         project_changed(): another project is open now (reload everything).
         asset_added(asset_id): a new asset was committed (by a job or an import).
         asset_changed(asset_id): an asset's title changed.
@@ -89,7 +91,7 @@ class ProjectSession(QObject):
             damage (the project stays open; File > Save As can rescue what is readable).
     """
 
-    flush_requested = Signal()
+    flush_requested = Signal(object)
     project_changed = Signal()
     integrity_problem = Signal(str)
     asset_added = Signal(str)
@@ -115,12 +117,23 @@ class ProjectSession(QObject):
             return "Untitled"
         return self.store.path.stem
 
-    def flush(self) -> None:
-        """Have every editor save what it holds (a document being typed) into the store."""
-        self.flush_requested.emit()
+    def flush(self) -> list[str]:
+        """Have every editor save what it holds (a document being typed) into the store;
+        returns what could not be saved (one sentence each)."""
+        problems: list[str] = []
+        self.flush_requested.emit(problems)
+        return problems
+
+    def _flush_before_leaving(self) -> None:
+        """Refuse to leave the project while an editor holds words it could not save."""
+        problems = self.flush()
+        if problems:
+            raise UserError(
+                f"{problems[0]} The project stays open so that nothing is lost: try again, "
+                "or save the project elsewhere (File > Save As)."
+            )
 
     def _replace(self, store: ProjectStore) -> None:
-        self.flush()
         old, self.store = self.store, store
         old.close()
         self.undo_stack.clear()
@@ -128,6 +141,7 @@ class ProjectSession(QObject):
 
     def new(self) -> None:
         """Start a new untitled project (its file appears with its first asset)."""
+        self._flush_before_leaving()
         self._replace(ProjectStore.untitled(self.data_dir))
 
     def open(self, path: Path) -> None:
@@ -137,6 +151,7 @@ class ProjectSession(QObject):
         through :attr:`integrity_problem`.
         """
         path = Path(path)
+        self._flush_before_leaving()
         # An untitled project of the data directory stays untitled (Save As moves it).
         untitled = path.parent.resolve() == (self.data_dir / UNTITLED_FOLDER).resolve()
         store = ProjectStore.open(path, untitled=untitled)
@@ -161,7 +176,9 @@ class ProjectSession(QObject):
         return target
 
     def close(self) -> None:
-        self.flush()
+        problems = self.flush()
+        if problems:
+            log.warning("closing %s with unsaved words: %s", self.display_name, problems)
         self.store.close()
 
     # changes --------------------------------------------------------------------------------
@@ -214,7 +231,6 @@ class ProjectSession(QObject):
 
     def delete(self, asset_ids: Sequence[str]) -> None:
         if asset_ids:
-            self.flush()  # a document deleted while being typed keeps its last words
             self.undo_stack.push(_DeleteCommand(self, asset_ids))
 
     def asset(self, asset_id: str) -> Asset:

@@ -8,6 +8,14 @@ edge with these two functions.
 
 from __future__ import annotations
 
+from PySide6.QtGui import QTextDocument
+
+
+def document_text(document: QTextDocument) -> str:
+    """The text of a Qt document exactly as typed: unlike ``toPlainText()``, no-break spaces
+    and line separators stay what they are; paragraph ends are ``\n``."""
+    return document.toRawText().replace("\u2029", "\n")
+
 
 def _all_in_bmp(text: str) -> bool:
     return text.isascii() or max(text, default="\0") < "\U00010000"

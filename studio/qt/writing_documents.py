@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from studio.core.project.documents import (
 from studio.core.project.text_delta import diff
 from studio.plugin_api import AssetKind
 from studio.qt.project_session import ProjectSession
-from studio.qt.text_positions import qt_from_index
+from studio.qt.text_positions import document_text, qt_from_index
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,10 @@ class WritingDocuments(QObject):
         self._creating: Future | None = None  # a new document's creation on its way
         self._loading = False
         self._walk: tuple[int, int] | None = None  # (newest revision, revision shown)
+        self._walk_started = 0
         self._failed = ""
         self._state = ""
+        self._store = session.store  # Save As goes on in the same store: see _project_changed
         self._relay = _SaveRelay()
         self._relay.finished.connect(self._finish)
         self._idle_timer = QTimer(self)
@@ -147,11 +150,6 @@ class WritingDocuments(QObject):
     def writable(self) -> bool:
         return not self.session.store.read_only
 
-    @property
-    def unsaved(self) -> bool:
-        """Changes wait for their save (or a save is on its way)."""
-        return self._idle_timer.isActive() or bool(self._futures)
-
     def documents(self) -> list[Asset]:
         """The project's documents, by title."""
         try:
@@ -176,10 +174,21 @@ class WritingDocuments(QObject):
         """Put a document in the editor (the one open before is saved first)."""
         if document_id == self._document_id:
             return
-        self.flush()
+        self._leave()
         self._show(self.session.store.open_document(document_id))
 
+    def _leave(self) -> None:
+        """Save the open document before another takes its place; refuse (:class:`UserError`)
+        when it cannot be saved, so that its words stay on screen."""
+        if not self.flush():
+            raise UserError(
+                f"The open document could not be saved ({self._failed.removeprefix('Not saved: ')}"
+                "), so it stays open: try again, or save the project elsewhere (File > Save As)."
+            )
+
     def _show(self, opened: OpenedDocument | None) -> None:
+        if self._creating is not None:
+            self._wait()  # the first words of a new document are stored before it goes
         self._stop_timers()
         self._walk = None
         self._loading = True
@@ -200,8 +209,8 @@ class WritingDocuments(QObject):
 
     def new_document(self) -> None:
         """Start a new, empty document and open it."""
-        self.flush()
         self._require_writable()
+        self._leave()
         self._show(self.session.store.create_document(""))
         self._announce(self._document_id)
 
@@ -209,7 +218,7 @@ class WritingDocuments(QObject):
         """Open a copy of the open document (made from its newest revision)."""
         if self._document_id is None:
             return
-        self.flush()
+        self._leave()
         source = self._document_id
         opened = self.session.store.create_document(
             self.session.store.open_document(source).text,
@@ -227,8 +236,8 @@ class WritingDocuments(QObject):
         media = read_media_file(Path(path))
         if media.kind is not AssetKind.TEXT:
             raise UserError(f"{Path(path).name} is not a text file, so it cannot be a document.")
-        self.flush()
         self._require_writable()
+        self._leave()
         opened = self.session.store.create_document(
             media.data.decode("utf-8"),
             title=media.title,
@@ -251,8 +260,8 @@ class WritingDocuments(QObject):
             if made_from_it and not store.get_asset(use.document_id).deleted:
                 self.open_document(use.document_id)
                 return
-        self.flush()
         self._require_writable()
+        self._leave()
         opened = store.create_document(
             store.read_blob(asset.id).decode("utf-8", errors="replace"),
             title=asset.title,
@@ -315,6 +324,8 @@ class WritingDocuments(QObject):
                 self._track(self._creating)
             return
         if snapshot.text == self._last_text and origin is RevisionOrigin.TYPING:
+            if not self._futures and not self._failed:
+                self._set_state("Saved")  # the change was not the document's (a suggestion)
             return
         self._last_text = snapshot.text
         self._track(
@@ -376,9 +387,10 @@ class WritingDocuments(QObject):
         if not self._futures and not self._failed:
             self._set_state("Edited" if self._idle_timer.isActive() else "Saved")
 
-    @Slot()
-    def flush(self) -> None:
-        """Save what the editor holds now and wait until it is committed."""
+    @Slot(object)
+    def flush(self, problems: list[str] | None = None) -> bool:
+        """Save what the editor holds now and wait until it is committed; returns whether it
+        is (if not, the reason goes to ``problems`` and to the save state)."""
         try:
             if self._idle_timer.isActive() or self._max_timer.isActive():
                 self._save_typing()
@@ -386,9 +398,16 @@ class WritingDocuments(QObject):
             if self._document_id is not None and self._snapshot().text != self._last_text:
                 self._save(RevisionOrigin.TYPING)
                 self._wait()
+        except ProjectClosedError:
+            return True  # nothing left to save into (the project was closed)
         except ProjectError as exc:
             log.warning("the open document could not be saved: %s", exc)
-            self._set_state(f"Not saved: {exc}")
+            self._failed = f"Not saved: {exc}"
+            self._set_state(self._failed)
+        if self._failed and problems is not None:
+            reason = self._failed.removeprefix("Not saved: ")
+            problems.append(f"The open document could not be saved ({reason}).")
+        return not self._failed
 
     def _wait(self) -> None:
         for future in list(self._futures):
@@ -439,10 +458,10 @@ class WritingDocuments(QObject):
         if not self.writable:
             return False
         if self._walk is None:
-            self.flush()
-            if self._document_id is None:
+            if not self.flush() or self._document_id is None:
                 return False
             self._walk = (self._revision, self._revision)
+            self._walk_started = time.time_ns()
         newest, shown = self._walk
         if shown <= 1:
             self.message.emit("This is the document's first revision.")
@@ -469,7 +488,7 @@ class WritingDocuments(QObject):
             self._loading = False
         self._walk = (newest, number)
         self._stop_timers()
-        self._save(RevisionOrigin.UNDO, details={"revision": number})
+        self._save(RevisionOrigin.UNDO, details={"revision": number, "walk": self._walk_started})
         if first is not None:
             self.position_shown.emit(first)
         self.message.emit(f"Revision {number} of {newest} (Undo and Redo step through them)")
@@ -477,7 +496,7 @@ class WritingDocuments(QObject):
     def _replace_text(self, text: str, *, undoable: bool) -> int | None:
         """Put ``text`` in the editor, changing only what differs; returns where the first
         change is (a ``str`` index). ``undoable`` keeps it on the editor's undo stack."""
-        old = self.text_document.toPlainText()
+        old = document_text(self.text_document)
         if not undoable:
             self.text_document.setUndoRedoEnabled(False)
         cursor = QTextCursor(self.text_document)
@@ -497,18 +516,18 @@ class WritingDocuments(QObject):
 
     @Slot()
     def _project_changed(self) -> None:
+        if self.session.store is self._store:
+            # Save As: the same store goes on in the copy, with the same document; what the
+            # editor holds that the copy does not (a save that had failed) is saved there.
+            self.documents_changed.emit()
+            if self._document_id is not None and self._snapshot().text != self._last_text:
+                self._last_text = None
+                self.note_change()
+            return
+        self._store = self.session.store
         self._futures.clear()
         self._creating = None
-        keep = self._document_id
-        if keep is not None:
-            try:
-                # Save As continues in the copy: the same document, nothing to reload.
-                opened = self.session.store.open_document(keep)
-                if opened.text == self._last_text:
-                    self.documents_changed.emit()
-                    return
-            except ProjectError:
-                pass
+        self._failed = ""
         self._document_id = None
         self.open_last()
 
@@ -532,7 +551,7 @@ class WritingDocuments(QObject):
     @Slot(list)
     def _assets_restored(self, asset_ids: list) -> None:
         self.documents_changed.emit()
-        if self._document_id is None and not self.text_document.toPlainText():
+        if self._document_id is None and not document_text(self.text_document):
             self.open_last()
 
     # Helpers -------------------------------------------------------------------------------

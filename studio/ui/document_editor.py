@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import UserError
 from studio.core.project import ProjectError
+from studio.qt.text_positions import document_text
 from studio.qt.writing_documents import WritingDocuments
 from studio.ui.document_history import RevisionHistoryDialog
 
@@ -44,6 +45,10 @@ class DocumentEditor(QPlainTextEdit):
 
     history_back = Signal()
     history_forward = Signal()
+
+    def text(self) -> str:
+        """The text as typed (see :func:`studio.qt.text_positions.document_text`)."""
+        return document_text(self.document())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if not self.isReadOnly():
@@ -248,13 +253,17 @@ class DocumentBar(QWidget):
             self.window(),
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        # Modal: the document, its text and the project stay what the dialog shows.
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.restore_requested.connect(self._restore)
         self.history_dialog = dialog
         dialog.show()
         return dialog
 
-    @Slot(int)
-    def _restore(self, number: int) -> None:
+    @Slot(str, int)
+    def _restore(self, document_id: str, number: int) -> None:
+        if document_id != self.documents.document_id or not self._may_switch():
+            return  # another document is open now, or the model writes into it
         if self._run(lambda: self.documents.restore(number)):
             self._show_message(f"Restored revision {number} (Undo takes it back).")
 

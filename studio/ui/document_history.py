@@ -22,6 +22,7 @@ from studio.core.errors import UserError
 from studio.core.project import ProjectError, ProjectStore
 from studio.core.project.documents import Revision, RevisionOrigin
 from studio.core.project.text_delta import diff
+from studio.qt.text_positions import qt_from_index
 
 CHANGED_COLOUR = QColor(120, 190, 255, 90)
 
@@ -55,10 +56,10 @@ class RevisionHistoryDialog(QDialog):
     """Pick a revision of a document and restore it (the restore is itself a revision).
 
     Signals:
-        restore_requested(number): the user chose to restore this revision.
+        restore_requested(document_id, number): the user chose to restore this revision.
     """
 
-    restore_requested = Signal(int)
+    restore_requested = Signal(str, int)
 
     def __init__(
         self,
@@ -142,15 +143,17 @@ class RevisionHistoryDialog(QDialog):
         highlight.setBackground(CHANGED_COLOUR)
         cursor = QTextCursor(self.preview.document())
         shift = 0
-        for splice in changes:
+        for splice in changes:  # positions in the current text; the preview shows the other
             start = splice.start + shift
-            cursor.setPosition(start)
-            cursor.setPosition(start + len(splice.text), QTextCursor.MoveMode.KeepAnchor)
+            cursor.setPosition(qt_from_index(text, start))
+            cursor.setPosition(
+                qt_from_index(text, start + len(splice.text)), QTextCursor.MoveMode.KeepAnchor
+            )
             cursor.mergeCharFormat(highlight)
             shift += len(splice.text) - (splice.end - splice.start)
         if changes:
             first = QTextCursor(self.preview.document())
-            first.setPosition(changes[0].start)
+            first.setPosition(qt_from_index(text, changes[0].start))
             self.preview.setTextCursor(first)
             self.preview.ensureCursorVisible()
         same = text == self.current_text
@@ -166,5 +169,5 @@ class RevisionHistoryDialog(QDialog):
     def _restore(self) -> None:
         number = self.selected_number()
         if number is not None:
-            self.restore_requested.emit(number)
+            self.restore_requested.emit(self.document_id, number)
             self.accept()

@@ -291,8 +291,12 @@ class MainWindow(QMainWindow):
         return True
 
     def new_project(self) -> None:
-        if self._confirm_jobs_stop():
+        if not self._confirm_jobs_stop():
+            return
+        try:
             self.session.new()
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot start a new project", str(exc))
 
     def open_project_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -600,6 +604,19 @@ class MainWindow(QMainWindow):
         if not self._confirm_jobs_stop():
             event.ignore()
             return
+        problems = self.session.flush()
+        if problems:
+            answer = QMessageBox.warning(
+                self,
+                "Not everything is saved",
+                f"{problems[0]}\n\nQuit anyway and lose it? (No keeps Studio open: copy the "
+                "text, or save the project elsewhere with File > Save As.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         self.browser.shutdown()
         captioning = self.panels[Panel.CAPTIONING]
         if isinstance(captioning, CaptioningPanel):

@@ -311,3 +311,104 @@ def test_documents_in_the_asset_browser_open_in_writing_and_go_to_voice(qtbot, s
         assert voice.source_asset_id == first
     finally:
         app.shutdown()
+
+
+def test_a_document_that_cannot_be_saved_is_never_replaced(qtbot, panel, monkeypatch, tmp_path):
+    from concurrent.futures import Future
+
+    from studio.core.errors import UserError
+
+    other = panel.session.store.create_document("Another document").asset.id
+    panel.open_text("Words the disk refused")
+    panel.documents.flush()
+
+    def refuse(*args, **kwargs):
+        future: Future = Future()
+        future.set_exception(OSError(28, "No space left on device"))
+        return future
+
+    monkeypatch.setattr(panel.session.store, "save_document_async", refuse)
+    type_into(qtbot, panel, " and more")
+    assert not panel.documents.flush()
+    assert "No space left on device" in panel.counts.text()
+    with pytest.raises(UserError, match="could not be saved"):
+        panel.documents.open_document(other)
+    elsewhere = tmp_path / "other.studio"
+    ProjectStore.create(elsewhere).close()
+    with pytest.raises(UserError, match="stays open"):
+        panel.session.open(elsewhere)
+    assert panel.document.toPlainText() == "Words the disk refused and more"
+    monkeypatch.undo()  # the disk has room again: the next save stores everything
+    assert panel.documents.flush()
+    assert saved_text(panel) == "Words the disk refused and more"
+
+
+def test_opening_a_document_changes_nothing_in_it(qtbot, panel, tmp_path):
+    store = panel.session.store
+    spaced = store.create_document("non\u00a0breaking\u2028line and 😀").asset.id
+    plain = store.create_document("plain").asset.id
+    panel.documents.open_document(spaced)
+    panel.documents.open_document(plain)
+    assert len(store.document_revisions(spaced)) == 1  # no revision without typing
+    assert store.open_document(spaced).text == "non\u00a0breaking\u2028line and 😀"
+    windows = tmp_path / "windows.txt"
+    windows.write_bytes(b"first line\r\nsecond line\r\n")
+    panel.open_file(windows)
+    imported = panel.documents.document_id
+    assert store.open_document(imported).text == "first line\nsecond line\n"
+    panel.documents.open_document(plain)
+    assert len(store.document_revisions(imported)) == 1
+
+
+def test_another_project_with_the_same_document_is_opened_not_kept(qtbot, panel, tmp_path):
+    panel.open_text("the first words")
+    panel.documents.flush()
+    copy = tmp_path / "copy.studio"
+    panel.session.store.save_copy(copy)  # the same document id, the text as it is now
+    panel.open_text("the first words, and later words")
+    panel.documents.flush()
+    panel.session.open(copy)
+    assert panel.document.toPlainText() == "the first words"
+    assert saved_text(panel) == "the first words"
+
+
+def test_the_history_restores_only_into_the_document_it_shows(qtbot, panel):
+    store = panel.session.store
+    first = store.create_document("A one").asset.id
+    store.save_document(first, "A two", origin=RevisionOrigin.RESTORE)
+    second = store.create_document("B one").asset.id
+    store.save_document(second, "B two", origin=RevisionOrigin.RESTORE)
+    panel.documents.open_document(first)
+    dialog = panel.document_bar.show_history()
+    assert dialog.isModal() or dialog.windowModality() != Qt.WindowModality.NonModal
+    dialog.list.setCurrentRow(1)
+    panel.documents.open_document(second)  # (a modal dialog keeps users from doing this)
+    dialog.restore_button.click()
+    assert store.open_document(second).text == "B two"
+    assert store.open_document(first).text == "A two"
+
+
+def test_a_second_walk_through_the_history_keeps_the_first_walks_revision(
+    qtbot, services, session, runners, tmp_path
+):
+    path = tmp_path / "walks.studio"
+    with ProjectStore.create(path) as store:
+        document = store.create_document("v1").asset.id
+        for text in ("v2", "v3"):
+            store.save_document(document, text, origin=RevisionOrigin.RESTORE)
+        store.store_document_view(document, store.open_document(document).view, opened=True)
+    session.open(path)
+    widget = WritingPanel(services, session, runners[Panel.WRITING])
+    qtbot.addWidget(widget)
+    widget.show()
+    other = session.store.create_document("elsewhere").asset.id
+    assert widget.documents.step_back()  # shows v2, saved as an undo revision (4)
+    widget.documents.open_document(other)  # the walk ends without typing
+    widget.documents.open_document(document)
+    assert widget.documents.step_back()  # a new walk from revision 4: shows revision 3 (v3)
+    assert widget.document.toPlainText() == "v3"
+    widget.documents.flush()
+    assert widget.documents.step_forward()  # back to where this walk began
+    assert widget.document.toPlainText() == "v2"
+    widget.documents.flush()
+    assert session.store.document_text_at(document, 4) == "v2"

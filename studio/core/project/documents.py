@@ -22,9 +22,10 @@ its transaction; reads on a reader.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,7 +58,8 @@ class RevisionOrigin(StrEnum):
     RESTORE = "restore"
     """An earlier revision was restored (``details["revision"]``)."""
     UNDO = "undo"
-    """Undo stepped back through the history (``details["revision"]``, the one shown)."""
+    """Undo stepped back through the history (``details["revision"]``, the one shown;
+    ``details["walk"]``, when the walk began)."""
     IMPORT = "import"
     """The document was made from a file (``details["file_name"]``)."""
     COPY = "copy"
@@ -124,6 +126,30 @@ class DocumentUse:
     document_title: str
     revision: int
     origin: RevisionOrigin
+
+
+def normalize_text(text: str) -> str:
+    """A document's text as an editor holds it: every line ends in ``\n`` (``\r\n``, ``\r``
+    and the paragraph separator U+2029 become ``\n``), so that what is shown and what is
+    stored are the same characters."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\u2029", "\n")
+
+
+@contextlib.contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Read several statements from one state of the file: a save committing meanwhile (and
+    deleting the blob of the text before it) is not seen half."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
 
 
 def document_title(text: str, limit: int = TITLE_LIMIT) -> str:
@@ -206,9 +232,9 @@ def save_text(
     document, auto_title, old_sha, title, deleted_ns = _document_row(conn, asset_id)
     if deleted_ns is not None:
         raise ProjectError("This document is in the trash; restore it (Edit > Undo) to edit it.")
-    number, started_ns, head_origin = conn.execute(
-        "SELECT number, started_ns, origin FROM document_revisions WHERE document = ? "
-        "ORDER BY number DESC LIMIT 1",
+    number, started_ns, head_origin, head_details = conn.execute(
+        "SELECT number, started_ns, origin, details FROM document_revisions "
+        "WHERE document = ? ORDER BY number DESC LIMIT 1",
         (document,),
     ).fetchone()
     old_text = _blob_text(conn, old_sha)
@@ -224,7 +250,14 @@ def save_text(
             sha256=old_sha,
         )
     origin = RevisionOrigin(origin)
-    amend = origin in AMENDING_ORIGINS and head_origin == origin and now_ns - started_ns < span_ns
+    amend = (
+        origin in AMENDING_ORIGINS
+        and head_origin == origin
+        and now_ns - started_ns < span_ns
+        # Steps of one walk through the history share a revision; another walk does not
+        # amend it (the revision it starts from stays as it was, for Redo to come back to).
+        and (details or {}).get("walk") == json.loads(head_details or "{}").get("walk")
+    )
     if amend:
         if number > 1:
             previous_back = conn.execute(
@@ -339,6 +372,11 @@ def _blob_text(conn: sqlite3.Connection, sha256: str) -> str:
 
 def load_document(conn: sqlite3.Connection, asset_id: str) -> OpenedDocument:
     """A document's newest text, where the writer was, and its newest revision's number."""
+    with read_snapshot(conn):
+        return _load_document(conn, asset_id)
+
+
+def _load_document(conn: sqlite3.Connection, asset_id: str) -> OpenedDocument:
     row = conn.execute(
         f"SELECT {ASSET_COLUMNS}, d.id, d.auto_title, d.cursor, d.anchor, d.scroll "
         f"FROM {ASSET_FROM} JOIN documents d ON d.asset_id = a.id WHERE a.id = ?",
@@ -365,26 +403,28 @@ def load_document(conn: sqlite3.Connection, asset_id: str) -> OpenedDocument:
 
 def list_revisions(conn: sqlite3.Connection, asset_id: str) -> list[Revision]:
     """A document's revisions, newest first."""
-    document = _document_row(conn, asset_id)[0]
-    rows = conn.execute(
-        f"SELECT {_REVISION_COLUMNS} FROM document_revisions WHERE document = ? "
-        "ORDER BY number DESC",
-        (document,),
-    )
+    with read_snapshot(conn):
+        document = _document_row(conn, asset_id)[0]
+        rows = conn.execute(
+            f"SELECT {_REVISION_COLUMNS} FROM document_revisions WHERE document = ? "
+            "ORDER BY number DESC",
+            (document,),
+        ).fetchall()
     return [_revision_from_row(row) for row in rows]
 
 
 def text_at(conn: sqlite3.Connection, asset_id: str, number: int) -> str:
     """The text of revision ``number``: the newest text taken back one revision at a time."""
-    document, _, sha256, _, _ = _document_row(conn, asset_id)
-    rows = conn.execute(
-        "SELECT number, back FROM document_revisions WHERE document = ? AND number >= ? "
-        "ORDER BY number DESC",
-        (document, number),
-    ).fetchall()
+    with read_snapshot(conn):
+        document, _, sha256, _, _ = _document_row(conn, asset_id)
+        rows = conn.execute(
+            "SELECT number, back FROM document_revisions WHERE document = ? AND number >= ? "
+            "ORDER BY number DESC",
+            (document, number),
+        ).fetchall()
+        text = _blob_text(conn, sha256)
     if not rows or rows[-1][0] != number:
         raise ProjectError(f"The document has no revision {number}.")
-    text = _blob_text(conn, sha256)
     for _, back in rows[1:]:
         text = text_delta.apply(text, text_delta.decode(back))
     return text
@@ -430,6 +470,11 @@ def uses_of(conn: sqlite3.Connection, source_asset_id: str) -> list[DocumentUse]
 def check_documents(conn: sqlite3.Connection) -> list[str]:
     """Problems of the documents' histories: every revision is rebuilt from the newest text
     and must have the length it was saved with."""
+    with read_snapshot(conn):
+        return _check_documents(conn)
+
+
+def _check_documents(conn: sqlite3.Connection) -> list[str]:
     problems = []
     documents = conn.execute(
         "SELECT d.id, d.asset_id, a.kind, b.data FROM documents d "

@@ -51,6 +51,7 @@ from studio.core.project.documents import (
     RevisionOrigin,
     SavedRevision,
     document_title,
+    normalize_text,
 )
 from studio.core.project.errors import (
     NewerProjectError,
@@ -334,25 +335,9 @@ class ProjectStore:
 
     # Documents (see studio.core.project.documents)
 
-    def create_document(
-        self,
-        text: str = "",
-        *,
-        title: str = "",
-        origin: RevisionOrigin = RevisionOrigin.NEW,
-        source_asset_id: str | None = None,
-        details: dict | None = None,
-        recipe: Recipe | None = None,
-    ) -> OpenedDocument:
-        """Commit a new document and return it (see :meth:`create_document_async`)."""
-        return self.create_document_async(
-            text,
-            title=title,
-            origin=origin,
-            source_asset_id=source_asset_id,
-            details=details,
-            recipe=recipe,
-        ).result()
+    def create_document(self, text: str = "", **options) -> OpenedDocument:
+        """:meth:`create_document_async`, waiting for the commit."""
+        return self.create_document_async(text, **options).result()
 
     def create_document_async(
         self,
@@ -367,6 +352,7 @@ class ProjectStore:
         """Queue a new document with ``text`` as its first revision; the future gets it.
 
         Without a ``title`` the title follows the first line until the document is renamed.
+        Line ends become ``\n`` (:func:`~studio.core.project.documents.normalize_text`).
         The recipe says where the document came from (written here, by default; an imported
         file's recipe for an import); a ``source_asset_id`` is recorded as its lineage too.
         """
@@ -378,6 +364,7 @@ class ProjectStore:
                 inputs=inputs if source_asset_id else (),
                 details=dict(details or {}),
             )
+        text = normalize_text(text)
         row = _prepare_row(
             NewAsset(
                 kind=AssetKind.DOCUMENT,
@@ -419,6 +406,7 @@ class ProjectStore:
         last revision of typing); the future gets what the save did. The comparison with the
         last revision happens on the writer's thread, not the caller's."""
         now = time.time_ns() if now_ns is None else now_ns
+        text = normalize_text(text)
         return self._writer_for_change().submit(
             lambda conn: documents.save_text(
                 conn,

@@ -317,7 +317,7 @@ class WritingPanel(PanelWidget):
     def _snapshot(self) -> Snapshot:
         """The document as it is stored: the editor's text without unaccepted generated text,
         the cursor and the scroll position."""
-        text = self.document.toPlainText()
+        text = self.document.text()
         cursor = self.document.textCursor()
         position, anchor = cursor.position(), cursor.anchor()
         if self._pending is not None:
@@ -391,7 +391,7 @@ class WritingPanel(PanelWidget):
     @Slot(int)
     def _show_position(self, index: int) -> None:
         cursor = QTextCursor(self.document.document())
-        cursor.setPosition(qt_from_index(self.document.toPlainText(), index))
+        cursor.setPosition(qt_from_index(self.document.text(), index))
         self.document.setTextCursor(cursor)
         self.document.ensureCursorVisible()
 
@@ -411,7 +411,7 @@ class WritingPanel(PanelWidget):
     def _context(self) -> tuple[str, int]:
         """The text the model works on, and where its answer goes (a Qt position)."""
         cursor = self.document.textCursor()
-        full = self.document.toPlainText()
+        full = self.document.text()
         if self.mode.currentData() == INSTRUCT:
             if cursor.hasSelection():
                 return cursor.selectedText().replace("\u2029", "\n"), cursor.selectionEnd()
@@ -476,6 +476,8 @@ class WritingPanel(PanelWidget):
 
     @Slot(str, str)
     def _on_asset_saved(self, job_id: str, asset_id: str) -> None:
+        if self._pending is None:
+            return  # the document changed under the job: the result stays a text asset
         if asset_id not in self._variations:
             self._variations.append(asset_id)
         self.show_variation(len(self._variations) - 1)
@@ -492,7 +494,8 @@ class WritingPanel(PanelWidget):
 
     @Slot(str, object)
     def _on_finished(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
-        self._variations += [a for a in asset_ids if a not in self._variations]
+        if self._pending is not None:
+            self._variations += [a for a in asset_ids if a not in self._variations]
         self._job_ended(job_id)
         count = len(asset_ids)
         where = self.session.display_name
@@ -536,7 +539,7 @@ class WritingPanel(PanelWidget):
             return
         start, end = self._pending
         asset_id = self._variations[self._variation] if self._variations else None
-        full = self.document.toPlainText()
+        full = self.document.text()
         at = [index_from_qt(full, start), index_from_qt(full, end)]
 
         def keep() -> None:
@@ -604,7 +607,7 @@ class WritingPanel(PanelWidget):
 
     @Slot()
     def _count(self) -> None:
-        text = self.document.toPlainText()
+        text = self.document.text()
         self._counted = f"{len(text.split())} words · {len(text)} characters"
         self._show_counts()
 
