@@ -110,6 +110,7 @@ class WritingDocuments(QObject):
         self._document_id: str | None = None
         self._revision = 0
         self._last_text: str | None = None  # the text last queued for saving
+        self._last_view = DocumentView()  # where the writer was, as last stored
         self._futures: list[Future] = []
         self._creating: Future | None = None  # a new document's creation on its way
         self._loading = False
@@ -199,6 +200,7 @@ class WritingDocuments(QObject):
         self._document_id = None if opened is None else opened.asset.id
         self._revision = 0 if opened is None else opened.revision
         self._last_text = None if opened is None else opened.text
+        self._last_view = DocumentView() if opened is None else opened.view
         self.document_opened.emit(opened)
         self.documents_changed.emit()
         if opened is not None and self.writable:
@@ -328,6 +330,7 @@ class WritingDocuments(QObject):
                 self._set_state("Saved")  # the change was not the document's (a suggestion)
             return
         self._last_text = snapshot.text
+        self._last_view = snapshot.view
         self._track(
             store.save_document_async(
                 self._document_id,
@@ -397,6 +400,12 @@ class WritingDocuments(QObject):
             self._wait()
             if self._document_id is not None and self._snapshot().text != self._last_text:
                 self._save(RevisionOrigin.TYPING)
+                self._wait()
+            view = self._snapshot().view
+            if self._document_id is not None and self.writable and view != self._last_view:
+                # The cursor moved without an edit: kept too, for the next time it opens.
+                self._last_view = view
+                self._track(self.session.store.store_document_view(self._document_id, view))
                 self._wait()
         except ProjectClosedError:
             return True  # nothing left to save into (the project was closed)

@@ -412,3 +412,16 @@ def test_a_second_walk_through_the_history_keeps_the_first_walks_revision(
     assert widget.document.toPlainText() == "v2"
     widget.documents.flush()
     assert session.store.document_text_at(document, 4) == "v2"
+
+
+def test_a_moved_cursor_is_kept_without_an_edit(qtbot, panel):
+    store = panel.session.store
+    first = store.create_document("one two three four").asset.id
+    second = store.create_document("another").asset.id
+    panel.documents.open_document(first)
+    cursor = panel.document.textCursor()
+    cursor.setPosition(8)
+    panel.document.setTextCursor(cursor)
+    panel.documents.open_document(second)  # leaving it keeps where the cursor was
+    assert store.open_document(first).view.cursor == 8
+    assert len(store.document_revisions(first)) == 1
