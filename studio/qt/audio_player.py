@@ -4,6 +4,12 @@ QtMultimedia is imported when the first take is loaded, not at start-up. Playbac
 soft: a machine without a sound device (a CI runner, a remote desktop) or a media backend that
 fails says so through :attr:`AudioPlayer.problem`, and the panel keeps working (the waveform,
 seeking and export do not need sound).
+
+The player is told what to do through queued calls, run by the event loop, never directly from
+Python: Qt's FFmpeg backend deletes objects on its own thread, and those deletions tell our
+player (a PySide object) that a connection went, which needs the GIL. A direct ``stop()`` holds
+the GIL while it waits for that thread's lock: both wait forever (seen as a hung window on
+Close, and a hung test, on a busy CPU). The event loop calls the player without the GIL.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QUrl, Signal, Slot
+from PySide6.QtCore import Q_ARG, QMetaObject, QObject, Qt, QUrl, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +76,7 @@ class AudioPlayer(QObject):
         if not self._ensure():
             return
         assert self._player is not None
-        self._player.stop()
+        self._control("stop")
         if self._folder is None:
             self._folder = tempfile.TemporaryDirectory(prefix="studio-audio-")
         self._count += 1
@@ -84,7 +90,7 @@ class AudioPlayer(QObject):
         for old in Path(self._folder.name).glob("take-*"):
             if old != path:
                 old.unlink(missing_ok=True)
-        self._player.setSource(QUrl.fromLocalFile(str(path)))
+        self._control("setSource", Q_ARG(QUrl, QUrl.fromLocalFile(str(path))))
         self.position_changed.emit(0.0)
 
     @property
@@ -100,30 +106,37 @@ class AudioPlayer(QObject):
         return self._player.position() / 1000 if self._player is not None else 0.0
 
     def play(self) -> None:
-        if self._player is not None and self._player.source().isValid():
-            self._player.play()
+        if self._player is not None:
+            self._control("play")
 
     def pause(self) -> None:
-        if self._player is not None:
-            self._player.pause()
+        self._control("pause")
 
     def toggle(self) -> None:
         self.pause() if self.playing else self.play()
 
     def stop(self) -> None:
-        if self._player is not None:
-            self._player.stop()
+        self._control("stop")
 
     def seek(self, seconds: float) -> None:
         seconds = max(0.0, min(seconds, self.duration))
-        if self._player is not None:
-            self._player.setPosition(round(seconds * 1000))
+        self._control("setPosition", Q_ARG("qint64", round(seconds * 1000)))
         self.position_changed.emit(seconds)
 
-    def close(self) -> None:
+    def _control(self, slot: str, *args: object) -> None:
+        """Call a slot of the player from the event loop (see the module's docstring)."""
         if self._player is not None:
-            self._player.stop()
-            self._player.setSource(QUrl())
+            QMetaObject.invokeMethod(self._player, slot, Qt.ConnectionType.QueuedConnection, *args)
+
+    def close(self) -> None:
+        """Stop, let go of the take, and leave the player to be deleted by the event loop."""
+        if self._player is not None:
+            self._control("stop")
+            self._control("setSource", Q_ARG(QUrl, QUrl()))
+            self._player.deleteLater()
+            if self._output is not None:
+                self._output.deleteLater()
+            self._player = self._output = None
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
