@@ -48,7 +48,7 @@ from studio.core.project import ProjectError
 from studio.core.project.assets import Asset
 from studio.core.project.documents import DocumentView, OpenedDocument, RevisionOrigin
 from studio.core.recipe import RecipeInput
-from studio.plugin_api import AssetKind, Panel
+from studio.plugin_api import AssetKind, Panel, TextRequest
 from studio.qt.asset_drag import DraggedAssets
 from studio.qt.text_positions import index_from_qt, qt_from_index
 from studio.qt.writing_documents import Snapshot, WritingDocuments
@@ -194,6 +194,7 @@ class WritingPanel(PanelWidget):
         self._pending: tuple[int, int] | None = None  # (start, end) of unaccepted text
         self._pending_prefix = ""  # what goes before each variation ("\n\n" for answers)
         self._pending_prompt = ""
+        self._job_prompt = ""  # the prompt of the job being submitted (see submit)
         self._variations: list[str] = []
         self._variation = 0
         self._run_first = 0  # the first variation of the running job
@@ -419,7 +420,7 @@ class WritingPanel(PanelWidget):
         return full[: index_from_qt(full, cursor.position())], cursor.position()
 
     def submit(self, job: Job, temp: Any = None) -> str:
-        self._job_prompt = getattr(job.request, "prompt", "")
+        self._job_prompt = job.request.prompt if isinstance(job.request, TextRequest) else ""
         return super().submit(job, temp)
 
     def clear_output(self) -> None:
@@ -435,7 +436,7 @@ class WritingPanel(PanelWidget):
             self._pending = (self._pending[0], self._insert_at)
             self._variations = []
             self._run_first = 0
-        self._pending_prompt = getattr(self, "_job_prompt", "")
+        self._pending_prompt = self._job_prompt
         self._fresh_stream = False
         self._rate = ""  # the last job's tokens/s stays until the next one reports
         self.document.setReadOnly(True)  # the model writes now; the user waits or cancels
