@@ -43,9 +43,9 @@ def main() -> None:
     from studio_writer_llamacpp.generation import ENGINE_CHECK_ID, NO_EXTRA_BUFFERS, open_llama
     from studio_writer_llamacpp.plugin import LlamaCppWriter
 
+    from studio.builtin_support.packaged_models import GEMMA_3_270M, assemble_packaged_file
     from studio.plugin_api import LoadContext, ResolvedModel, RunContext, TextRequest
     from studio.plugin_api.events import Result
-    from studio.plugin_api.packaged_models import GEMMA_3_270M, assemble_packaged_file
 
     cache = Path(tempfile.gettempdir()) / "studio-bench-gguf"
     path = Path(args.model) if args.model else assemble_packaged_file(GEMMA_3_270M, cache)

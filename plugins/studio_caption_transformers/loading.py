@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.builtin_support.model_folders import CONFIG_FILE, find_weights, one_line, read_config
 from studio.plugin_api import Cancelled, RemoteCodeRequired, UnsafeWeights
-from studio.plugin_api.model_folders import CONFIG_FILE, find_weights, one_line, read_config
 from studio.plugin_api.safe_loading import safe_torch_load
 
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")

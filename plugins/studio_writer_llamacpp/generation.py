@@ -8,7 +8,7 @@
 - :func:`run_request`: the plugin's ``run()``. Tokens come one by one from ``Llama.generate``
   (llama.cpp's own samplers, seeded per variation), are decoded incrementally (a character split
   across tokens waits for its last byte), and stop strings are cut with
-  :class:`~studio.plugin_api.writing.StopStringCutter`. A cancel stops within one token (a
+  :class:`~studio.builtin_support.writing.StopStringCutter`. A cancel stops within one token (a
   stopping criterion checked after every token); each variation's Result is yielded as soon as
   it is finished, so a cancel keeps the finished ones. Variations reuse the evaluated prompt.
 
@@ -28,6 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.builtin_support.writing import (
+    SEED_RANGE,
+    StopStringCutter,
+    chat_message,
+    check_request,
+    parse_stop_strings,
+    plain_instruct_prompt,
+)
 from studio.plugin_api import (
     Event,
     GeneratedAsset,
@@ -38,14 +46,6 @@ from studio.plugin_api import (
     Result,
     RunContext,
     TextRequest,
-)
-from studio.plugin_api.writing import (
-    SEED_RANGE,
-    StopStringCutter,
-    chat_message,
-    check_request,
-    parse_stop_strings,
-    plain_instruct_prompt,
 )
 
 log = logging.getLogger(__name__)

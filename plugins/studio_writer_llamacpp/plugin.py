@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from studio.builtin_support.packaged_models import GEMMA_3_270M, assemble_packaged_file
+from studio.builtin_support.writing import WRITER_RUN_OPTIONS
 from studio.plugin_api import (
     EngineCheck,
     EngineCheckFailed,
@@ -28,8 +30,6 @@ from studio.plugin_api import (
     TextRequest,
 )
 from studio.plugin_api.engine_checks import CheckContext, run_plugin
-from studio.plugin_api.packaged_models import GEMMA_3_270M, assemble_packaged_file
-from studio.plugin_api.writing import WRITER_RUN_OPTIONS
 
 from .generation import ENGINE_CHECK_ID, NO_EXTRA_BUFFERS, LoadedLlama, load_llama, run_request
 

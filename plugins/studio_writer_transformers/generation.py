@@ -23,6 +23,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.builtin_support.writing import (
+    SEED_RANGE,
+    StopStringCutter,
+    chat_message,
+    check_request,
+    parse_stop_strings,
+    plain_instruct_prompt,
+)
 from studio.plugin_api import (
     CancelToken,
     Event,
@@ -32,14 +40,6 @@ from studio.plugin_api import (
     Result,
     RunContext,
     TextRequest,
-)
-from studio.plugin_api.writing import (
-    SEED_RANGE,
-    StopStringCutter,
-    chat_message,
-    check_request,
-    parse_stop_strings,
-    plain_instruct_prompt,
 )
 
 from .loading import LoadedWriter

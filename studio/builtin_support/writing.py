@@ -1,9 +1,10 @@
-"""What every writing plugin shares: the run options people know from text-generation-webui
-and LM Studio, and the prompt of a request in Continue or Instruct mode.
+"""What the built-in writing plugins (llama.cpp, transformers) share: the run options people
+know from text-generation-webui and LM Studio, and the prompt of a request in Continue or
+Instruct mode. Not part of the plugin contract (see :mod:`studio.builtin_support`).
 
 - :data:`WRITER_RUN_OPTIONS`: length, temperature, top p, top k, repetition penalty, seed,
-  stop strings and variations, with the same names, ranges and help in every writing plugin,
-  so a recipe made with one backend reads the same in another.
+  stop strings and variations, with the same names, ranges and help in both built-in writers,
+  so a recipe made with one backend reads the same in the other.
 - :func:`check_request`: the mode is known and Instruct mode has an instruction.
 - :func:`chat_message` (when the model has a chat template) and :func:`plain_instruct_prompt`
   (otherwise: the preset's plain template) put an Instruct request into words.
@@ -97,7 +98,7 @@ WRITER_RUN_OPTIONS = OptionSet(
         "seed + 1, ...; each is kept as soon as it is finished.",
     ),
 )
-"""The run options of every writing plugin."""
+"""The run options of the built-in writing plugins."""
 
 
 def check_request(request: object) -> TextRequest:

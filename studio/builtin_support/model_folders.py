@@ -1,6 +1,7 @@
-"""Hugging Face model folders, read the same way by every plugin that loads them: the
-``config.json`` and the weights files (single or sharded, safetensors before pickle), each
-problem a clear message naming the folder. Nothing heavy is imported here."""
+"""Hugging Face model folders, read the same way by the built-in plugins that load them
+(the transformers writer and captioner): the ``config.json`` and the weights files (single or
+sharded, safetensors before pickle), each problem a clear message naming the folder. Nothing
+heavy is imported here. Not part of the plugin contract (see :mod:`studio.builtin_support`)."""
 
 from __future__ import annotations
 

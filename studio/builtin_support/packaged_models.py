@@ -6,7 +6,8 @@ them and checks the sha256. Every writing plugin that offers it (llama.cpp, tran
 :func:`assemble_packaged_file` from its ``known_model_path``: the file is assembled beside its
 target and renamed (an interrupted assembly never looks finished), checked once, and a stamp
 beside it remembers the check across launches (253 MB hash, about a second) while the file's
-size and modification time are unchanged.
+size and modification time are unchanged. Not part of the plugin contract (see
+:mod:`studio.builtin_support`).
 """
 
 from __future__ import annotations
