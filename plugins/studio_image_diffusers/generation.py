@@ -37,6 +37,7 @@ from studio.plugin_api import (
     Result,
     RunContext,
 )
+from studio.plugin_api.images import ImageMode, open_image
 
 from .loading import LoadedPipeline
 from .previews import preview_png
@@ -81,28 +82,13 @@ def _round_down(value: int, multiple: int) -> int:
     return max(multiple, value // multiple * multiple)
 
 
-def read_image(path: Path, what: str, mode: str) -> Any:
-    """Open an input image completely (PIL's decompression-bomb guard in force)."""
-    import warnings
-
-    from PIL import Image
-
+def read_image(path: Path, what: str, mode: ImageMode) -> Any:
+    """An input image, upright, in ``mode`` (RGB with transparency on white, or L for a
+    mask); ``ValueError`` naming the input and the file otherwise."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-                if image.mode in ("RGBA", "LA", "P") and mode == "RGB":
-                    # Transparent areas become white, not black, as in image editors.
-                    rgba = image.convert("RGBA")
-                    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    return Image.alpha_composite(background, rgba).convert("RGB")
-                return image.convert(mode)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError(f"The {what} is too large to decode safely.") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        detail = " ".join(str(exc).split())
-        raise ValueError(f"The {what} cannot be read as an image ({detail}).") from None
+        return open_image(path, mode)
+    except ValueError as exc:
+        raise ValueError(f"The {what} cannot be used: {exc}") from None
 
 
 def plan_job(loaded: LoadedPipeline, request: Request, options: Mapping[str, Any]) -> ImageJob:

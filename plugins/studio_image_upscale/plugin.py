@@ -41,6 +41,7 @@ from studio.plugin_api import (
     RunContext,
 )
 from studio.plugin_api.engine_checks import CheckContext, check_picture, psnr, run_plugin
+from studio.plugin_api.images import open_image
 from studio.plugin_api.sample_media import write_sample_png
 
 from .engines import (
@@ -80,9 +81,8 @@ class LoadedUpscaler:
 
 
 def read_input_image(request: Request, role: str, what: str) -> Any:
-    """The PIL image given as input ``role``; InputError with a clear message otherwise."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+    """The input ``role`` as an upright RGBA picture (its transparency kept); InputError
+    with a clear message otherwise."""
     item = request.input(role)
     if item is None:
         raise InputError(
@@ -92,28 +92,15 @@ def read_input_image(request: Request, role: str, what: str) -> Any:
     if item.kind is not AssetKind.IMAGE:
         raise InputError(f"The '{role}' input must be an image, not {item.kind.value}.")
     try:
-        with Image.open(item.path) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except FileNotFoundError:
-        raise InputError(f"The input image {item.path} does not exist.") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise InputError(f"The input image {Path(item.path).name} cannot be read: {exc}") from None
-    return image
+        return open_image(item.path, "RGBA")
+    except ValueError as exc:
+        raise InputError(f"The input image cannot be used: {exc}") from None
 
 
-def split_alpha(image: Any) -> tuple[Any, Any | None]:
-    """RGB image and its alpha channel (None when it is fully opaque or has none)."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
-        image.mode == "P" and "transparency" in image.info
-    )
-    if not has_alpha:
-        return image.convert("RGB"), None
-    rgba = image.convert("RGBA")
+def split_alpha(rgba: Any) -> tuple[Any, Any | None]:
+    """The RGB picture of an RGBA one and its alpha channel (None when fully opaque)."""
     alpha = rgba.getchannel("A")
-    if alpha.getextrema() == (255, 255):
-        return rgba.convert("RGB"), None
-    return rgba.convert("RGB"), alpha
+    return rgba.convert("RGB"), None if alpha.getextrema() == (255, 255) else alpha
 
 
 def encode_png(image: Any) -> bytes:

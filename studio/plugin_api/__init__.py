@@ -9,6 +9,9 @@ Everything a plugin author needs is importable from here; nothing here imports Q
 - :mod:`studio.plugin_api.events`: :class:`Progress`, :class:`Partial`, :class:`Result`.
 - :mod:`studio.plugin_api.context`: cancel token, device, threads, model files, logger.
 - :mod:`studio.plugin_api.engine_checks`: known-answer self-checks of native engines.
+- :mod:`studio.plugin_api.generation_settings`: :class:`GenerationSettings` read from another
+  tool's image (AUTOMATIC1111, ComfyUI), which :meth:`ModelPlugin.options_from_settings` maps
+  onto the plugin's options as a :class:`SettingsMapping`.
 - :class:`InputError`: what the user gave cannot be used (one sentence, exit code 2).
 - :mod:`studio.plugin_api.testing`: a contract test for your plugin, and light test plugins.
 - helpers plugins share: :mod:`studio.plugin_api.images` (open any image as 8-bit RGB, or a
@@ -30,6 +33,12 @@ from studio.plugin_api.context import (
 from studio.plugin_api.engine_checks import EngineCheck, EngineCheckFailed
 from studio.plugin_api.errors import InputError
 from studio.plugin_api.events import Event, GeneratedAsset, Partial, Progress, Result
+from studio.plugin_api.generation_settings import (
+    GenerationSettings,
+    LoraWeight,
+    SettingsDialect,
+    SettingsMapping,
+)
 from studio.plugin_api.kinds import (
     ASSET_KIND_FOR_PANEL,
     PANEL_FOR_GENERATE_KIND,
@@ -99,6 +108,7 @@ __all__ = [
     "FloatOption",
     "GenerateKind",
     "GeneratedAsset",
+    "GenerationSettings",
     "ImageRequest",
     "InputError",
     "InputMedia",
@@ -106,6 +116,7 @@ __all__ = [
     "IntOption",
     "KnownModel",
     "LoadContext",
+    "LoraWeight",
     "Manifest",
     "ManifestError",
     "ModelOption",
@@ -124,6 +135,8 @@ __all__ = [
     "Result",
     "RunContext",
     "SeedOption",
+    "SettingsDialect",
+    "SettingsMapping",
     "SpeechRequest",
     "TextOption",
     "TextRequest",

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 from studio.plugin_api.context import LoadContext, RunContext
 from studio.plugin_api.engine_checks import CheckContext, EngineCheck
 from studio.plugin_api.events import Event
+from studio.plugin_api.generation_settings import GenerationSettings, SettingsMapping
 from studio.plugin_api.kinds import AssetKind, Panel
 from studio.plugin_api.manifest import KnownModel, Manifest
 from studio.plugin_api.options import OptionSet
@@ -70,6 +71,10 @@ class ModelPlugin(ABC):
             upscaler) says ``()``, and the panel hides those fields.
         engine_checks: the native engines it runs, each with a known-answer check
             (:meth:`check_engine`; see :mod:`studio.plugin_api.engine_checks`).
+
+    Optional hooks: :meth:`prepare`, :meth:`known_model_path`, :meth:`check_engine`,
+    :meth:`unload`, :meth:`memory_bytes`, :meth:`example_request`, and for image plugins
+    :meth:`options_from_settings` (settings read from another tool's image).
     """
 
     load_options: ClassVar[OptionSet] = OptionSet()
@@ -106,6 +111,26 @@ class ModelPlugin(ABC):
         Studio calls it in the panel's model process when the plugin is picked, so the first
         Run does not wait for ``import torch``. The window's own process never calls it.
         """
+
+    @classmethod
+    def options_from_settings(cls, settings: GenerationSettings) -> SettingsMapping:
+        """Map the settings another tool wrote into an image onto this plugin's options.
+
+        When the user drops an AUTOMATIC1111 or ComfyUI image on a panel (or picks "Use These
+        Settings" on one), Studio reads its settings into plain ``settings`` (see
+        :class:`~studio.plugin_api.GenerationSettings`; names in ``settings.dialect``'s
+        vocabulary) and asks the panel's plugin what they mean for it. Return a
+        :class:`~studio.plugin_api.SettingsMapping`: ``load_options`` and ``run_options`` by
+        your option names, ``used`` naming the settings (from ``settings.given()``) those values
+        carry, and ``notes`` for what was taken only in part. Studio fills the forms and the
+        request's ``prompt``/``negative_prompt`` (when your plugin reads them), and lists every
+        given setting you did not use, so you need not mention what you ignore.
+
+        A class method: Studio calls it in the window's process without loading a model, so
+        import nothing heavy here. It must not raise for settings it does not understand:
+        leave them out. Default: nothing is taken (Studio says the plugin takes none of them).
+        """
+        return SettingsMapping()
 
     def known_model_path(self, model: KnownModel, cache_dir: Path) -> Path:
         """Where the files of a model listed in the manifest's ``[[models]]`` are.

@@ -1,32 +1,139 @@
 """Fill the Image panel from the settings an image carries (a PNG from Studio, AUTOMATIC1111
-or ComfyUI), and say what was restored and what was not understood."""
+or ComfyUI), and say what was restored and what was not used.
+
+A Studio recipe goes back to its own plugin as it is. Another tool's settings are plain data:
+the panel's current plugin maps them onto its options through its
+:meth:`~studio.plugin_api.ModelPlugin.options_from_settings` hook, or, when it takes none of
+them, the panel's usable plugin that takes the most.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from studio.core.media.settings_restore import RestoredSettings
+from studio.core.media.settings_restore import (
+    RestoredSettings,
+    ask_plugin,
+    choose_plugin,
+    model_note,
+    not_taken,
+)
+from studio.core.panel_defaults import usable_plugins
+from studio.core.recipe import Recipe, thaw_json
+from studio.core.registry import PluginUnavailable
+from studio.plugin_api import GenerationSettings, SettingsMapping
+from studio.plugin_api.generation_settings import REQUEST_SETTINGS
 
 if TYPE_CHECKING:
     from studio.ui.panels.base import PanelWidget
 
-# The diffusers plugin takes prompts; settings from other tools are meant for it.
-DIFFUSION_PLUGIN = "studio.image-diffusers"
-
 
 def apply_restored_settings(panel: PanelWidget, restored: RestoredSettings) -> str:
     """Put ``restored`` into the panel's plugin picker, forms and prompt fields; returns the
-    summary to show (restored, not understood, notes)."""
-    plugin = restored.plugin_id or DIFFUSION_PLUGIN
+    summary to show (restored, not used, not understood, notes)."""
+    if restored.recipe is not None:
+        parts = _apply_recipe(panel, restored, restored.recipe)
+    elif restored.settings is not None:
+        parts = _apply_settings(panel, restored, restored.settings)
+    else:
+        parts = ["Nothing to restore."]
+    if restored.not_understood:
+        parts.append(f"Not understood: {', '.join(restored.not_understood)}.")
+    parts.extend(restored.notes)
+    return " ".join(part for part in parts if part)
+
+
+def _restored_line(restored: RestoredSettings, names: list[str]) -> str:
+    return f"Restored from the {restored.source}: {', '.join(names) or 'nothing'}."
+
+
+def _apply_recipe(panel: PanelWidget, restored: RestoredSettings, recipe: Recipe) -> list[str]:
+    """A Studio recipe: its plugin, that plugin's options, the request and the seed."""
+    request = {
+        key: value
+        for key, value in thaw_json(recipe.request).items()
+        if key in REQUEST_SETTINGS and isinstance(value, str)
+    }
+    run_options = dict(thaw_json(recipe.run_options))
+    if recipe.seed is not None:
+        run_options["seed"] = recipe.seed
     not_used: list[str] = []
+    plugin = recipe.plugin_id
     if panel.current_plugin_id() != plugin and not panel.select_plugin(plugin):
         not_used.append(f"plugin {plugin} (not installed)")
-    if panel.load_form is not None and restored.load_options:
-        not_used += panel.load_form.set_values(dict(restored.load_options))
-    if panel.run_form is not None:
-        not_used += panel.run_form.set_values(dict(restored.run_options))
-    panel.set_request_fields(dict(restored.request))
-    summary = restored.summary()
-    if not_used:
-        summary += f" Not used by this plugin: {', '.join(not_used)}."
-    return summary
+    rejected = _fill_forms(panel, dict(thaw_json(recipe.load_options)), run_options)
+    panel.set_request_fields(request)
+    names = [name for name, value in request.items() if value]
+    names += [name for name in run_options if name not in rejected]
+    parts = [_restored_line(restored, names)]
+    if not_used or rejected:
+        parts.append(f"Not used by this plugin: {', '.join(not_used + rejected)}.")
+    return parts
+
+
+def _apply_settings(
+    panel: PanelWidget, restored: RestoredSettings, settings: GenerationSettings
+) -> list[str]:
+    """Another tool's settings, through the hook of the plugin that takes them."""
+    services = panel.services
+    current = panel.current_plugin_id()
+    candidates = [current] if current is not None else []
+    candidates += [
+        plugin_id
+        for plugin_id in usable_plugins(services.registry, services.engine_checks, panel.panel)
+        if plugin_id != current
+    ]
+    mappings: dict[str, SettingsMapping] = {}
+    for plugin_id in candidates:
+        try:
+            mappings[plugin_id] = ask_plugin(services.registry.plugin_class(plugin_id), settings)
+        except PluginUnavailable:
+            continue
+    chosen = choose_plugin(mappings, current)
+    if chosen is None:
+        return ["No plugin of this panel can take these settings."]
+    if chosen != current:
+        panel.select_plugin(chosen)
+    try:
+        spec = services.registry.spec(chosen)
+    except PluginUnavailable as exc:
+        return [str(exc)]
+    mapping = mappings.get(chosen, SettingsMapping())
+    request = {
+        name: value
+        for name in REQUEST_SETTINGS
+        if (value := getattr(settings, name)) and spec.reads(name)
+    }
+    load_options: dict[str, Any] = dict(mapping.load_options)
+    run_options: dict[str, Any] = dict(mapping.run_options)
+    rejected = _fill_forms(panel, load_options, run_options)
+    panel.set_request_fields(request)
+    taken = [name for name in (*request, *load_options, *run_options) if name not in rejected]
+    parts = [_restored_line(restored, taken)]
+    left = not_taken(settings, mapping, spec.reads) + rejected
+    if mapping.takes_nothing and left:
+        parts.append(f"{spec.name} takes none of these settings: {', '.join(left)}.")
+    elif left:
+        parts.append(f"Not used by {spec.name}: {', '.join(left)}.")
+    parts.append(model_note(settings, mapping))
+    return parts
+
+
+def _fill_forms(
+    panel: PanelWidget, load_options: dict[str, Any], run_options: dict[str, Any]
+) -> list[str]:
+    """Put the values into the plugin's forms; returns the names the forms did not take."""
+    rejected: list[str] = []
+    if load_options:
+        rejected += (
+            panel.load_form.set_values(load_options)
+            if panel.load_form is not None
+            else list(load_options)
+        )
+    if run_options:
+        rejected += (
+            panel.run_form.set_values(run_options)
+            if panel.run_form is not None
+            else list(run_options)
+        )
+    return rejected

@@ -17,17 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
-def format_duration(seconds: float) -> str:
-    """``42 s``, ``3 min 05 s``, ``1 h 02 min``: how people read an ETA."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+from studio.core.durations import format_duration
 
 
 class ErrorBanner(QFrame):

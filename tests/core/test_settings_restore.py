@@ -1,4 +1,5 @@
-"""Restore an image's settings from its PNG: ours, AUTOMATIC1111's and ComfyUI's."""
+"""Read an image's settings from its PNG: ours (a recipe), AUTOMATIC1111's and ComfyUI's (plain
+settings in the tool's own names); ask plugins what they take of them."""
 
 from __future__ import annotations
 
@@ -13,12 +14,22 @@ from studio.core.media import png_text
 from studio.core.media.detect import PNG
 from studio.core.media.embedded_recipe import embed_recipe
 from studio.core.media.settings_restore import (
-    SAMPLERS,
-    map_a1111_sampler,
+    SettingsSource,
+    ask_plugin,
+    choose_plugin,
+    model_note,
+    not_taken,
     restore_from_png,
 )
-from studio.core.recipe import Recipe
-from studio.plugin_api import Panel
+from studio.core.recipe import Recipe, thaw_json
+from studio.plugin_api import (
+    GenerationSettings,
+    LoraWeight,
+    ModelPlugin,
+    Panel,
+    SettingsDialect,
+    SettingsMapping,
+)
 
 
 def png(width=64, height=48) -> bytes:
@@ -39,18 +50,19 @@ def test_our_own_pngs_restore_everything():
     )
     data = embed_recipe(png(), PNG, recipe, "fox")
     restored = restore_from_png(data)
-    assert restored.source == "Studio recipe"
-    assert restored.plugin_id == "studio.image-diffusers"
-    assert restored.request == {"prompt": "a red fox", "negative_prompt": "blurry"}
-    assert restored.run_options == {
+    assert restored.source is SettingsSource.STUDIO and restored.settings is None
+    found = restored.recipe
+    assert found.plugin_id == "studio.image-diffusers"
+    assert thaw_json(found.request) == {"prompt": "a red fox", "negative_prompt": "blurry"}
+    assert thaw_json(found.run_options) == {
         "steps": 25,
         "guidance_scale": 6.5,
         "scheduler": "DDIM",
         "width": 64,
-        "seed": 1234,
     }
-    assert restored.load_options == {"model": "/models/sd15"}
-    assert restored.not_understood == []
+    assert found.seed == 1234
+    assert thaw_json(found.load_options) == {"model": "/models/sd15"}
+    assert restored.not_understood == ()
 
 
 # Written by hand from A1111's documented format (prompt, "Negative prompt:", settings line).
@@ -63,51 +75,54 @@ Size: 768x512, Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Denoising str
 Clip skip: 2, Hires upscale: 2, Version: v1.9.4"""
 
 
-def test_a1111_parameters_fill_the_fields_and_say_what_was_not_understood():
+def test_a1111_parameters_become_plain_settings_with_nothing_dropped():
     data = png_text.with_texts(png(), {"parameters": A1111})
     restored = restore_from_png(data)
-    assert restored.source == "AUTOMATIC1111 parameters"
-    assert restored.request == {
-        "prompt": "masterpiece, a lighthouse at dusk, (dramatic lighting:1.2)\nfar away ships",
-        "negative_prompt": "lowres, blurry,\nbad hands",
-    }
-    assert restored.run_options == {
-        "steps": 28,
-        "guidance_scale": 6.5,
-        "seed": 3735928559,
-        "width": 768,
-        "height": 512,
-        "strength": 0.45,
-        "scheduler": "DPM++ 2M Karras",
-    }
-    assert restored.not_understood == ["Clip skip 2", "Hires upscale 2"]
-    assert any("v1-5-pruned-emaonly (hash 6ce0161689)" in note for note in restored.notes)
-    summary = restored.summary()
-    assert "AUTOMATIC1111" in summary and "Clip skip 2" in summary
+    assert restored.source is SettingsSource.AUTOMATIC1111 and restored.recipe is None
+    assert restored.settings == GenerationSettings(
+        dialect=SettingsDialect.AUTOMATIC1111,
+        prompt="masterpiece, a lighthouse at dusk, (dramatic lighting:1.2)\nfar away ships",
+        negative_prompt="lowres, blurry,\nbad hands",
+        steps=28,
+        sampler="DPM++ 2M",
+        schedule="Karras",
+        guidance=6.5,
+        seed=3735928559,
+        width=768,
+        height=512,
+        model_hash="6ce0161689",
+        model_name="v1-5-pruned-emaonly",
+        denoise=0.45,
+        other=(("Clip skip", "2"), ("Hires upscale", "2")),
+    )
+    assert restored.not_understood == () and restored.notes == ()
 
 
-@pytest.mark.parametrize(
-    ("a1111", "schedule", "ours", "lost"),
-    [
-        ("Euler a", "", "Euler a", ""),
-        ("DPM++ 2M Karras", "", "DPM++ 2M Karras", ""),
-        ("DPM++ 2M", "Karras", "DPM++ 2M Karras", ""),
-        ("PLMS", "", "PNDM", ""),
-        ("LMS Karras", "", "LMS", "the Karras schedule of 'LMS Karras'"),
-        ("Euler", "Exponential", "Euler", "the Exponential schedule"),
-        ("Heun", "", None, ""),
-    ],
-)
-def test_a1111_samplers_map_onto_ours(a1111, schedule, ours, lost):
-    assert map_a1111_sampler(a1111, schedule) == (ours, lost)
-    assert ours is None or ours in SAMPLERS
+def test_a1111_loras_are_read_from_the_prompt_with_their_hashes():
+    text = (
+        "a castle <lora:add_detail:0.6> <lora:style:0.8:1.0> <lora:plain>\n"
+        'Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Lora hashes: "add_detail: '
+        '7c6bad76eb54, plain: 0123456789ab, gone: ffff"'
+    )
+    settings = restore_from_png(png_text.with_texts(png(), {"parameters": text})).settings
+    assert settings.prompt.startswith("a castle <lora:add_detail:0.6>")  # as written
+    assert settings.loras == (
+        LoraWeight(name="add_detail", weight=0.6, hash="7c6bad76eb54"),
+        LoraWeight(name="style", weight=1.0, text_encoder_weight=0.8),
+        LoraWeight(name="plain", weight=1.0, hash="0123456789ab"),
+    )
+    assert settings.other == (("Lora hashes", "gone: ffff"),)
+    assert settings.describe("loras") == (
+        "LoRA add_detail (0.6), LoRA style (1, 0.8), LoRA plain (1)"
+    )
 
 
-def test_an_unknown_sampler_is_named():
-    text = "a cat\nSteps: 20, Sampler: Heun, CFG scale: 7, Seed: 1"
-    restored = restore_from_png(png_text.with_texts(png(), {"parameters": text}))
-    assert "scheduler" not in restored.run_options
-    assert restored.not_understood == ["sampler 'Heun'"]
+def test_unreadable_a1111_values_are_kept_as_written():
+    text = "a cat\nSteps: many, Sampler: Heun, CFG scale: 7, Seed: 1, Size: huge"
+    settings = restore_from_png(png_text.with_texts(png(), {"parameters": text})).settings
+    assert settings.steps is None and settings.width is None
+    assert settings.sampler == "Heun"
+    assert settings.other == (("Steps", "many"), ("Size", "huge"))
 
 
 # The API-format graph ComfyUI stores as "prompt" (its default text-to-image workflow).
@@ -177,36 +192,59 @@ def test_comfyui_prompt_graph():
         png(), {"prompt": json.dumps(COMFY_PROMPT), "workflow": json.dumps(COMFY_WORKFLOW)}
     )
     restored = restore_from_png(data)
-    assert restored.source == "ComfyUI workflow"
-    assert restored.request == {
-        "prompt": "a purple galaxy bottle",
-        "negative_prompt": "text, watermark",
-    }
-    assert restored.run_options == {
-        "seed": 156680208700286,
-        "steps": 20,
-        "guidance_scale": 8.0,
-        "scheduler": "DPM++ 2M Karras",
-        "width": 1024,
-        "height": 768,
-    }
-    assert any("sd_xl_base.safetensors" in note for note in restored.notes)
+    assert restored.source is SettingsSource.COMFYUI
+    assert restored.settings == GenerationSettings(
+        dialect=SettingsDialect.COMFYUI,
+        prompt="a purple galaxy bottle",
+        negative_prompt="text, watermark",
+        seed=156680208700286,
+        steps=20,
+        guidance=8.0,
+        sampler="dpmpp_2m",
+        schedule="karras",
+        width=1024,
+        height=768,
+        model_name="sd_xl_base.safetensors",
+    )  # denoise 1 is plain text-to-image: no denoising strength
 
 
 def test_comfyui_workflow_alone():
     restored = restore_from_png(
         png_text.with_texts(png(), {"workflow": json.dumps(COMFY_WORKFLOW)})
     )
-    assert restored.request["prompt"] == "a purple galaxy bottle"
-    assert restored.request["negative_prompt"] == "text, watermark"
-    assert restored.run_options == {
-        "seed": 156680208700286,
-        "steps": 20,
-        "guidance_scale": 8.0,
-        "scheduler": "Euler a",
-        "width": 1024,
-        "height": 768,
+    assert restored.settings == GenerationSettings(
+        dialect=SettingsDialect.COMFYUI,
+        prompt="a purple galaxy bottle",
+        negative_prompt="text, watermark",
+        seed=156680208700286,
+        steps=20,
+        guidance=8.0,
+        sampler="euler_ancestral",
+        schedule="normal",
+        width=1024,
+        height=768,
+        model_name="sd_xl_base.safetensors",
+    )
+
+
+def test_comfyui_loras_and_an_advanced_sampler():
+    graph = json.loads(json.dumps(COMFY_PROMPT))
+    graph["3"]["class_type"] = "KSamplerAdvanced"
+    graph["3"]["inputs"] |= {"noise_seed": 5, "start_at_step": 4, "end_at_step": 10000}
+    graph["3"]["inputs"]["model"] = ["10", 0]
+    graph["10"] = {
+        "class_type": "LoraLoader",
+        "inputs": {"lora_name": "ink.safetensors", "strength_model": 0.7, "strength_clip": 1.0},
     }
+    graph["11"] = {"class_type": "KSampler", "inputs": {}}
+    restored = restore_from_png(png_text.with_texts(png(), {"prompt": json.dumps(graph)}))
+    settings = restored.settings
+    assert settings.seed == 5
+    assert settings.loras == (
+        LoraWeight(name="ink.safetensors", weight=0.7, text_encoder_weight=1.0),
+    )
+    assert settings.other == (("start_at_step", "4"),)
+    assert restored.notes == ("The workflow has 2 samplers; the settings of the first were used.",)
 
 
 def test_a_prompt_built_by_other_nodes_is_reported():
@@ -214,7 +252,7 @@ def test_a_prompt_built_by_other_nodes_is_reported():
     graph["6"]["inputs"]["text"] = ["10", 0]
     graph["10"] = {"class_type": "SomeCustomPromptNode", "inputs": {"seed": 4}}
     restored = restore_from_png(png_text.with_texts(png(), {"prompt": json.dumps(graph)}))
-    assert "prompt" not in restored.request
+    assert restored.settings.prompt == ""
     assert "the positive prompt (built by other nodes)" in restored.not_understood
 
 
@@ -223,3 +261,75 @@ def test_plain_pngs_have_no_settings_and_other_files_are_refused():
     assert restore_from_png(png_text.with_texts(png(), {"prompt": "{not json"})) is None
     with pytest.raises(UserError, match="cannot be read"):
         restore_from_png(b"GIF89a not a png")
+
+
+# asking plugins ------------------------------------------------------------------------------
+
+SETTINGS = GenerationSettings(
+    dialect=SettingsDialect.AUTOMATIC1111,
+    prompt="a fox",
+    steps=12,
+    sampler="Heun",
+    model_name="sd15",
+    model_hash="abc",
+    other=(("Clip skip", "2"),),
+)
+
+
+class _Quiet(ModelPlugin):
+    def load(self, options, ctx):
+        return None
+
+    def run(self, loaded, request, options, ctx):
+        yield from ()
+
+
+class _Steps(_Quiet):
+    @classmethod
+    def options_from_settings(cls, settings):
+        return SettingsMapping(run_options={"num_steps": settings.steps}, used=frozenset({"steps"}))
+
+
+class _Broken(_Quiet):
+    @classmethod
+    def options_from_settings(cls, settings):
+        raise KeyError("oops")
+
+
+class _Wrong(_Quiet):
+    @classmethod
+    def options_from_settings(cls, settings):
+        return {"steps": 1}
+
+
+def test_a_plugin_takes_nothing_unless_it_says_so():
+    assert ask_plugin(_Quiet, SETTINGS) == SettingsMapping()
+    assert ask_plugin(_Quiet, SETTINGS).takes_nothing
+    assert ask_plugin(_Broken, SETTINGS) == SettingsMapping()  # logged, not raised
+    assert ask_plugin(_Wrong, SETTINGS) == SettingsMapping()
+    assert ask_plugin(_Steps, SETTINGS).run_options == {"num_steps": 12}
+
+
+def test_what_a_plugin_did_not_take_is_named():
+    steps = ask_plugin(_Steps, SETTINGS)
+    assert not_taken(SETTINGS, steps, reads=lambda name: True) == [
+        "sampler 'Heun'",
+        "Clip skip 2",
+    ]
+    assert not_taken(SETTINGS, steps, reads=lambda name: False)[0] == "the prompt"
+    noted = SettingsMapping(used=frozenset({"steps"}), notes=("half of it",))
+    assert not_taken(SETTINGS, noted, reads=lambda name: True)[-1] == "half of it"
+    assert model_note(SETTINGS, steps) == (
+        "The image was made with the model sd15 (hash abc): choose it yourself."
+    )
+    assert model_note(SETTINGS, SettingsMapping(used=frozenset({"model_name"}))) == ""
+
+
+def test_the_current_plugin_keeps_the_settings_when_it_takes_any():
+    none, one = SettingsMapping(), SettingsMapping(used=frozenset({"steps"}))
+    two = SettingsMapping(used=frozenset({"steps", "seed"}))
+    assert choose_plugin({"a": one, "b": two}, current="a") == "a"
+    assert choose_plugin({"a": none, "b": one, "c": two}, current="a") == "c"
+    assert choose_plugin({"a": none, "b": one, "c": one}, current="a") == "b"
+    assert choose_plugin({"a": none, "b": none}, current="a") == "a"
+    assert choose_plugin({}, current=None) is None

@@ -23,7 +23,6 @@ from studio_image_diffusers.previews import latents_to_rgb
 
 from studio.cli.main import main
 from studio.core.errors import UserError
-from studio.core.generation import StoreSink, import_inputs
 from studio.core.jobs import Job, JobCancelled, readable_error
 from studio.core.media import png_text
 from studio.core.media.a1111 import parse_parameters
@@ -54,7 +53,7 @@ from tests.fixtures.tiny_models import (
     tiny_sd_inpaint_dir,  # noqa: F401 (fixture)
     write_clip_tokenizer,
 )
-from tests.support import make_executor
+from tests.support import import_inputs, make_executor, store_sink
 
 PLUGIN_DIR = REPO_ROOT / "plugins" / "studio_image_diffusers"
 MANIFEST = PLUGIN_DIR / "studio-plugin.toml"
@@ -324,7 +323,7 @@ def test_bad_masks_are_refused_clearly(plugin, loaded, tmp_path):
         run(plugin, loaded, ImageRequest(inputs=(image_input("mask", small),)))
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-    with pytest.raises(ValueError, match="init image cannot be read as an image"):
+    with pytest.raises(ValueError, match=r"init image cannot be used: junk\.png is not an image"):
         run(plugin, loaded, ImageRequest(inputs=(image_input("init", junk),)))
 
 
@@ -355,7 +354,7 @@ def test_cancel_in_a_step_stops_at_the_end_of_that_step(plugin, loaded):
 def test_a_job_cancelled_after_one_step_commits_nothing(tmp_path, tiny_sd_dir):
     store = ProjectStore.create(tmp_path / "p.studio")
     try:
-        executor, _ = diffusers_executor(tmp_path, sink=StoreSink(store))
+        executor, _ = diffusers_executor(tmp_path, sink=store_sink(store))
         cancel = CancelToken()
 
         def on_event(event):
@@ -417,7 +416,7 @@ def test_closing_the_stream_early_stops_the_helper_thread(plugin, loaded):
 def test_an_exported_png_carries_parameters_and_the_recipe_with_lineage(tmp_path, tiny_sd_dir):
     store = ProjectStore.create(tmp_path / "p.studio")
     try:
-        executor, _ = diffusers_executor(tmp_path, sink=StoreSink(store))
+        executor, _ = diffusers_executor(tmp_path, sink=store_sink(store))
         init = write_image(tmp_path / "init.png")
         mask = write_mask(tmp_path / "mask.png")
         inputs = import_inputs(store, [("init", init), ("mask", mask)])

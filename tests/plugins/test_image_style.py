@@ -22,7 +22,6 @@ from studio_image_style.thumbnails import THUMBNAIL_SIZE, scene, thumbnail_path
 
 from studio.cli.main import main
 from studio.core.errors import UserError
-from studio.core.generation import StoreSink, import_inputs
 from studio.core.jobs import Job, JobCancelled
 from studio.core.project.store import ProjectStore
 from studio.core.registry import PluginRegistry, PluginSource
@@ -42,7 +41,7 @@ from studio.plugin_api import (
 )
 from studio.plugin_api.testing import check_plugin
 from tests.conftest import REPO_ROOT
-from tests.support import make_executor
+from tests.support import import_inputs, make_executor, store_sink
 
 PLUGIN_DIR = REPO_ROOT / "plugins" / "studio_image_style"
 MANIFEST = PLUGIN_DIR / "studio-plugin.toml"
@@ -237,7 +236,7 @@ def test_style_image_without_a_style_image_is_a_clear_error(plugin, loaded, pict
 def test_an_unreadable_picture_is_a_clear_error(plugin, loaded, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture")
-    with pytest.raises(ValueError, match=r"broken\.png cannot be read"):
+    with pytest.raises(ValueError, match=r"init image cannot be used: broken\.png is not an image"):
         run(plugin, loaded, ImageRequest(inputs=(image_input("init", broken),)))
 
 
@@ -275,7 +274,7 @@ def test_through_the_executor_the_recipe_has_the_model_licence_and_lineage(tmp_p
             run_options={"style": STYLE_IMAGE, "strength": 0.8},
             device="cpu",
         )
-        outcome = executor.execute(job, CancelToken(), sink=StoreSink(store))
+        outcome = executor.execute(job, CancelToken(), sink=store_sink(store))
         (asset_id,) = outcome.asset_ids
         stored = store.get_asset(asset_id)
         recipe = stored.recipe
@@ -362,8 +361,10 @@ def test_the_command_line_explains_a_missing_picture(tmp_path, capsys):
     code = main(
         ["generate", "image", "--project", str(tmp_path / "m.studio"), "--plugin", PLUGIN_ID]
     )
-    assert code != 0
-    assert "needs a picture" in capsys.readouterr().err
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "needs its image: give one as the 'init' input" in err
+    assert not (tmp_path / "m.studio").exists()  # refused before the project was made
 
 
 def test_user_error_is_the_error_type_for_bad_options(tmp_path, pictures):
@@ -376,4 +377,4 @@ def test_user_error_is_the_error_type_for_bad_options(tmp_path, pictures):
         run_options={"strength": 2.0},
     )
     with pytest.raises(UserError, match="strength"):
-        executor.prepare(job)
+        executor.check(job)

@@ -18,7 +18,6 @@ from studio_image_upscale.plugin import DEFAULT_MODEL_ID, NcnnUpscaler
 
 from studio.cli.main import main
 from studio.core import registry as registry_module
-from studio.core.generation import StoreSink, import_inputs
 from studio.core.jobs import Job
 from studio.core.project.store import ProjectStore
 from studio.core.registry import PluginRegistry, PluginSource
@@ -27,6 +26,7 @@ from studio.plugin_api import (
     Cancelled,
     CancelToken,
     ImageRequest,
+    InputError,
     InputMedia,
     KnownModel,
     LoadContext,
@@ -39,7 +39,7 @@ from studio.plugin_api import (
 )
 from studio.plugin_api.testing import check_plugin
 from tests.conftest import REPO_ROOT
-from tests.support import make_executor
+from tests.support import import_inputs, make_executor, store_sink
 
 PLUGIN_DIR = REPO_ROOT / "plugins" / "studio_image_upscale"
 MANIFEST = PLUGIN_DIR / "studio-plugin.toml"
@@ -334,7 +334,9 @@ def test_bad_inputs_are_clear_errors(plugin, loaded, tmp_path):
         run(plugin, loaded, None)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"no picture here")
-    with pytest.raises(ValueError, match=r"broken\.png cannot be read"):
+    with pytest.raises(
+        InputError, match=r"input image cannot be used: broken\.png is not an image"
+    ):
         run(plugin, loaded, broken)
     huge = tmp_path / "huge.png"
     Image.new("RGB", (2100, 2100)).save(huge)
@@ -361,7 +363,7 @@ def test_through_the_executor_the_recipe_has_licence_and_lineage(tmp_path, photo
             run_options={"scale": "2", "denoise": "light"},
             device="cpu",
         )
-        (asset_id,) = executor.execute(job, CancelToken(), sink=StoreSink(store)).asset_ids
+        (asset_id,) = executor.execute(job, CancelToken(), sink=store_sink(store)).asset_ids
         recipe = store.get_asset(asset_id).recipe
         assert recipe.model_id == "waifu2x-upconv7-photo" and recipe.model_licence == "MIT"
         assert [(i.role, i.asset_id) for i in recipe.inputs] == [("init", inputs[0].asset_id)]

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pytest
 from PIL import Image
+from studio_image_diffusers.plugin import DiffusersImage
 
 from studio.core.media import png_text
 from studio.core.recipe import Recipe, RecipeOrigin
-from studio.plugin_api import AssetKind
+from studio.core.services import build_core_services
+from studio.plugin_api import AssetKind, GenerationSettings, ModelPlugin, SettingsDialect
+from studio.qt.panel_jobs import PanelJobRunner
+from studio.qt.project_session import ProjectSession
 from studio.ui.panels.image import ImagePanel
+from tests.plugins.plugin_factory import write_folder_plugin
 from tests.ui.test_file_drops import drag
 
 A1111 = (
@@ -50,7 +56,9 @@ def test_a_dropped_a1111_png_restores_its_settings(panel, tmp_path):
     assert values["steps"] == 12 and values["scheduler"] == "DPM++ 2M Karras"
     assert values["guidance_scale"] == 6.5 and values["seed"] == 4242
     note = panel.restore_note.text()
-    assert "AUTOMATIC1111" in note and "Clip skip 2" in note
+    assert (
+        "AUTOMATIC1111" in note and "Not used by Stable Diffusion (diffusers): Clip skip 2" in note
+    )
     assert panel.init_input.path is None  # the settings, not the picture
 
 
@@ -118,10 +126,8 @@ def test_plugins_without_a_prompt_hide_the_prompt_boxes(panel):
 
 def test_use_these_settings_from_the_asset_browser(qtbot, services):
     from studio.app import build_app
-    from studio.core.settings import Settings
     from studio.plugin_api import Panel
 
-    services.settings = Settings(isolate_models=False)
     studio = build_app(services=services)
     qtbot.addWidget(studio.window)
     qtbot.waitUntil(
@@ -147,3 +153,103 @@ def test_use_these_settings_from_the_asset_browser(qtbot, services):
     assert "AUTOMATIC1111" in studio.window.statusBar().currentMessage()
     assert asset.id == browser.current_asset().id
     studio.shutdown()
+
+
+SETTINGS_TAKER = '''
+from studio.plugin_api import (
+    GeneratedAsset, IntOption, ModelPlugin, OptionSet, Result, SeedOption, SettingsMapping,
+)
+
+
+class Plugin(ModelPlugin):
+    """A third-party image plugin with options of its own names, reading only the prompt."""
+
+    run_options = OptionSet(
+        IntOption(name="passes", default=1, minimum=1, maximum=50, description="Passes."),
+        SeedOption(),
+    )
+    request_fields = ("prompt",)
+    received = []
+
+    @classmethod
+    def options_from_settings(cls, settings):
+        cls.received.append(settings)
+        return SettingsMapping(
+            run_options={"passes": settings.steps, "seed": settings.seed},
+            used=frozenset({"steps", "seed"}),
+        )
+
+    def load(self, options, ctx):
+        return None
+
+    def run(self, loaded, request, options, ctx):
+        yield Result(assets=(GeneratedAsset.from_text("hi"),))
+'''
+
+
+@pytest.fixture
+def taker_panel(qtbot, tmp_path, monkeypatch, test_plugins):
+    write_folder_plugin(
+        tmp_path / "plugins", "settings_taker", code=SETTINGS_TAKER, panels=["image"]
+    )
+    monkeypatch.setenv("STUDIO_PLUGIN_PATH", f"{test_plugins}{os.pathsep}{tmp_path / 'plugins'}")
+    services = build_core_services()
+    services.registry.discover()
+    session = ProjectSession(services.paths.data_dir)
+    runner = PanelJobRunner(services.executor, "image")
+    panel = ImagePanel(services, session, runner)
+    qtbot.addWidget(panel)
+    panel.refresh_plugins()
+    panel.show()
+    yield panel
+    runner.shutdown()
+    session.close()
+    services.cache.unload_all()
+
+
+def test_a_third_party_image_plugin_receives_the_settings_through_its_hook(taker_panel, tmp_path):
+    panel = taker_panel
+    assert panel.select_plugin("settings-taker")
+    picture = tmp_path / "from-a1111.png"
+    picture.write_bytes(png_with({"parameters": A1111}))
+    drag(panel, [picture])
+    assert panel.current_plugin_id() == "settings-taker"  # it takes some: it stays
+    taker = panel.services.registry.plugin_class("settings-taker")
+    (settings,) = taker.received
+    assert settings == GenerationSettings(
+        dialect=SettingsDialect.AUTOMATIC1111,
+        prompt="a lighthouse at dusk",
+        negative_prompt="blurry",
+        steps=12,
+        sampler="DPM++ 2M",
+        schedule="Karras",
+        guidance=6.5,
+        seed=4242,
+        width=64,
+        height=64,
+        other=(("Clip skip", "2"),),
+    )
+    assert panel.run_form.values()["passes"] == 12
+    assert panel.run_form.values()["seed"] == 4242
+    assert panel.prompt.toPlainText() == "a lighthouse at dusk"
+    note = panel.restore_note.text()
+    assert "Restored from the AUTOMATIC1111 parameters: prompt, passes, seed." in note
+    assert (
+        "Not used by Settings-Taker: the negative prompt, guidance 6.5, sampler 'DPM++ 2M', "
+        "the Karras schedule, width 64, height 64, Clip skip 2." in note
+    )
+
+
+def test_a_plugin_without_a_mapping_says_it_takes_none(panel, tmp_path, monkeypatch):
+    # No image plugin maps settings: the current one (the gradient test plugin) keeps them.
+    monkeypatch.setattr(DiffusersImage, "options_from_settings", ModelPlugin.options_from_settings)
+    current = panel.current_plugin_id()
+    name = panel.services.registry.get(current).name
+    picture = tmp_path / "from-a1111.png"
+    picture.write_bytes(png_with({"parameters": A1111}))
+    drag(panel, [picture])
+    assert panel.current_plugin_id() == current
+    assert panel.prompt.toPlainText() == "a lighthouse at dusk"
+    note = panel.restore_note.text()
+    assert f"{name} takes none of these settings: " in note
+    assert "steps 12" in note and "sampler 'DPM++ 2M'" in note and "Clip skip 2" in note
