@@ -55,15 +55,13 @@ class StudioApp:
 
 
 def panel_executors(services: CoreServices, panels) -> dict:
-    """One executor per panel: a model process each, or the shared in-process executor."""
-    if not services.settings.isolate_models:
-        from studio.core.crash_marks import CrashMarks
+    """One executor per panel: its own model process, or this process, as the preference says
+    when each job starts. Jobs in this process leave a mark while they run, so that a crash
+    they cause is named at the next start."""
+    from studio.core.crash_marks import CrashMarks
 
-        services.executor.crash_marks = CrashMarks(services.paths.data_dir)
-        return {panel: services.executor for panel in panels}
-    from studio.core.process_host import model_process_executor
-
-    return {panel: model_process_executor(services, panel.value) for panel in panels}
+    services.executor.crash_marks = CrashMarks(services.paths.data_dir)
+    return {panel: services.panel_executor(panel.value) for panel in panels}
 
 
 def build_app(project: Path | None = None, services: CoreServices | None = None) -> StudioApp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,20 @@ def studio_data_dir(
     monkeypatch.setenv("STUDIO_DATA_DIR", str(data_dir))
     monkeypatch.delenv("STUDIO_PLUGIN_PATH", raising=False)
     return data_dir
+
+
+@pytest.fixture(autouse=True)
+def forget_folder_plugins(tmp_path_factory: pytest.TempPathFactory):
+    """Plugins a test writes into its temporary folder are forgotten after it: Python keeps an
+    imported module by name, so another test's plugin of the same name would get this one's
+    code."""
+    base = str(tmp_path_factory.getbasetemp())
+    path_before = list(sys.path)
+    yield
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(base):
+            del sys.modules[name]
+    sys.path[:] = path_before
 
 
 @pytest.fixture

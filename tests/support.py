@@ -58,3 +58,37 @@ def make_executor(
         engine_checks=checks if engine_checks else None,
     )
     return executor, sink
+
+
+def store_sink(store, details=None):
+    """The pipeline's sink for a job made by hand whose inputs are project assets already."""
+    from studio.core.pipeline import ResultSink
+
+    return ResultSink(store, details=details)
+
+
+def import_inputs(store, inputs):
+    """Input files checked as a job's are (a :class:`UserError` when one is refused) and stored
+    as project assets, described as request inputs: for jobs made by hand in tests."""
+    from studio.core.media.importing import existing_or_new
+    from studio.core.pipeline import check_files
+    from studio.core.project.assets import Asset
+    from studio.core.project.store import NewAsset
+    from studio.plugin_api import InputMedia
+
+    result = []
+    for (role, path), checked in zip(inputs, check_files(inputs, store), strict=True):
+        asset = checked
+        if not isinstance(checked, Asset):  # checked, not in the project yet
+            stored = existing_or_new(store, checked)
+            asset = store.add_assets([stored])[0] if isinstance(stored, NewAsset) else stored
+        result.append(
+            InputMedia(
+                role=role,
+                path=Path(path),
+                kind=asset.kind,
+                media_type=asset.media_type,
+                asset_id=asset.id,
+            )
+        )
+    return tuple(result)

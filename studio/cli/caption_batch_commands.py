@@ -29,7 +29,6 @@ from studio.core.caption_batch import (
     items_from_paths,
 )
 from studio.core.errors import UserError
-from studio.core.jobs import JobEvent
 from studio.core.project.store import ProjectStore
 from studio.plugin_api import CancelToken
 
@@ -125,8 +124,6 @@ def run_batch(
     executors = contextlib.ExitStack()
     try:
         executor = executors.enter_context(job_executor(services, "cli-captioning"))
-        batch = CaptionBatch(executor, store, settings)
-        batch.check()  # plugin and options refused before any image is read
         cancel = CancelToken()
         started = time.monotonic()
         done = 0
@@ -137,13 +134,16 @@ def run_batch(
                 done += 1
             _print_outcome(outcome, done, started)
 
-        def on_event(item: Any, event: JobEvent) -> None:
-            pass
-
+        batch = CaptionBatch(
+            services.pipeline,
+            store,
+            settings,
+            items_from_paths(paths, recursive=args.recursive),
+            on_outcome=on_outcome,
+        )
+        batch.check()  # plugin and options refused before any image is read
         try:
-            summary = batch.run(
-                items_from_paths(paths, recursive=args.recursive), cancel, on_outcome, on_event
-            )
+            summary = batch.run(executor, cancel)
         except KeyboardInterrupt:
             cancel.cancel()
             print("studio: cancelled; finished captions were kept.", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import logging
 import sys
@@ -15,17 +14,16 @@ from typing import Any
 from studio.cli.caption_batch_commands import add_batch_arguments, run_batch, wants_batch
 from studio.cli.model_process import job_executor
 from studio.core.errors import UserError
-from studio.core.generation import (
+from studio.core.jobs import JobCancelled, JobEvent, Started, Waiting, readable_error
+from studio.core.pipeline import (
     DEFAULT_INPUT_ROLE,
-    StoreSink,
-    build_request,
-    import_inputs,
-    job_from_recipe,
+    Draft,
+    PreparedJob,
+    draft_from_recipe,
     split_settings,
 )
-from studio.core.jobs import Job, JobCancelled, JobEvent, Started, Waiting, readable_error
 from studio.core.project.store import ProjectStore
-from studio.core.recipe import RecipeOrigin
+from studio.core.recipe import Recipe
 from studio.plugin_api import PANEL_FOR_GENERATE_KIND, CancelToken, GenerateKind, Partial, Progress
 
 log = logging.getLogger(__name__)
@@ -146,12 +144,13 @@ class _ProgressPrinter:
             self.held = ""
 
 
-def _run(services, store: ProjectStore, job: Job, sink: StoreSink, as_json: bool) -> int:
+def _run(services, store: ProjectStore, prepared: PreparedJob, as_json: bool) -> int:
+    job = prepared.job
     printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
     cancel = CancelToken()
     try:
         with job_executor(services, f"cli-{job.panel.value}") as executor:
-            outcome = executor.execute(job, cancel, printer, sink)
+            outcome = executor.execute(job, cancel, printer, prepared.sink(store))
     except KeyboardInterrupt:
         cancel.cancel()
         printer.done()
@@ -169,6 +168,8 @@ def _run(services, store: ProjectStore, job: Job, sink: StoreSink, as_json: bool
         log.exception("job %s failed", job.job_id)
         print(f"studio: {job.plugin_id} failed: {readable_error(exc)}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        prepared.close()
     printer.done()
     assets = [store.get_asset(asset_id) for asset_id in outcome.asset_ids]
     if as_json:
@@ -201,31 +202,26 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
     )
     if wants_batch(args):
         return run_batch(args, services, load, run, fields)
-    inputs = [(role or DEFAULT_INPUT_ROLE[panel], path) for role, path in args.inputs]
-    for _, path in inputs:
-        if not path.is_file():
-            raise UserError(f"The input file {path} does not exist.")
-    job = Job(
+    draft = Draft(
         plugin_id=args.plugin,
         panel=panel,
-        request=build_request(panel, fields, ()),
+        fields=fields,
         load_options=load,
         run_options=run,
         device=args.device or services.settings.device,
+        files=tuple((role or DEFAULT_INPUT_ROLE[panel], path) for role, path in args.inputs),
     )
-    services.executor.prepare(job)  # plugin, panel and options checked before any write
+    # Plugin, options and every input file (completely) are checked before the project is
+    # opened or created: a refused input leaves it exactly as it was.
+    checked = services.pipeline.check(draft, complete=True)
     created = not args.project.exists()
     store = ProjectStore.open_or_create(args.project)
     code = EXIT_FAILED
     try:
-        request = build_request(panel, fields, import_inputs(store, inputs))
-        job = dataclasses.replace(job, request=request)
-        code = _run(services, store, job, StoreSink(store), args.json)
+        code = _run(services, store, services.pipeline.prepare(checked, store), args.json)
         return code
     finally:
-        kept = code == EXIT_OK or any(
-            asset.recipe.origin is RecipeOrigin.GENERATED for asset in store.list_assets()
-        )
+        kept = code == EXIT_OK or store.count_assets(deleted=None) > 0
         store.close()
         if created and not kept:
             _remove_project(args.project)  # a first job that failed leaves nothing behind
@@ -252,25 +248,22 @@ def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
 def cmd_recipe_rerun(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project)
     try:
-        rerun = job_from_recipe(store, args.asset_id, args.device)
-        try:
-            sink = StoreSink(store, details={"rerun_of": args.asset_id})
-            code = _run(services, store, rerun.job, sink, args.json)
-        finally:
-            rerun.close()
+        original = store.get_asset(args.asset_id).recipe
+        draft = draft_from_recipe(store, args.asset_id, args.device)
+        prepared = services.pipeline.run_ready(draft, store)
+        code = _run(services, store, prepared, args.json)
         if code == EXIT_OK:
-            _warn_if_changed(store, rerun)
+            _warn_if_changed(store, original)
         return code
     finally:
         store.close()
 
 
-def _warn_if_changed(store: ProjectStore, rerun) -> None:
+def _warn_if_changed(store: ProjectStore, old: Recipe) -> None:
     newest = store.list_assets(limit=1)
     if not newest:
         return
     now = newest[0].recipe
-    old = rerun.recipe
     if old.model_sha256 and now.model_sha256 and old.model_sha256 != now.model_sha256:
         print(
             "studio: note: the model's files changed since the original was made.", file=sys.stderr

@@ -11,13 +11,9 @@ from typing import Any
 def job_executor(services: Any, name: str) -> Iterator[Any]:
     """What runs the command's jobs: a model process of its own, as in the window (so a crash
     in native code is one sentence and exit code 1, never a bare 134 or 139), unless the
-    preferences keep models in Studio's own process. Ended when the block ends."""
-    if not services.settings.isolate_models:
-        yield services.executor
-        return
-    from studio.core.process_host import model_process_executor
-
-    executor = model_process_executor(services, name)
+    preferences keep models in Studio's own process: the same executor a panel has
+    (:meth:`CoreServices.panel_executor`). Ended when the block ends."""
+    executor = services.panel_executor(name)
     try:
         yield executor
     finally:

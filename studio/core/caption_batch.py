@@ -1,7 +1,8 @@
 """Captioning many images: a folder, a list of files or project assets, one job per image.
 
-Used alike by the Captioning panel (on a worker thread) and ``studio generate caption`` with a
-folder. Each image is its own :class:`~studio.core.jobs.Job` on the shared executor, so:
+Used alike by the Captioning panel (a batch on the panel's own job queue) and ``studio generate
+caption`` with a folder. Each image is its own job through the job pipeline
+(:mod:`studio.core.pipeline`), so:
 
 - every caption has a recipe that names exactly the image it describes (lineage), and can be
   re-run alone;
@@ -13,8 +14,8 @@ folder. Each image is its own :class:`~studio.core.jobs.Job` on the shared execu
 A file is checked completely before it is captioned (the project's own import checks: empty,
 truncated, not an image, a decompression bomb...); a file that fails is skipped with a message
 naming it and the batch goes on. The image is imported into the project together with its
-caption, when the caption is committed, so a skipped or cancelled image leaves nothing behind;
-a picture already in the project (the same content) is linked, not imported again.
+caption, in one transaction, so a skipped or cancelled image leaves nothing behind; a picture
+already in the project (the same content) is linked, not imported again.
 
 Folders are listed lazily (:func:`iter_image_files`): names only, no image is opened before its
 turn, so a folder of 10,000 files starts at once.
@@ -28,19 +29,28 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.core.errors import UserError
-from studio.core.generation import StoreSink, asset_inputs
-from studio.core.hashing import sha256_bytes
-from studio.core.jobs import Job, JobCancelled, JobEvent, ProducedAsset, readable_error
-from studio.core.media.importing import ImportRefusedError, MediaFile, read_media_file
+from studio.core.jobs import JobCancelled, JobEvent, JobOutcome, readable_error
+from studio.core.media.importing import ImportRefusedError
+from studio.core.pipeline import (
+    CommittedResult,
+    Draft,
+    InputRefused,
+    JobPipeline,
+    PreparedJob,
+    ResultListener,
+    ResultSink,
+    execute_prepared,
+    run_source,
+)
 from studio.core.project.store import ProjectStore
 from studio.core.recipe import RecipeInput, utc_now
-from studio.plugin_api import AssetKind, Cancelled, CancelToken, CaptionRequest, InputMedia, Panel
+from studio.plugin_api import AssetKind, Cancelled, CancelToken, Panel
 
 log = logging.getLogger(__name__)
 
@@ -208,225 +218,176 @@ class BatchSettings:
             raise UserError("Choose where the captions go: the project, sidecar files, or both.")
 
 
-class _ItemSink:
-    """Commits one image's caption: imports the image (if it came from a file), commits the
-    caption with the image as lineage, and writes the sidecar; returns the caption's id."""
-
-    def __init__(
-        self,
-        store: ProjectStore | None,
-        settings: BatchSettings,
-        media: MediaFile | None,
-        commit: Callable[[ProducedAsset], str] | None,
-        on_image_added: Callable[[str], None],
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.media = media
-        self.commit = commit
-        self.on_image_added = on_image_added
-        self.caption = ""
-        self.asset_id: str | None = None
-        self.image_asset_id: str | None = None
-        self.sidecar: Path | None = None
-        self.sidecar_note = ""
-
-    def __call__(self, produced: ProducedAsset) -> str:
-        asset = produced.asset
-        self.caption = asset.data.decode("utf-8", errors="replace")
-        image = produced.job.request.input("image")
-        # A project image's caption always goes into the project (it has nowhere else to go).
-        keep = self.settings.store_assets or (image is not None and image.asset_id is not None)
-        if keep and self.store is not None and self.commit is not None:
-            if image is not None and image.asset_id is None and self.media is not None:
-                # A picture already in the project (captioned before, say) is that asset.
-                stored = self.store.find_by_content(sha256_bytes(self.media.data), self.media.kind)
-                if stored is None:
-                    stored = self.store.add_asset(
-                        kind=self.media.kind,
-                        data=self.media.data,
-                        media_type=self.media.media_type,
-                        recipe=self.media.recipe(),
-                        title=self.media.title,
-                    )
-                    self.on_image_added(stored.id)
-                self.image_asset_id = stored.id
-                image = dataclasses.replace(image, asset_id=stored.id)
-                request = dataclasses.replace(produced.job.request, inputs=(image,))
-                produced = dataclasses.replace(
-                    produced, job=dataclasses.replace(produced.job, request=request)
-                )
-            elif image is not None:
-                self.image_asset_id = image.asset_id
-            self.asset_id = self.commit(produced)
-        if self.settings.sidecar is not None and image is not None and self.media is not None:
-            self.sidecar, self.sidecar_note = write_sidecar(
-                self.media.path, self.caption, self.settings.sidecar
-            )
-        return self.asset_id or ""
-
-
 class CaptionBatch:
-    """Runs a batch: one job per image on ``executor``, captions committed as they finish.
+    """A batch of images to caption: a :class:`~studio.core.pipeline.JobSource`, one job per
+    image through the job pipeline, captions kept as they finish.
 
     Args:
-        executor: a :class:`~studio.core.jobs.JobExecutor` (or the process-hosted one).
+        pipeline: the job pipeline (checks and prepares each image's job).
         store: the project (needed when ``settings.store_assets`` or for asset items).
         settings: plugin, options, question and where captions go.
-        commit: commits a caption asset (default: a :class:`StoreSink` on ``store``; the window
-            passes its session's sink so the asset browser hears of it).
-        on_image_added: told the id of each image imported into the project.
+        items: the images (a lazy iterator is fine: a folder is listed as it goes).
+        on_outcome: told what happened to each image (on the thread that runs the batch).
+        on_item_started: told each item as its job starts.
+        listeners: told of every committed caption (the window announces new assets).
     """
 
     def __init__(
         self,
-        executor: Any,
+        pipeline: JobPipeline,
         store: ProjectStore | None,
         settings: BatchSettings,
+        items: Iterable[BatchItem],
         *,
-        commit: Callable[[ProducedAsset], str] | None = None,
-        on_image_added: Callable[[str], None] = lambda asset_id: None,
+        on_outcome: Callable[[ItemOutcome], None] = lambda outcome: None,
+        on_item_started: Callable[[BatchItem], None] = lambda item: None,
+        listeners: Sequence[ResultListener] = (),
     ) -> None:
-        self.executor = executor
-        self.store = store
-        self.settings = settings
         if store is None and settings.store_assets:
             raise UserError("Open a project to keep the captions in.")
-        self.commit = commit or (StoreSink(store, settings.details) if store is not None else None)
-        self.on_image_added = on_image_added
+        self.pipeline = pipeline
+        self.store = store
+        self.settings = settings
+        self.summary = BatchSummary()
+        self._items = iter(items)
+        self._on_outcome = on_outcome
+        self._on_item_started = on_item_started
+        self._listeners = list(listeners)
+        self._current: dict[str, _Current] = {}
         self._succeeded = False
         self._last_failure = ""
 
-    def job_for(self, inputs: tuple[InputMedia, ...]) -> Job:
+    def draft(self, item: BatchItem | None = None) -> Draft:
+        """The job of one image (without one: the batch's settings alone)."""
         s = self.settings
-        return Job(
+        files: tuple[tuple[str, Path], ...] = ()
+        assets: tuple[RecipeInput, ...] = ()
+        if item is not None and item.asset_id is not None:
+            assets = (RecipeInput(asset_id=item.asset_id, role="image"),)
+        elif item is not None and item.path is not None:
+            files = (("image", item.path),)
+        return Draft(
             plugin_id=s.plugin_id,
             panel=Panel.CAPTIONING,
-            request=CaptionRequest(question=s.question, inputs=inputs),
-            load_options=dict(s.load_options),
-            run_options=dict(s.run_options),
+            fields={"question": s.question},
+            load_options=s.load_options,
+            run_options=s.run_options,
             device=s.device,
+            files=files,
+            assets=assets,
+            details=s.details,
         )
 
     def check(self) -> None:
         """Refuse a bad plugin or bad options before anything is read or written."""
-        self.executor.prepare(self.job_for(()))
+        self.pipeline.check(self.draft(), require_inputs=False)
 
-    def run(
-        self,
-        items: Iterable[BatchItem],
-        cancel: CancelToken,
-        on_outcome: Callable[[ItemOutcome], None] = lambda outcome: None,
-        on_event: Callable[[BatchItem, JobEvent], None] = lambda item, event: None,
-    ) -> BatchSummary:
-        """Caption every item in turn until done or cancelled; returns what happened."""
-        summary = BatchSummary()
-        self.check()
-        for item in items:
+    # the JobSource protocol ----------------------------------------------------------------
+
+    def next_job(self, cancel: CancelToken) -> tuple[PreparedJob, ResultSink] | None:
+        """The next image's job; images that cannot be captioned are skipped (reported)."""
+        if cancel.cancelled:
+            self.summary.cancelled = True
+            return None
+        for item in self._items:
             if cancel.cancelled:
-                summary.cancelled = True
                 break
-            outcome, fatal = self._one(item, cancel, on_event)
-            summary.outcomes.append(outcome)
-            if outcome.status is ItemStatus.DONE:
-                summary.done += 1
-            elif outcome.status is ItemStatus.SKIPPED:
-                summary.skipped += 1
-            elif outcome.status is ItemStatus.FAILED:
-                summary.failed += 1
-            on_outcome(outcome)
-            if outcome.status is ItemStatus.CANCELLED:
-                summary.cancelled = True
-                break
-            if fatal:
-                summary.stopped_by = outcome.message
-                break
-        return summary
-
-    def _one(
-        self,
-        item: BatchItem,
-        cancel: CancelToken,
-        on_event: Callable[[BatchItem, JobEvent], None],
-    ) -> tuple[ItemOutcome, bool]:
-        started_at = time.perf_counter()
-        media: MediaFile | None = None
-        temp: tempfile.TemporaryDirectory[str] | None = None
-        try:
-            if item.asset_id is not None:
-                if self.store is None:
-                    raise UserError("Open the project that holds the image.")
-                temp = tempfile.TemporaryDirectory(prefix="studio-caption-")
-                inputs = asset_inputs(
-                    self.store, [RecipeInput(asset_id=item.asset_id, role="image")], Path(temp.name)
-                )
-                if inputs[0].kind is not AssetKind.IMAGE:
-                    return self._skip(item, f"{item.label} is not an image.", started_at), False
-            else:
-                assert item.path is not None
-                try:
-                    media = read_media_file(item.path)
-                except ImportRefusedError as exc:
-                    reasons = "; ".join(f"{name} skipped: {why}." for name, why in exc.reasons)
-                    return self._skip(item, reasons or str(exc), started_at), False
-                if media.kind is not AssetKind.IMAGE:
-                    return self._skip(item, f"{item.label} is not an image.", started_at), False
-                inputs = (
-                    InputMedia(
-                        role="image",
-                        path=media.path,
-                        kind=AssetKind.IMAGE,
-                        media_type=media.media_type,
-                    ),
-                )
-            sink = _ItemSink(self.store, self.settings, media, self.commit, self.on_image_added)
-
-            def forward(event: JobEvent) -> None:
-                on_event(item, event)
-
+            started_at = time.perf_counter()
             try:
-                self.executor.execute(self.job_for(inputs), cancel, forward, sink)
-            except (JobCancelled, Cancelled):
-                return ItemOutcome(item=item, status=ItemStatus.CANCELLED), False
-            except Exception as exc:
-                # A problem a person must fix first (no model, a consent, bad options) would
-                # fail every image alike: it stops the batch. So does the same failure twice
-                # in a row before any image succeeded (a model folder that does not load).
-                reason = readable_error(exc)
-                fatal = isinstance(exc, UserError | MemoryError) or (
-                    not self._succeeded and reason == self._last_failure
-                )
-                self._last_failure = reason
-                if not isinstance(exc, UserError):
-                    log.warning("captioning %s failed: %s", item.label, exc)
-                message = reason if item.label in reason else f"{item.label}: {reason}"
-                return (
-                    ItemOutcome(
-                        item=item,
-                        status=ItemStatus.FAILED,
-                        message=message,
-                        seconds=time.perf_counter() - started_at,
-                    ),
-                    fatal,
-                )
+                # Checked completely here, on the batch's thread: a file that is not a
+                # readable image is skipped with the reason, before its job starts.
+                prepared = self.pipeline.run_ready(self.draft(item), self.store, complete=True)
+            except UserError as exc:
+                reasons = exc.reasons if isinstance(exc, ImportRefusedError) else ()
+                message = "; ".join(f"{name} skipped: {why}." for name, why in reasons)
+                self._report(self._skip(item, message or str(exc), started_at))
+                continue
+            current = _Current(item, started_at)
+            keep = self.settings.store_assets or item.asset_id is not None
+            sink = prepared.sink(
+                self.store if keep else None, [*self._listeners, current.committed]
+            )
+            if self.settings.sidecar is not None and item.path is not None:
+                sink.add_listener(current.write_sidecar(self.settings.sidecar))
+            self._current[prepared.job_id] = current
+            self._on_item_started(item)
+            return prepared, sink
+        if cancel.cancelled:
+            self.summary.cancelled = True
+        return None
+
+    def job_ended(
+        self, prepared: PreparedJob, outcome: JobOutcome | None, error: BaseException | None
+    ) -> bool:
+        current = self._current.pop(prepared.job_id)
+        item = current.item
+        seconds = time.perf_counter() - current.started_at
+        if error is None:
             self._succeeded = True
-            note = f"sidecar {sink.sidecar_note}" if sink.sidecar_note else ""
-            return (
+            note = f"sidecar {current.sidecar_note}" if current.sidecar_note else ""
+            self._report(
                 ItemOutcome(
                     item=item,
                     status=ItemStatus.DONE,
-                    caption=sink.caption,
-                    asset_id=sink.asset_id,
-                    image_asset_id=sink.image_asset_id,
-                    sidecar=sink.sidecar,
+                    caption=current.caption,
+                    asset_id=current.asset_id,
+                    image_asset_id=current.image_asset_id,
+                    sidecar=current.sidecar,
                     message=note,
-                    seconds=time.perf_counter() - started_at,
-                ),
-                False,
+                    seconds=seconds,
+                )
             )
-        finally:
-            if temp is not None:
-                temp.cleanup()
+            return True
+        if isinstance(error, JobCancelled | Cancelled):
+            self._report(ItemOutcome(item=item, status=ItemStatus.CANCELLED))
+            self.summary.cancelled = True
+            return False
+        # A problem a person must fix first (no model, a consent, bad options) would fail
+        # every image alike: it stops the batch. So does the same failure twice in a row
+        # before any image succeeded (a model folder that does not load).
+        reason = readable_error(error)
+        fatal = (isinstance(error, UserError) and not isinstance(error, InputRefused)) or (
+            isinstance(error, MemoryError) or (not self._succeeded and reason == self._last_failure)
+        )
+        self._last_failure = reason
+        if not isinstance(error, UserError):
+            log.warning("captioning %s failed: %s", item.label, error)
+        message = reason if item.label in reason else f"{item.label}: {reason}"
+        self._report(
+            ItemOutcome(item=item, status=ItemStatus.FAILED, message=message, seconds=seconds)
+        )
+        if fatal:
+            self.summary.stopped_by = message
+        return not fatal
+
+    # the command line's way: the batch alone, to its end ------------------------------------
+
+    def run(
+        self,
+        executor: Any,
+        cancel: CancelToken,
+        on_event: Callable[[JobEvent], None] = lambda event: None,
+    ) -> BatchSummary:
+        """Caption every image in turn on ``executor`` until done, stopped or cancelled."""
+        self.check()
+        run_source(
+            self,
+            lambda prepared, sink: execute_prepared(executor, prepared, sink, cancel, on_event),
+            cancel,
+        )
+        if cancel.cancelled:
+            self.summary.cancelled = True
+        return self.summary
+
+    def _report(self, outcome: ItemOutcome) -> None:
+        self.summary.outcomes.append(outcome)
+        if outcome.status is ItemStatus.DONE:
+            self.summary.done += 1
+        elif outcome.status is ItemStatus.SKIPPED:
+            self.summary.skipped += 1
+        elif outcome.status is ItemStatus.FAILED:
+            self.summary.failed += 1
+        self._on_outcome(outcome)
 
     @staticmethod
     def _skip(item: BatchItem, message: str, started_at: float) -> ItemOutcome:
@@ -436,6 +397,35 @@ class CaptionBatch:
             message=message,
             seconds=time.perf_counter() - started_at,
         )
+
+
+class _Current:
+    """What the sink of one image's job found: the caption, its asset, the image's asset, the
+    sidecar written (listeners, called on the job's thread)."""
+
+    def __init__(self, item: BatchItem, started_at: float) -> None:
+        self.item = item
+        self.started_at = started_at
+        self.caption = ""
+        self.asset_id: str | None = None
+        self.image_asset_id: str | None = item.asset_id
+        self.sidecar: Path | None = None
+        self.sidecar_note = ""
+
+    def committed(self, committed: CommittedResult) -> None:
+        self.caption = committed.produced.asset.data.decode("utf-8", errors="replace")
+        self.asset_id = committed.asset_id
+        image = committed.produced.job.request.input("image")
+        if image is not None and image.asset_id:
+            self.image_asset_id = image.asset_id
+
+    def write_sidecar(self, settings: SidecarSettings) -> ResultListener:
+        def write(committed: CommittedResult) -> None:
+            assert self.item.path is not None
+            text = committed.produced.asset.data.decode("utf-8", errors="replace")
+            self.sidecar, self.sidecar_note = write_sidecar(self.item.path, text, settings)
+
+        return write
 
 
 def items_from_paths(paths: Iterable[Path], *, recursive: bool = False) -> Iterator[BatchItem]:

@@ -10,6 +10,7 @@ asset to the asset sink, which commits it to the project before the next one is 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import random
@@ -78,6 +79,9 @@ class Job:
     run_options: Mapping[str, Any] = field(default_factory=dict)
     device: str = "auto"
     job_id: str = field(default_factory=new_job_id)
+    checked: bool = False
+    """The options are validated and complete and the seed is chosen (by
+    :meth:`JobExecutor.check`, which the job pipeline runs once): nothing checks them again."""
 
 
 @dataclass(frozen=True)
@@ -250,12 +254,12 @@ class JobExecutor:
         variants = {} if checks is None else checks.variants_for(plugin_id, model.id, say)
         return model, variants
 
-    def prepare(self, job: Job) -> tuple[ModelPlugin, dict[str, Any], dict[str, Any]]:
-        """Check a job before it runs: plugin usable for the panel, options valid.
-
-        Returns the plugin and the complete, validated load and run options; raises
-        :class:`UserError` with a clear sentence otherwise.
-        """
+    def check(self, job: Job) -> Job:
+        """``job`` checked: the plugin is usable for the panel, the request fits it, the
+        options are valid (returned complete, with the seed chosen), the device exists.
+        Raises :class:`UserError` with a clear sentence otherwise."""
+        if job.checked:
+            return job
         try:
             record = self.registry.get(job.plugin_id)
             plugin_class = self.registry.plugin_class(job.plugin_id)
@@ -276,7 +280,20 @@ class JobExecutor:
         resolve_device(job.device, self.devices)
         if run_options.get("seed") == -1 and "seed" in plugin_class.run_options:
             run_options["seed"] = random.randrange(2**32)
-        return self._plugin(job.plugin_id), load_options, run_options
+        return dataclasses.replace(
+            job, load_options=load_options, run_options=run_options, checked=True
+        )
+
+    def prepare_plugin(
+        self, plugin_id: str, load_options: Mapping[str, Any] | None = None, device: str = "auto"
+    ) -> None:
+        """Nothing: warming a plugin up would import its libraries into this process (the
+        window's); a model process does it (:class:`~studio.core.process_host.ProcessExecutor`)."""
+
+    @property
+    def child_pid(self) -> int | None:
+        """None: jobs run in this process."""
+        return None
 
     def preload(
         self, plugin_id: str, load_options: Mapping[str, Any], device: str, cancel: CancelToken
@@ -329,7 +346,9 @@ class JobExecutor:
         sink = sink or self.sink
         if sink is None:
             raise RuntimeError("no asset sink: nothing could keep the results")
-        plugin, load_options, run_options = self.prepare(job)
+        job = self.check(job)
+        plugin = self._plugin(job.plugin_id)
+        load_options, run_options = dict(job.load_options), dict(job.run_options)
         record = self.registry.get(job.plugin_id)
         assert record.manifest is not None
         device = resolve_device(job.device, self.devices)

@@ -1,11 +1,12 @@
 """The model process: builds its own executor and runs the jobs its parent sends.
 
-Messages from the parent: ``("prepare", plugin_id, warm_up)`` (import the plugin's libraries;
-then, if ``warm_up`` is ``(load_options, device)``, load that model into the cache),
-``("run", job)``, ``("asset_id", id)`` or ``("sink_error", text)`` in answer to an asset, and
-``("stop",)``. Messages to the parent: ``("event", event)``, ``("asset", produced)``, then one
-of ``("done",)``, ``("cancelled",)``, ``("user_error", text)`` or ``("error", text)``. Only
-plain, picklable data crosses.
+The messages, both ways, are the frozen dataclasses of :mod:`studio.core.process_messages`:
+the parent sends :class:`PreparePlugin` (import a plugin's libraries, and warm a model up),
+:class:`RunJob`, :class:`AssetStored` or :class:`AssetRefused` in answer to each result, and
+:class:`Stop`; the child answers a job with :class:`EventMessage` and :class:`AssetReady`, then
+one of :class:`JobDone`, :class:`JobCancelledMessage`, :class:`JobRefused`, :class:`JobError`.
+The jobs it gets are checked already (:meth:`JobExecutor.check`, in the parent): they run as
+they are.
 """
 
 from __future__ import annotations
@@ -18,11 +19,23 @@ from typing import Any
 from studio.core.device import detect_devices
 from studio.core.errors import UserError
 from studio.core.hashing import HashCache
-from studio.core.jobs import Job, JobCancelled, JobEvent, JobExecutor, ProducedAsset, readable_error
+from studio.core.jobs import JobCancelled, JobEvent, JobExecutor, ProducedAsset, readable_error
 from studio.core.logs import configure_logging, enable_crash_stacks
 from studio.core.model_cache import ModelCache
 from studio.core.offline import enforce_offline
 from studio.core.paths import Paths
+from studio.core.process_messages import (
+    AssetReady,
+    AssetStored,
+    EventMessage,
+    JobCancelledMessage,
+    JobDone,
+    JobError,
+    JobRefused,
+    PreparePlugin,
+    RunJob,
+    Stop,
+)
 from studio.core.registry import PluginRegistry
 from studio.core.safety.consent import ConsentStore
 from studio.core.scheduler import DeviceScheduler
@@ -63,48 +76,51 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     executor = build_child_executor(config)
 
     def send_event(event: JobEvent) -> None:
-        conn.send(("event", event))
+        conn.send(EventMessage(event))
 
     def sink(produced: ProducedAsset) -> str:
-        conn.send(("asset", produced))
+        conn.send(AssetReady(produced))
         answer = conn.recv()
-        if answer[0] != "asset_id":
-            raise _SinkRefused(answer[1])
-        return answer[1]
+        if not isinstance(answer, AssetStored):
+            raise _SinkRefused(answer.message)
+        return answer.asset_id
 
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return  # the parent went away
-        if message[0] == "stop":
+        if isinstance(message, Stop):
             executor.cache.unload_all()
             return
-        if message[0] == "prepare":
-            _, plugin_id, warm_up = message
+        if isinstance(message, PreparePlugin):
             try:
-                executor.plugin_instance(plugin_id).prepare()
+                executor.plugin_instance(message.plugin_id).prepare()
             except Exception:
-                log.warning("preparing %s failed", plugin_id, exc_info=True)
+                log.warning("preparing %s failed", message.plugin_id, exc_info=True)
                 continue
-            if warm_up is not None:
-                load_options, device = warm_up
-                executor.preload(plugin_id, load_options, device, CancelToken(cancel_event))
+            if message.load_options is not None:
+                executor.preload(
+                    message.plugin_id,
+                    message.load_options,
+                    message.device,
+                    CancelToken(cancel_event),
+                )
             continue
-        if message[0] != "run":
+        if not isinstance(message, RunJob):
             continue
-        job: Job = message[1]
+        job = message.job
         token = CancelToken(cancel_event)
         try:
             executor.execute(job, token, send_event, sink)
         except JobCancelled:
-            conn.send(("cancelled",))
+            conn.send(JobCancelledMessage())
         except UserError as exc:
-            conn.send(("user_error", str(exc)))
+            conn.send(JobRefused(str(exc)))
         except _SinkRefused as exc:
-            conn.send(("error", str(exc)))
+            conn.send(JobError(str(exc)))
         except Exception as exc:
             log.exception("job %s (%s) failed in the model process", job.job_id, job.plugin_id)
-            conn.send(("error", readable_error(exc)))
+            conn.send(JobError(readable_error(exc)))
         else:
-            conn.send(("done",))
+            conn.send(JobDone())

@@ -2,9 +2,11 @@
 
 Importing torch in a worker thread stalls every Python slot of the GUI for 0.4-0.6 s (the import
 holds the GIL; bench/bench_heartbeat.py measures it), and model code in Python loops does the
-same in smaller pieces. A :class:`ProcessExecutor` keeps the :class:`~studio.core.jobs.JobExecutor`
-interface but runs the job in a child process of its own: plain jobs go in, plain events come
-out (DESIGN.md: a transport change, not an API change). The parent keeps what must be shared:
+same in smaller pieces. A :class:`ProcessExecutor` is an executor
+(:class:`~studio.core.executor.Executor`) like :class:`~studio.core.jobs.JobExecutor`, but runs
+the job in a child process of its own: checked jobs go in, events come out, as the frozen
+messages of :mod:`studio.core.process_messages`
+(DESIGN.md: a transport change, not an API change). The parent keeps what must be shared:
 checking the job, the device scheduler, and the asset sink that commits to the project, so every
 write still goes through the project's single writer. A crash of a native library ends only the
 child; the next job starts a new one. Unloading is certain: the child exits.
@@ -13,12 +15,11 @@ child; the next job starts a new one. Unloading is certain: the child exits.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,19 @@ from studio.core.jobs import (
     JobFailed,
     JobOutcome,
     Waiting,
+)
+from studio.core.process_messages import (
+    AssetReady,
+    AssetRefused,
+    AssetStored,
+    EventMessage,
+    JobCancelledMessage,
+    JobDone,
+    JobError,
+    JobRefused,
+    PreparePlugin,
+    RunJob,
+    Stop,
 )
 from studio.plugin_api import CancelToken
 
@@ -91,14 +105,14 @@ class ProcessExecutor:
         self._cancel = self._context.Event()
         self._crashes: dict[tuple[str, str], int] = {}
 
-    # the JobExecutor interface ---------------------------------------------------------------
+    # the Executor protocol ------------------------------------------------------------------
 
     @property
     def sink(self) -> AssetSink | None:
         return self.local.sink
 
-    def prepare(self, job: Job):
-        return self.local.prepare(job)
+    def check(self, job: Job) -> Job:
+        return self.local.check(job)
 
     def execute(
         self,
@@ -110,10 +124,10 @@ class ProcessExecutor:
         sink = sink or self.local.sink
         if sink is None:
             raise RuntimeError("no asset sink: nothing could keep the results")
-        _, load_options, run_options = self.local.prepare(job)
-        # The seed is chosen here, once, so that the recipe and the child agree on it.
-        job = dataclasses.replace(job, run_options=run_options)
-        crash_key = (job.plugin_id, repr(sorted(load_options.items())))
+        # Checked once, here in the parent (the pipeline has done it already): the seed the
+        # recipe records is the one the child uses, and the child does not check again.
+        job = self.local.check(job)
+        crash_key = (job.plugin_id, repr(sorted(job.load_options.items())))
         if self._crashes.get(crash_key, 0) >= CRASHES_BEFORE_REFUSING:
             raise ModelProcessCrashed(self._crashed_twice(job))
         device = resolve_device(job.device, self.local.devices)
@@ -121,7 +135,7 @@ class ProcessExecutor:
         with self._lock, scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))):
             conn = self._ensure_child()
             self._cancel.clear()
-            conn.send(("run", job))
+            conn.send(RunJob(job))
             try:
                 return self._follow(job, conn, cancel, on_event, sink)
             except ModelProcessCrashed:
@@ -196,31 +210,33 @@ class ProcessExecutor:
                     f"The model process stopped unexpectedly while running {name} "
                     f"({exit_description(code)}); the next job starts a new one."
                 ) from None
-            kind = message[0]
-            if kind == "event":
-                on_event(message[1])
-            elif kind == "asset":
+            if isinstance(message, EventMessage):
+                on_event(message.event)
+            elif isinstance(message, AssetReady):
                 try:
-                    asset_id = sink(message[1])
+                    asset_id = sink(message.produced)
+                except UserError as exc:  # an input refused by its complete check
+                    conn.send(AssetRefused(str(exc)))
+                    continue
                 except Exception as exc:
                     log.exception("committing an asset failed")
-                    conn.send(("sink_error", f"The asset could not be saved: {exc}"))
+                    conn.send(AssetRefused(f"The asset could not be saved: {exc}"))
                     continue
                 committed.append(asset_id)
-                conn.send(("asset_id", asset_id))
-            elif kind == "done":
+                conn.send(AssetStored(asset_id))
+            elif isinstance(message, JobDone):
                 return JobOutcome(job_id=job.job_id, asset_ids=tuple(committed))
-            elif kind == "cancelled":
+            elif isinstance(message, JobCancelledMessage):
                 raise JobCancelled(tuple(committed))
-            elif kind == "user_error":
-                raise UserError(message[1])
-            elif kind == "error":
-                raise JobFailed(message[1])
+            elif isinstance(message, JobRefused):
+                raise UserError(message.message)
+            elif isinstance(message, JobError):
+                raise JobFailed(message.message)
 
     def prepare_plugin(
         self,
         plugin_id: str,
-        load_options: dict[str, Any] | None = None,
+        load_options: Mapping[str, Any] | None = None,
         device: str = "auto",
     ) -> None:
         """Start the model process now and let the plugin import its libraries there, so the
@@ -229,10 +245,10 @@ class ProcessExecutor:
         loaded; Cancel stops it). Never blocks on a running job."""
         if not self._lock.acquire(blocking=False):
             return  # a job is running: the process is warm anyway
-        warm_up = None if load_options is None else (dict(load_options), device)
+        options = None if load_options is None else dict(load_options)
         try:
             self._cancel.clear()
-            self._ensure_child().send(("prepare", plugin_id, warm_up))
+            self._ensure_child().send(PreparePlugin(plugin_id, options, device))
         except (OSError, BrokenPipeError):
             self._forget_child()
         finally:
@@ -249,16 +265,12 @@ class ProcessExecutor:
     def child_pid(self) -> int | None:
         return self._process.pid if self._process is not None and self._process.is_alive() else None
 
-    def unload_models(self) -> None:
-        """End the child process (its models with it); the next job starts a fresh one."""
-        self.shutdown()
-
     def shutdown(self, timeout: float = 5.0) -> None:
         self._cancel.set()
         with self._lock:
             if self._conn is not None:
                 with contextlib.suppress(OSError, BrokenPipeError):
-                    self._conn.send(("stop",))
+                    self._conn.send(Stop())
             if self._process is not None:
                 self._process.join(timeout)
             self._forget_child()

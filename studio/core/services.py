@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 from studio.core.device import Devices, detect_devices
 from studio.core.engine_checks import EngineChecks, VerdictStore
+from studio.core.executor import PanelExecutor
 from studio.core.hashing import HashCache
 from studio.core.jobs import JobExecutor
 from studio.core.model_cache import ModelCache
 from studio.core.model_library import ModelLibrary
 from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
+from studio.core.pipeline import JobPipeline
 from studio.core.registry import PluginRegistry
 from studio.core.safety.consent import ConsentStore
 from studio.core.safety.converter import converted_dir
@@ -42,6 +44,22 @@ class CoreServices:
     def engine_checks(self) -> EngineChecks:
         assert self.executor.engine_checks is not None
         return self.executor.engine_checks
+
+    @property
+    def pipeline(self) -> JobPipeline:
+        """The one way from a draft to a prepared job (:mod:`studio.core.pipeline`)."""
+        return JobPipeline(self.registry, self.executor.check)
+
+    def panel_executor(self, name: str) -> PanelExecutor:
+        """The executor of one panel (or one command): its own model process while the
+        preference says so (read at each job), else this process."""
+        from studio.core.process_host import model_process_executor
+
+        return PanelExecutor(
+            self.executor,
+            lambda: self.settings.isolate_models,
+            lambda: model_process_executor(self, name),
+        )
 
 
 def new_job_executor(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 import os
 import sys
 import threading
@@ -42,6 +41,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
+from studio.core.durations import format_duration
 from studio.core.errors import UserError
 from studio.core.project import Asset, AssetNotFoundError, ProjectClosedError, ProjectStore
 from studio.core.project.assets import TEXT_KINDS
@@ -148,14 +148,6 @@ def first_line(data: bytes) -> str:
         if tidy:
             return tidy if len(tidy) <= _SUBTITLE_LIMIT else tidy[: _SUBTITLE_LIMIT - 1] + "…"
     return ""
-
-
-def format_duration(seconds: float) -> str:
-    """``0:42``, ``12:05`` or ``1:02:03`` (whole seconds, rounded down)."""
-    whole = max(0, math.floor(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _image_preview(data: bytes, thumbnail_size: int) -> AssetPreview:
@@ -553,14 +545,6 @@ class AssetListModel(QAbstractListModel):
 
     def asset(self, row: int) -> Asset:
         return self._rows[row]
-
-    def row_of(self, asset_id: str) -> int | None:
-        """The row of a loaded asset, or None."""
-        if asset_id in self._row_ids:
-            for row, asset in enumerate(self._rows):
-                if asset.id == asset_id:
-                    return row
-        return None
 
     def kind_icon(self, kind: AssetKind) -> QPixmap:
         icon = self._kind_icons.get(kind)

@@ -6,9 +6,10 @@ captions them.
   scrolls smoothly (the view paints only the visible rows). The caption column is editable.
 - :class:`FolderLister` lists folders on a thread of its own (names only; no image is opened),
   handing rows over in chunks.
-- :class:`BatchController` runs :class:`~studio.core.caption_batch.CaptionBatch` on a thread of
-  its own and reports each image as it starts and ends, with the rate and the time left. Its
-  signals are emitted from that thread and arrive queued in the GUI thread.
+- :class:`BatchController` queues a :class:`~studio.core.caption_batch.CaptionBatch` on the
+  panel's own job queue (one progress, one cancel) and reports each image as it starts and
+  ends, with the rate and the time left. Its signals are emitted from the queue's thread and
+  arrive queued in the GUI thread.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     Signal,
+    Slot,
 )
 from PySide6.QtGui import QColor
 
@@ -42,9 +44,9 @@ from studio.core.caption_batch import (
     iter_image_files,
 )
 from studio.core.errors import UserError
-from studio.core.jobs import JobEvent, ProducedAsset, Started, readable_error
+from studio.core.jobs import readable_error
+from studio.core.pipeline import JobPipeline, ResultListener
 from studio.core.project.store import ProjectStore
-from studio.plugin_api import CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +300,9 @@ class BatchProgress:
 
 
 class BatchController(QObject):
-    """Runs one batch at a time on its own thread.
+    """Runs one batch at a time as a job source on the Captioning panel's own queue (one
+    progress, one cancel: the panel's), and reports each image as it starts and ends, with the
+    rate and the time left.
 
     Signals (queued into the GUI thread):
         item_started(row): the image of this row is being captioned.
@@ -316,60 +320,35 @@ class BatchController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread: threading.Thread | None = None
-        self._cancel = CancelToken()
-        self._active = False  # from start until just before ``finished`` is emitted
+        self._runner: Any = None
+        self._batch: CaptionBatch | None = None
+        self._batch_id = ""
+        self._counter = 0
 
     @property
     def running(self) -> bool:
-        return self._active
+        return self._batch is not None
 
     def start(
         self,
-        executor: Any,
+        runner: Any,
+        pipeline: JobPipeline,
         store: ProjectStore | None,
         settings: BatchSettings,
         items: Sequence[BatchItem],
         *,
-        commit: Callable[[ProducedAsset], str] | None = None,
-        on_image_added: Callable[[str], None] = lambda asset_id: None,
-    ) -> None:
-        """Check the settings here (a bad option is refused at once), then run on a thread."""
+        listeners: Sequence[ResultListener] = (),
+    ) -> str:
+        """Check the settings here (a bad option is refused at once), then queue the batch on
+        ``runner`` (the panel's :class:`~studio.qt.panel_jobs.PanelJobRunner`)."""
         if self.running:
             raise UserError("A batch is running already; stop it first.")
-        batch = CaptionBatch(
-            executor, store, settings, commit=commit, on_image_added=on_image_added
-        )
-        batch.check()
-        self._cancel = CancelToken()
-        self._active = True
-        self._thread = threading.Thread(
-            target=self._run,
-            args=(batch, list(items), self._cancel),
-            name="caption-batch",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def cancel(self) -> None:
-        """Stop: the image in progress is dropped, finished captions stay."""
-        self._cancel.cancel()
-
-    def wait(self, seconds: float = 10.0) -> bool:
-        if self._thread is not None:
-            self._thread.join(seconds)
-        return self._thread is None or not self._thread.is_alive()
-
-    def _run(self, batch: CaptionBatch, items: list[BatchItem], cancel: CancelToken) -> None:
+        items = list(items)
         total = len(items)
         started = time.monotonic()
         counts = {ItemStatus.DONE: 0, ItemStatus.SKIPPED: 0, ItemStatus.FAILED: 0}
 
-        def on_event(item: BatchItem, event: JobEvent) -> None:
-            if isinstance(event, Started):
-                self.item_started.emit(item.index)
-
-        def on_outcome(outcome: ItemOutcome) -> None:
+        def on_outcome(outcome: ItemOutcome) -> None:  # on the runner's thread: only emit
             if outcome.status in counts:
                 counts[outcome.status] += 1
             self.item_finished.emit(outcome)
@@ -390,12 +369,52 @@ class BatchController(QObject):
                 )
             )
 
-        try:
-            summary = batch.run(items, cancel, on_outcome, on_event)
-        except Exception as exc:
-            log.exception("the caption batch failed")
-            summary = BatchSummary(stopped_by=readable_error(exc))
-        self._active = False
+        batch = CaptionBatch(
+            pipeline,
+            store,
+            settings,
+            items,
+            on_outcome=on_outcome,
+            on_item_started=lambda item: self.item_started.emit(item.index),
+            listeners=listeners,
+        )
+        batch.check()
+        self._counter += 1
+        self._batch, self._runner = batch, runner
+        self._batch_id = f"caption-batch-{id(self):x}-{self._counter}"
+        for signal in (runner.finished, runner.cancelled):
+            signal.connect(self._ended)
+        runner.failed.connect(self._ended_on_problem)
+        return runner.submit_batch(self._batch_id, batch)
+
+    def cancel(self) -> None:
+        """Stop: the image in progress is dropped, finished captions stay."""
+        if self._runner is not None and self.running:
+            self._runner.cancel(self._batch_id)
+
+    @Slot(str, object)
+    def _ended(self, job_id: str, asset_ids: object = ()) -> None:
+        if job_id != self._batch_id or self._batch is None:
+            return
+        self._finish(self._batch.summary)
+
+    @Slot(str, str)
+    def _ended_on_problem(self, job_id: str, message: str) -> None:
+        if job_id != self._batch_id or self._batch is None:
+            return
+        summary = self._batch.summary
+        summary.stopped_by = summary.stopped_by or message
+        self._finish(summary)
+
+    def _finish(self, summary: BatchSummary) -> None:
+        runner = self._runner
+        for signal, slot in (
+            (runner.finished, self._ended),
+            (runner.cancelled, self._ended),
+            (runner.failed, self._ended_on_problem),
+        ):
+            signal.disconnect(slot)
+        self._batch = self._runner = None
         if summary.stopped_by:
             self.failed.emit(summary.stopped_by)
         self.finished.emit(summary)

@@ -1,9 +1,11 @@
 """A panel's job queue and worker thread, turning a plugin's events into Qt signals.
 
-One :class:`PanelJobRunner` per panel. Jobs go into its queue; its worker thread runs them one
-after the other through the shared :class:`~studio.core.jobs.JobExecutor` (which also waits for
-the device, so two panels never oversubscribe the CPU). The runner lives in the GUI thread and
-all its public signals are emitted there, so widgets can connect anything to them.
+One :class:`PanelJobRunner` per panel. Prepared jobs (:class:`~studio.core.pipeline.PreparedJob`)
+go into its queue, alone or as a batch (a :class:`JobSource` that makes them one at a time);
+its worker thread runs them one after the other on the panel's executor
+(:class:`~studio.core.executor.Executor`, which also waits for the device, so two panels never
+oversubscribe the CPU). The runner lives in the GUI thread and all its public signals are
+emitted there, so widgets can connect anything to them.
 
 Streaming is batched: text pieces and previews are collected in the worker and delivered at
 most every :data:`STREAM_INTERVAL_MS` milliseconds, whatever the model's speed.
@@ -20,16 +22,16 @@ from functools import partial
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from studio.core.input_import import InputImport
-from studio.core.jobs import (
-    AssetSink,
-    Job,
-    JobCancelled,
-    JobEvent,
-    JobExecutor,
-    Started,
-    Waiting,
-    readable_error,
+from studio.core.errors import UserError
+from studio.core.executor import Executor
+from studio.core.jobs import JobCancelled, JobEvent, JobOutcome, Started, Waiting, readable_error
+from studio.core.pipeline import (
+    CommittedResult,
+    JobSource,
+    PreparedJob,
+    ResultSink,
+    execute_prepared,
+    run_source,
 )
 from studio.plugin_api import Cancelled, CancelToken, Partial, Progress
 
@@ -48,83 +50,108 @@ class _Stream:
     pending: bool = False
 
 
-class _NotifyingSink:
-    """Commits through the real sink, then says so (from the worker thread)."""
+@dataclass(frozen=True)
+class _Entry:
+    """One item of the queue: a job with its sink, or a batch."""
 
-    def __init__(self, sink: AssetSink, notify) -> None:
-        self.sink = sink
-        self.notify = notify
-
-    def __call__(self, produced) -> str:
-        asset_id = self.sink(produced)
-        self.notify(asset_id)
-        return asset_id
+    entry_id: str
+    cancel: CancelToken
+    job: tuple[PreparedJob, ResultSink] | None = None
+    source: JobSource | None = None
 
 
 class _Worker(QThread):
-    """Takes jobs from the queue and runs them; talks to the runner only through signals."""
+    """Takes entries from the queue and runs them; talks to the runner only through signals."""
 
-    event = Signal(str, object)  # job id, JobEvent
-    stream_ready = Signal(str)  # job id: text or a preview waits in the stream buffer
-    finished_job = Signal(str, object)  # job id, tuple of asset ids
-    failed_job = Signal(str, str)  # job id, readable message
-    cancelled_job = Signal(str, object)  # job id, tuple of kept asset ids
-    asset_saved_job = Signal(str, str)  # job id, asset id: one result committed mid-job
+    event = Signal(str, object)  # entry id, JobEvent
+    stream_ready = Signal(str)  # entry id: text or a preview waits in the stream buffer
+    finished_job = Signal(str, object)  # entry id, tuple of asset ids
+    failed_job = Signal(str, str)  # entry id, readable message
+    cancelled_job = Signal(str, object)  # entry id, tuple of kept asset ids
+    asset_saved_job = Signal(str, str)  # entry id, asset id: one result committed mid-job
 
-    def __init__(self, executor: JobExecutor, name: str) -> None:
+    def __init__(self, executor: Executor, name: str) -> None:
         super().__init__()
         self.setObjectName(name)
         self.executor = executor
-        self.jobs: queue.Queue[
-            tuple[Job, CancelToken, AssetSink | None, InputImport | None] | None
-        ] = queue.Queue()
+        self.entries: queue.Queue[_Entry | None] = queue.Queue()
         self.streams: dict[str, _Stream] = {}
 
     def run(self) -> None:
         threading.current_thread().name = self.objectName()
         while True:
-            item = self.jobs.get()
-            if item is None:
+            entry = self.entries.get()
+            if entry is None:
                 return
-            job, cancel, sink, inputs = item
-            stream = self.streams.setdefault(job.job_id, _Stream())
-            if cancel.cancelled:
-                self.cancelled_job.emit(job.job_id, ())
-                continue
-            real_sink = sink or self.executor.sink
-            if real_sink is not None:
-                if inputs is not None:
-                    real_sink = inputs.sink(real_sink)
-                real_sink = _NotifyingSink(
-                    real_sink, partial(self.asset_saved_job.emit, job.job_id)
-                )
-            if inputs is not None:
-                inputs.when_refused(cancel.cancel)  # a refused input stops the job at once
-            try:
-                outcome = self.executor.execute(
-                    job, cancel, partial(self._on_event, job, stream), real_sink
-                )
-            except Exception as exc:
-                # An input refused by its import explains the end better than the plugin can
-                # (and nothing was committed: results wait for the import).
-                refused = inputs.error() if inputs is not None else None
-                if refused is not None:
-                    self.failed_job.emit(job.job_id, refused)
-                elif isinstance(exc, JobCancelled):
-                    self.cancelled_job.emit(job.job_id, exc.asset_ids)
-                elif isinstance(exc, Cancelled):
-                    self.cancelled_job.emit(job.job_id, ())
-                else:
-                    log.exception("job %s (%s) failed", job.job_id, job.plugin_id)
-                    self.failed_job.emit(job.job_id, readable_error(exc))
+            self.streams.setdefault(entry.entry_id, _Stream())
+            if entry.cancel.cancelled:
+                self._close(entry)
+                self.cancelled_job.emit(entry.entry_id, ())
+            elif entry.job is not None:
+                self._run_one(entry, *entry.job)
             else:
-                refused = inputs.error() if inputs is not None else None
-                if refused is not None:
-                    self.failed_job.emit(job.job_id, refused)
-                else:
-                    self.finished_job.emit(job.job_id, outcome.asset_ids)
+                self._run_batch(entry)
 
-    def _on_event(self, job: Job, stream: _Stream, event: JobEvent) -> None:
+    @staticmethod
+    def _close(entry: _Entry) -> None:
+        if entry.job is not None:
+            entry.job[0].close()  # its input files for the plugin go
+
+    def _execute(self, entry: _Entry, prepared: PreparedJob, sink: ResultSink) -> JobOutcome:
+        stream = self.streams.setdefault(entry.entry_id, _Stream())
+        sink.add_listener(partial(self._announce, entry.entry_id))
+        return execute_prepared(
+            self.executor,
+            prepared,
+            sink,
+            entry.cancel,
+            partial(self._on_event, entry.entry_id, stream),
+        )
+
+    def _announce(self, entry_id: str, committed: CommittedResult) -> None:
+        if committed.asset_id:
+            self.asset_saved_job.emit(entry_id, committed.asset_id)
+
+    def _run_one(self, entry: _Entry, prepared: PreparedJob, sink: ResultSink) -> None:
+        try:
+            outcome = self._execute(entry, prepared, sink)
+        except Exception as exc:
+            self._report_error(entry.entry_id, exc, prepared)
+        else:
+            self.finished_job.emit(entry.entry_id, outcome.asset_ids)
+
+    def _report_error(
+        self, entry_id: str, error: BaseException, prepared: PreparedJob | None = None
+    ) -> None:
+        if isinstance(error, JobCancelled):
+            self.cancelled_job.emit(entry_id, error.asset_ids)
+        elif isinstance(error, Cancelled):
+            self.cancelled_job.emit(entry_id, ())
+        else:
+            if not isinstance(error, UserError) and prepared is not None:
+                log.error(
+                    "job %s (%s) failed", prepared.job_id, prepared.job.plugin_id, exc_info=error
+                )
+            self.failed_job.emit(entry_id, readable_error(error))
+
+    def _run_batch(self, entry: _Entry) -> None:
+        assert entry.source is not None
+        try:
+            kept = run_source(
+                entry.source,
+                lambda prepared, sink: self._execute(entry, prepared, sink),
+                entry.cancel,
+            )
+        except Exception as exc:
+            log.exception("the batch %s failed", entry.entry_id)
+            self.failed_job.emit(entry.entry_id, readable_error(exc))
+            return
+        if entry.cancel.cancelled:
+            self.cancelled_job.emit(entry.entry_id, kept)
+        else:
+            self.finished_job.emit(entry.entry_id, kept)
+
+    def _on_event(self, entry_id: str, stream: _Stream, event: JobEvent) -> None:
         if isinstance(event, Partial):
             with stream.lock:
                 if event.text:
@@ -134,15 +161,15 @@ class _Worker(QThread):
                 notify = not stream.pending
                 stream.pending = True
             if notify:
-                self.stream_ready.emit(job.job_id)
+                self.stream_ready.emit(entry_id)
         else:
-            self.event.emit(job.job_id, event)
+            self.event.emit(entry_id, event)
 
 
 class PanelJobRunner(QObject):
     """The job queue of one panel. Lives in the GUI thread; its signals arrive there too.
 
-    Signals (all with the job id first):
+    Signals (all with the job's id first; a batch has one id for all its jobs):
         queued(job_id): accepted into the queue.
         waiting(job_id, position): waiting for the device (another panel is running).
         started(job_id): running (the model is loaded now if it was not).
@@ -166,7 +193,7 @@ class PanelJobRunner(QObject):
     failed = Signal(str, str)
     cancelled = Signal(str, object)
 
-    def __init__(self, executor: JobExecutor, name: str, parent: QObject | None = None) -> None:
+    def __init__(self, executor: Executor, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._tokens: dict[str, CancelToken] = {}
         self._started_at: dict[str, float] = {}
@@ -186,18 +213,28 @@ class PanelJobRunner(QObject):
 
     # the queue ---------------------------------------------------------------------------
 
-    def submit(
-        self, job: Job, sink: AssetSink | None = None, inputs: InputImport | None = None
+    def submit(self, prepared: PreparedJob, sink: ResultSink) -> str:
+        """Queue a prepared job whose results go to ``sink``; returns its id. A refused input
+        file fails the job with its own message (and nothing is committed)."""
+        return self._put(prepared.job_id, job=(prepared, sink))
+
+    def submit_batch(self, batch_id: str, source: JobSource) -> str:
+        """Queue a batch: its jobs run one after the other under ``batch_id``, with one
+        cancel; returns the id."""
+        return self._put(batch_id, source=source)
+
+    def _put(
+        self,
+        entry_id: str,
+        job: tuple[PreparedJob, ResultSink] | None = None,
+        source: JobSource | None = None,
     ) -> str:
-        """Queue a job whose assets go to ``sink`` (default: the executor's); returns its id.
-        ``inputs``: the job's input files on their way into the project; results are committed
-        only after they are, and a refused input fails the job with its own message."""
         token = CancelToken()
-        self._tokens[job.job_id] = token
-        self._order.append(job.job_id)
-        self._worker.jobs.put((job, token, sink, inputs))
-        self.queued.emit(job.job_id)
-        return job.job_id
+        self._tokens[entry_id] = token
+        self._order.append(entry_id)
+        self._worker.entries.put(_Entry(entry_id, token, job, source))
+        self.queued.emit(entry_id)
+        return entry_id
 
     def cancel(self, job_id: str | None = None) -> None:
         """Cancel one job, or (without an id) every job of this panel, running or queued."""
@@ -218,7 +255,7 @@ class PanelJobRunner(QObject):
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel everything and stop the worker thread; True if it stopped in time."""
         self.cancel()
-        self._worker.jobs.put(None)
+        self._worker.entries.put(None)
         return self._worker.wait(timeout_ms)
 
     # from the worker (queued into the GUI thread) ----------------------------------------
@@ -228,7 +265,7 @@ class PanelJobRunner(QObject):
         if isinstance(event, Waiting):
             self.waiting.emit(job_id, event.position)
         elif isinstance(event, Started):
-            self._started_at[job_id] = time.monotonic()
+            self._started_at.setdefault(job_id, time.monotonic())
             self.started.emit(job_id)
         elif isinstance(event, Progress):
             self.progress.emit(

@@ -1,46 +1,31 @@
 """The open project as the window sees it: one store, change signals, and undo.
 
-A :class:`ProjectSession` lives in the GUI thread. Jobs commit through :meth:`sink`, which may be
-called from worker threads: the asset is committed by the store's writer thread and
-:attr:`asset_added` then arrives in the GUI thread. Renames and deletions go through the undo
-stack, so Edit > Undo can take them back (a deleted asset stays in the file, marked deleted,
-until the project is compacted).
+A :class:`ProjectSession` lives in the GUI thread. Jobs commit through their own sink
+(:meth:`studio.core.pipeline.PreparedJob.sink`), which tells :meth:`ProjectSession.announce` from
+its worker thread; :attr:`asset_added` then arrives in the GUI thread. Files are imported on a
+thread of the session (:meth:`ProjectSession.import_files`). Renames and deletions go through
+the undo stack, so Edit > Undo can take them back (a deleted asset stays in the file, marked
+deleted, until the project is compacted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from studio.core.errors import UserError
-from studio.core.generation import StoreSink, import_inputs
-from studio.core.input_import import InputImport
-from studio.core.jobs import ProducedAsset
-from studio.core.media.importing import read_media_file
+from studio.core.media.importing import ImportReport, import_files
+from studio.core.pipeline import CommittedResult
 from studio.core.project.assets import Asset
 from studio.core.project.store import UNTITLED_FOLDER, ProjectStore
-from studio.plugin_api import InputMedia
 
 log = logging.getLogger(__name__)
-
-
-class _SessionSink:
-    """Commits to the session's store (from any thread) and announces the new asset."""
-
-    def __init__(
-        self, session: ProjectSession, store: ProjectStore, details: dict | None = None
-    ) -> None:
-        self._session = session
-        self._sink = StoreSink(store, details)
-
-    def __call__(self, produced: ProducedAsset) -> str:
-        asset_id = self._sink(produced)
-        self._session.asset_added.emit(asset_id)  # queued to the GUI thread's receivers
-        return asset_id
 
 
 class _RenameCommand(QUndoCommand):
@@ -84,6 +69,8 @@ class ProjectSession(QObject):
             append to the list ``problems`` a sentence for what they could not save.
         project_changed(): another project is open now (reload everything).
         asset_added(asset_id): a new asset was committed (by a job or an import).
+        files_imported(report): an import of files ended (an
+            :class:`~studio.core.media.importing.ImportReport`: what was stored, what refused).
         asset_changed(asset_id): an asset's title changed.
         assets_removed(ids): assets were deleted (undoable).
         assets_restored(ids): deleted assets came back (undo).
@@ -95,6 +82,7 @@ class ProjectSession(QObject):
     project_changed = Signal()
     integrity_problem = Signal(str)
     asset_added = Signal(str)
+    files_imported = Signal(object)
     asset_changed = Signal(str)
     assets_removed = Signal(list)
     assets_restored = Signal(list)
@@ -104,6 +92,8 @@ class ProjectSession(QObject):
         self.data_dir = data_dir
         self.undo_stack = QUndoStack(self)
         self.store = ProjectStore.untitled(data_dir)
+        self._imports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-import")
+        self._last_import: Future[ImportReport] | None = None
 
     # which project ------------------------------------------------------------------------
 
@@ -125,7 +115,11 @@ class ProjectSession(QObject):
         return problems
 
     def _flush_before_leaving(self) -> None:
-        """Refuse to leave the project while an editor holds words it could not save."""
+        """Refuse to leave the project while an editor holds words it could not save; an
+        import on its way ends first (it goes into this project)."""
+        if self._last_import is not None:
+            with contextlib.suppress(Exception):  # its report said what went wrong
+                self._last_import.result()
         problems = self.flush()
         if problems:
             raise UserError(
@@ -176,6 +170,7 @@ class ProjectSession(QObject):
         return target
 
     def close(self) -> None:
+        self._imports.shutdown(wait=True)
         problems = self.flush()
         if problems:
             log.warning("closing %s with unsaved words: %s", self.display_name, problems)
@@ -183,43 +178,29 @@ class ProjectSession(QObject):
 
     # changes --------------------------------------------------------------------------------
 
-    def sink(self, details: dict | None = None) -> _SessionSink:
-        """The asset sink for jobs started now (bound to the current project); ``details``
-        are added to every recipe (a preset's name, say)."""
-        return _SessionSink(self, self.store, details)
+    def announce(self, committed: CommittedResult) -> None:
+        """A job's result (and the inputs stored with it) was committed: tell the window.
+        A listener of the job's sink (:meth:`PreparedJob.sink`); called on the job's thread."""
+        for asset_id in (*committed.new_input_ids, committed.asset_id):
+            if asset_id:
+                self.asset_added.emit(asset_id)  # queued to the GUI thread's receivers
 
-    def import_files(self, paths: Sequence[Path]) -> tuple[list[str], list[str]]:
-        """Import media files; returns (new asset ids, one message per refused file)."""
-        added, refused = [], []
-        for path in paths:
-            try:
-                media = read_media_file(Path(path))
-            except UserError as exc:
-                refused.append(str(exc))
-                continue
-            asset = self.store.add_asset(
-                kind=media.kind,
-                data=media.data,
-                media_type=media.media_type,
-                recipe=media.recipe(),
-                title=media.title,
-            )
-            added.append(asset.id)
-            self.asset_added.emit(asset.id)
-        return added, refused
+    def import_files(self, paths: Sequence[Path]) -> Future[ImportReport]:
+        """Import media files on a thread of the session (never the GUI's): each is checked
+        completely; the ones that pass are stored, the others listed as refused
+        (:func:`studio.core.media.importing.import_files`). :attr:`files_imported` and
+        :attr:`asset_added` follow; the future has the report too."""
+        store = self.store
 
-    def import_inputs(self, inputs: Sequence[tuple[str, Path]]) -> tuple[InputMedia, ...]:
-        """Import a job's input files (all checked before any is stored) as lineage."""
-        media = import_inputs(self.store, inputs)
-        for item in media:
-            if item.asset_id:
-                self.asset_added.emit(item.asset_id)
-        return media
+        def run() -> ImportReport:
+            report = import_files(store, [Path(p) for p in paths])
+            for asset_id in report.added:
+                self.asset_added.emit(asset_id)
+            self.files_imported.emit(report)
+            return report
 
-    def start_import(self, inputs: Sequence[tuple[str, Path]]) -> InputImport:
-        """Import a job's input files while the job runs (see :mod:`studio.core.input_import`);
-        a file that must be checked first and fails raises :class:`UserError` here."""
-        return InputImport(self.store, inputs, self.asset_added.emit)
+        self._last_import = self._imports.submit(run)
+        return self._last_import
 
     def rename(self, asset_id: str, title: str) -> None:
         title = " ".join(title.split())

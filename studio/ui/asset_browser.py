@@ -11,6 +11,7 @@ recipe are requests the main window answers (:attr:`AssetBrowser.open_requested`
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -59,6 +60,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
+from studio.core.media.importing import ImportReport
 from studio.core.project import Asset, ProjectError, ProjectStore
 from studio.core.project.assets import TEXT_KINDS
 from studio.core.recipe import RecipeError, RecipeOrigin
@@ -403,6 +405,7 @@ class AssetBrowser(QWidget):
         self.model.loading_changed.connect(self._show_count)
         self.model.query_failed.connect(self.show_message)
         self.model.rename_failed.connect(self.show_message)
+        session.files_imported.connect(self._imported)
         self._show_count()
         self._update_actions()
 
@@ -602,20 +605,26 @@ class AssetBrowser(QWidget):
         event.acceptProposedAction()
         self.import_paths(paths)
 
-    def import_paths(self, paths: list[Path]) -> tuple[list[str], list[str]]:
-        """Import files into the project; refused files are reported under the list."""
-        try:
-            added, refused = self.session.import_files(paths)
-        except UserError as exc:
-            self.show_message(str(exc))
-            return [], [str(exc)]
+    def import_paths(self, paths: list[Path]) -> Future[ImportReport] | None:
+        """Import files into the project on a worker thread; what was imported and what was
+        refused (with the reason) is reported under the list when it is done."""
+        if self.session.store.read_only:
+            self.show_message("This project is open read-only: nothing can be imported.")
+            return None
+        count = len(paths)
+        self.show_message(f"Importing {count} file{'s' if count != 1 else ''}…")
+        return self.session.import_files(paths)
+
+    @Slot(object)
+    def _imported(self, report: ImportReport) -> None:
         parts = []
-        if added:
-            parts.append(f"Imported {len(added)} file{'s' if len(added) != 1 else ''}.")
+        if report.assets:
+            count = len(report.assets)
+            parts.append(f"Imported {count} file{'s' if count != 1 else ''}.")
+        refused = [f"{name}: {reason}" for name, reason in report.refused]
         if refused:
             parts.append(refused[0] if len(refused) == 1 else f"{len(refused)} files refused.")
-        self.show_message(" ".join(parts), "\n".join(refused))
-        return added, refused
+        self.show_message(" ".join(parts) or "Nothing to import.", "\n".join(refused))
 
     # Ending -----------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from studio.core.caption_batch import (
     save_edited_caption,
     write_sidecar,
 )
+from studio.core.durations import format_duration
 from studio.core.errors import UserError
 from studio.qt.caption_batch import (
     BatchController,
@@ -48,7 +49,6 @@ from studio.qt.caption_batch import (
     RowState,
 )
 from studio.qt.project_session import ProjectSession
-from studio.ui.widgets import format_duration
 
 
 class BatchBox(QWidget):
@@ -363,7 +363,7 @@ class BatchBox(QWidget):
         self._update_buttons()
 
     def shutdown(self) -> None:
+        """Stop listing folders and the running batch (the panel's queue ends it)."""
         self.lister.stop()
         self.controller.cancel()
         self.lister.wait(5)
-        self.controller.wait(10)

@@ -23,15 +23,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QTabWidget,
-    QWidget,
 )
 
 from studio.core.device import resolve_device
 from studio.core.errors import UserError
-from studio.core.generation import job_from_recipe
 from studio.core.media.export import export_assets
 from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
+from studio.core.pipeline import draft_from_recipe
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import local_paths
@@ -454,10 +453,9 @@ class MainWindow(QMainWindow):
             self.import_files([Path(p) for p in paths])
 
     def import_files(self, paths: list[Path]) -> None:
-        added, refused = self.session.import_files(paths)
-        self.statusBar().showMessage(f"Imported {len(added)} file(s)", 5000)
-        if refused:
-            QMessageBox.warning(self, "Some files were not imported", "\n".join(refused))
+        """Import files (on a worker thread); the asset browser reports what came in."""
+        self.browser_dock.show()
+        self.browser.import_paths(paths)
 
     def export_assets(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export assets to")
@@ -533,15 +531,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(summary, 10000)
 
     def rerun_asset(self, asset_id: str) -> None:
+        """ "Re-run Recipe": the same job again, in the panel that made it."""
+        store = self.session.store
         try:
-            rerun = job_from_recipe(self.session.store, asset_id)
-            self.services.executor.prepare(rerun.job)
+            draft = draft_from_recipe(store, asset_id)
+            prepared = self.services.pipeline.run_ready(draft, store)
         except UserError as exc:
             QMessageBox.warning(self, "Cannot run this recipe again", str(exc))
             return
-        panel = self.panels[rerun.job.panel]
+        panel = self.panels[draft.panel]
         self.tabs.setCurrentWidget(panel)
-        panel.submit(rerun.job, rerun.workdir)
+        panel.submit(prepared)
 
     # preferences -------------------------------------------------------------------------------
 
@@ -589,7 +589,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _update_memory(self) -> None:
         used = process_memory_bytes()
-        children = {getattr(r.executor, "child_pid", None) for r in self.runners.values()}
+        children = {r.executor.child_pid for r in self.runners.values()}
         model_processes = sum(process_memory_bytes(pid) for pid in children if pid)
         text = f"Memory: {used / 2**30:.1f} GB"
         if model_processes:
@@ -637,8 +637,3 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _show_status(self, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
-
-    def current_panel(self) -> PanelWidget:
-        widget: QWidget = self.tabs.currentWidget()
-        assert isinstance(widget, PanelWidget)
-        return widget

@@ -79,7 +79,7 @@ def test_a_model_folder_without_a_tokenizer_is_exit_2(tmp_path, capsys):
     ("args", "message"),
     [
         (("--set", "scale=3"), "scale"),  # an option value the plugin does not have
-        (("--input", "init=SOUND"), "must be an image, not audio"),  # an input it cannot take
+        (("--input", "init=SOUND"), "is audio, but the 'init' input of Upscaler takes an image"),
     ],
 )
 def test_user_mistakes_with_the_upscaler_are_exit_2(tmp_path, capsys, args, message):

@@ -188,16 +188,51 @@ def test_junk_and_unsupported_files_are_refused(tmp_path: Path) -> None:
     refused(write(tmp_path, "x.recipe.json", b"{}"), "recipe file")
 
 
-def test_one_bad_file_means_nothing_is_imported(tmp_path: Path) -> None:
+def test_for_the_command_line_one_bad_file_means_nothing_is_imported(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.png", png_bytes())
+    bad = write(tmp_path, "bad.png", b"\x89PNG\r\n\x1a\n broken")
+    worse = write(tmp_path, "worse.wav", b"words")
+    with pytest.raises(ImportRefusedError) as caught:
+        check_import([good, bad, worse])
+    assert "Nothing was imported, because 2 of 3 files cannot be" in str(caught.value)
+    assert [name for name, _ in caught.value.reasons] == ["bad.png", "worse.wav"]
+
+
+def test_the_window_keeps_the_files_that_pass_and_lists_the_others(tmp_path: Path) -> None:
     good = write(tmp_path, "good.png", png_bytes())
     bad = write(tmp_path, "bad.png", b"\x89PNG\r\n\x1a\n broken")
     worse = write(tmp_path, "worse.wav", b"words")
     with ProjectStore.create(tmp_path / "p.studio") as store:
-        with pytest.raises(ImportRefusedError) as caught:
-            import_files(store, [good, bad, worse])
-        assert "Nothing was imported, because 2 of 3 files cannot be" in str(caught.value)
-        assert [name for name, _ in caught.value.reasons] == ["bad.png", "worse.wav"]
-        assert store.count_assets() == 0 and store.stats().blobs == 0
+        report = import_files(store, [good, bad, worse])
+        assert [a.title for a in report.assets] == ["good"]
+        assert report.added == (report.assets[0].id,)
+        assert [name for name, _ in report.refused] == ["bad.png", "worse.wav"]
+        assert store.count_assets() == 1
+
+
+def test_importing_again_stores_nothing_twice(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.png", png_bytes())
+    again = write(tmp_path, "b.png", png_bytes())  # the same picture under another name
+    with ProjectStore.create(tmp_path / "p.studio") as store:
+        one = import_files(store, [first, again])
+        assert len(one.assets) == 2 and one.assets[0].id == one.assets[1].id
+        assert one.added == (one.assets[0].id,)
+        two = import_files(store, [first])
+        assert two.added == () and two.assets[0].id == one.assets[0].id
+        assert store.count_assets() == 1
+
+
+def test_a_large_import_commits_whole_chunks(tmp_path: Path, monkeypatch) -> None:
+    from studio.core.media import importing
+
+    monkeypatch.setattr(importing, "CHUNK_BYTES", 1)  # a transaction per file
+    files = [write(tmp_path, f"{n}.png", png_bytes(10 + n, 10)) for n in range(3)]
+    with ProjectStore.create(tmp_path / "p.studio") as store:
+        calls = []
+        add_assets = store.add_assets
+        monkeypatch.setattr(store, "add_assets", lambda items: calls.append(1) or add_assets(items))
+        report = import_files(store, files)
+        assert len(report.added) == 3 and len(calls) == 3
 
 
 def test_import_stores_assets_with_import_recipes(tmp_path: Path) -> None:

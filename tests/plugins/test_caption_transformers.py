@@ -31,9 +31,9 @@ from studio.core.caption_batch import (
     write_sidecar,
 )
 from studio.core.errors import UserError
-from studio.core.generation import import_inputs
 from studio.core.jobs import Job
 from studio.core.media.importing import read_media_file
+from studio.core.pipeline import JobPipeline
 from studio.core.project.store import ProjectStore
 from studio.core.recipe import Recipe
 from studio.core.registry import PluginRegistry, PluginSource
@@ -60,7 +60,7 @@ from tests.fixtures.tiny_models import (
     tiny_blip_dir,  # noqa: F401 (fixture)
     tiny_blip_vqa_dir,  # noqa: F401 (fixture)
 )
-from tests.support import make_executor
+from tests.support import import_inputs, make_executor
 
 PLUGIN_DIR = REPO_ROOT / "plugins" / "studio_caption_transformers"
 MANIFEST = PLUGIN_DIR / "studio-plugin.toml"
@@ -581,6 +581,14 @@ def caption_executor(tmp_path):
     return executor, sink
 
 
+def run_batch(executor, store, settings, items, cancel=None, **callbacks):
+    """A caption batch through the job pipeline, run to its end on ``executor``."""
+    pipeline = JobPipeline(executor.registry, executor.check)
+    on_event = callbacks.pop("on_event", lambda event: None)
+    batch = CaptionBatch(pipeline, store, settings, items, **callbacks)
+    return batch.run(executor, cancel or CancelToken(), on_event)
+
+
 def write_folder(folder: Path, photo: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     good = []
@@ -610,10 +618,12 @@ def test_a_folder_batch_captions_good_images_and_lists_corrupt_ones(tmp_path, ti
     executor, _ = caption_executor(tmp_path)
     store = ProjectStore.create(tmp_path / "p.studio")
     try:
-        batch = CaptionBatch(
-            executor, store, batch_settings(tiny_blip_dir, sidecar=SidecarSettings())
+        summary = run_batch(
+            executor,
+            store,
+            batch_settings(tiny_blip_dir, sidecar=SidecarSettings()),
+            items_from_paths([tmp_path / "photos"]),
         )
-        summary = batch.run(items_from_paths([tmp_path / "photos"]), CancelToken())
         assert (summary.done, summary.skipped, summary.failed) == (4, 3, 0)
         skipped = {o.item.path.name: o.message for o in summary.outcomes if o.message and
                    o.status is ItemStatus.SKIPPED}  # fmt: skip
@@ -639,11 +649,12 @@ def test_a_folder_batch_captions_good_images_and_lists_corrupt_ones(tmp_path, ti
             f"{p.stem}.txt" for p in good
         ]
         # The same folder again, appending: the pictures are linked, not imported twice.
-        again = CaptionBatch(
+        again = run_batch(
             executor,
             store,
             batch_settings(tiny_blip_dir, sidecar=SidecarSettings(mode=SidecarMode.APPEND)),
-        ).run(items_from_paths([tmp_path / "photos"]), CancelToken())
+            items_from_paths([tmp_path / "photos"]),
+        )
         assert again.done == 4
         assert store.counts_by_kind()[AssetKind.CAPTION] == 8
         assert store.counts_by_kind()[AssetKind.IMAGE] == 4
@@ -659,20 +670,26 @@ def test_cancel_midway_keeps_finished_captions_and_half_of_nothing(tmp_path, tin
     executor, _ = caption_executor(tmp_path)
     store = ProjectStore.create(tmp_path / "p.studio")
     cancel = CancelToken()
+    started: list[BatchItem] = []
     seen = []
 
-    def on_event(item: BatchItem, event) -> None:
+    def on_event(event) -> None:
         # Cancel while the third good image is being captioned.
         if isinstance(event, Progress) and event.message == "Captioning…":
-            seen.append(item.path.name)
+            seen.append(started[-1].path.name)
             if len(seen) == 3:
                 cancel.cancel()
 
     try:
-        batch = CaptionBatch(
-            executor, store, batch_settings(tiny_blip_dir, sidecar=SidecarSettings())
+        summary = run_batch(
+            executor,
+            store,
+            batch_settings(tiny_blip_dir, sidecar=SidecarSettings()),
+            items_from_paths([tmp_path / "photos"]),
+            cancel,
+            on_event=on_event,
+            on_item_started=started.append,
         )
-        summary = batch.run(items_from_paths([tmp_path / "photos"]), cancel, on_event=on_event)
         assert summary.cancelled
         statuses = [(o.item.path.name, o.status) for o in summary.outcomes]
         assert statuses[-1] == ("good-2.png", ItemStatus.CANCELLED)
@@ -700,8 +717,8 @@ def test_awkward_but_valid_images_are_captioned_and_a_bomb_is_skipped(tmp_path, 
     executor, _ = caption_executor(tmp_path)
     store = ProjectStore.create(tmp_path / "p.studio")
     try:
-        summary = CaptionBatch(executor, store, batch_settings(tiny_blip_dir)).run(
-            items_from_paths([folder]), CancelToken()
+        summary = run_batch(
+            executor, store, batch_settings(tiny_blip_dir), items_from_paths([folder])
         )
         outcomes = {o.item.path.name: o for o in summary.outcomes}
         assert outcomes["anim.gif"].status is ItemStatus.DONE
@@ -740,7 +757,7 @@ def test_sidecars_only_store_nothing_in_the_project(tmp_path, tiny_blip_dir, pho
         sidecar=SidecarSettings(extension=".caption", mode=SidecarMode.SKIP),
     )
     (tmp_path / "photos" / "good-0.caption").write_text("mine\n")
-    summary = CaptionBatch(executor, None, settings).run(items_from_paths(good), CancelToken())
+    summary = run_batch(executor, None, settings, items_from_paths(good))
     assert summary.done == 4
     assert (tmp_path / "photos" / "good-0.caption").read_text() == "mine\n"  # skipped
     assert (tmp_path / "photos" / "good-1.caption").read_text().strip()
@@ -766,8 +783,11 @@ def test_captioning_a_project_image_records_which_image_it_describes(
             title="made here",
         )
         (imported,) = import_inputs(store, [("image", photo)])
-        summary = CaptionBatch(executor, store, batch_settings(tiny_blip_dir)).run(
-            items_from_assets([made.id, imported.asset_id]), CancelToken()
+        summary = run_batch(
+            executor,
+            store,
+            batch_settings(tiny_blip_dir),
+            items_from_assets([made.id, imported.asset_id]),
         )
         assert summary.done == 2, summary.outcomes
         for outcome, source in zip(summary.outcomes, (made.id, imported.asset_id), strict=True):
@@ -783,7 +803,7 @@ def test_a_batch_without_a_model_stops_at_once_with_one_message(tmp_path, photo)
     good = write_folder(tmp_path / "photos", photo)
     executor, _ = caption_executor(tmp_path)
     settings = BatchSettings(plugin_id=PLUGIN_ID, sidecar=SidecarSettings(), store_assets=False)
-    summary = CaptionBatch(executor, None, settings).run(items_from_paths(good), CancelToken())
+    summary = run_batch(executor, None, settings, items_from_paths(good))
     assert summary.stopped_by and "choose a model folder" in summary.stopped_by
     assert len(summary.outcomes) == 1
     assert not list((tmp_path / "photos").glob("*.txt"))

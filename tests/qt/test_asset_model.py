@@ -21,7 +21,6 @@ from studio.qt.asset_model import (
     AssetListModel,
     AssetRole,
     first_line,
-    format_duration,
     make_preview,
 )
 from studio.qt.project_session import ProjectSession
@@ -144,12 +143,6 @@ def test_make_preview_handles_broken_content():
     assert make_preview(AssetKind.AUDIO, b"not a sound", 64).subtitle == "unreadable sound"
     assert first_line(b"   \n\n") == ""
     assert first_line(("word " * 100).encode()).endswith("…")
-    assert [format_duration(s) for s in (0.4, 42.9, 725, 3723)] == [
-        "0:00",
-        "0:42",
-        "12:05",
-        "1:02:03",
-    ]
 
 
 def test_kind_filter_and_search_read_again(qtbot, session, project):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QObject, QThread, Slot
 
-from studio.core.jobs import Job
-from studio.plugin_api import ImageRequest, Panel, TextRequest
+from studio.core.errors import UserError
+from studio.core.pipeline import Draft, JobPipeline
+from studio.core.project.store import ProjectStore
+from studio.plugin_api import AssetKind, Panel
 from studio.qt.panel_jobs import PanelJobRunner
 from tests.support import make_executor
 
@@ -93,78 +95,95 @@ def runner_factory(qtbot, tmp_path):
         assert runner.shutdown(5000)
 
 
-def echo(prompt="a b c d", **options) -> Job:
-    return Job(
+@pytest.fixture
+def store(tmp_path):
+    store = ProjectStore.create(tmp_path / "p.studio")
+    yield store
+    store.close()
+
+
+def submit(runner, store, draft: Draft) -> str:
+    """Through the pipeline, as a panel does: checked, prepared, committed by its sink."""
+    pipeline = JobPipeline(runner.executor.registry, runner.executor.check)
+    prepared = pipeline.run_ready(draft, store)
+    return runner.submit(prepared, prepared.sink(store))
+
+
+def echo(prompt="a b c d", **options) -> Draft:
+    return Draft(
         plugin_id="studio-test.echo",
         panel=Panel.WRITING,
-        request=TextRequest(prompt=prompt),
+        fields={"prompt": prompt},
         run_options=options,
     )
 
 
-def test_a_job_runs_on_the_worker_and_reports_in_the_gui_thread(qtbot, runner_factory):
+def test_a_job_runs_on_the_worker_and_reports_in_the_gui_thread(qtbot, runner_factory, store):
     runner, rec = runner_factory()
-    job_id = runner.submit(echo())
+    job_id = submit(runner, store, echo())
     qtbot.waitUntil(lambda: bool(rec.of("finished")), timeout=5000)
     assert rec.names()[:2] == ["queued", "started"]
     assert "".join(c[2] for c in rec.of("text")) == "a b c d"
-    assert rec.of("finished") == [("finished", job_id, ("asset-1",))]
+    ((_, finished_id, (asset_id,)),) = rec.of("finished")
+    assert finished_id == job_id and store.read_blob(asset_id) == b"a b c d"
     assert rec.threads == {QThread.currentThread()}
     assert [c[2] for c in rec.of("progress") if c[2] is not None][-1] == 1.0
     assert not runner.busy
 
 
-def test_fast_streams_are_batched_into_few_updates(qtbot, runner_factory):
+def test_fast_streams_are_batched_into_few_updates(qtbot, runner_factory, store):
     runner, rec = runner_factory()
     words = " ".join(f"w{i}" for i in range(3000))
-    runner.submit(echo(words))
+    submit(runner, store, echo(words))
     qtbot.waitUntil(lambda: bool(rec.of("finished")), timeout=20_000)
     texts = rec.of("text")
     assert "".join(c[2] for c in texts) == words
     assert len(texts) < 300  # 3000 pieces arrive in batches, never one signal per token
 
 
-def test_cancel_a_running_job(qtbot, runner_factory):
+def test_cancel_a_running_job(qtbot, runner_factory, store):
     runner, rec = runner_factory()
-    job_id = runner.submit(echo("x y z", delay_ms=2000))
+    job_id = submit(runner, store, echo("x y z", delay_ms=2000))
     qtbot.waitUntil(lambda: bool(rec.of("text")), timeout=5000)
     runner.cancel(job_id)
     qtbot.waitUntil(lambda: bool(rec.of("cancelled")), timeout=2000)
     assert rec.of("cancelled") == [("cancelled", job_id, ())]
     assert not rec.of("finished")
+    assert store.count_assets() == 0
 
 
-def test_cancel_a_queued_job_before_it_starts(qtbot, runner_factory):
+def test_cancel_a_queued_job_before_it_starts(qtbot, runner_factory, store):
     runner, rec = runner_factory()
-    first = runner.submit(echo("slow one", delay_ms=300))
-    second = runner.submit(echo("never"))
+    first = submit(runner, store, echo("slow one", delay_ms=300))
+    second = submit(runner, store, echo("never"))
     runner.cancel(second)
     qtbot.waitUntil(lambda: len(rec.of("finished")) + len(rec.of("cancelled")) == 2, timeout=5000)
     assert [c[1] for c in rec.of("finished")] == [first]
     assert [c[1] for c in rec.of("cancelled")] == [second]
 
 
-def test_errors_arrive_as_readable_messages(qtbot, runner_factory):
+def test_errors_arrive_as_readable_messages(qtbot, runner_factory, store):
     runner, rec = runner_factory()
-    runner.submit(echo(fail_at_step=2))
-    runner.submit(echo(repeat=500))
-    qtbot.waitUntil(lambda: len(rec.of("failed")) == 2, timeout=5000)
-    messages = [c[2] for c in rec.of("failed")]
-    assert messages == [
-        "DeliberateFailure: The test plugin failed on purpose at step 2.",
-        "Option 'repeat': 500 is out of range, must be between 1 and 100.",
+    submit(runner, store, echo(fail_at_step=2))
+    qtbot.waitUntil(lambda: len(rec.of("failed")) == 1, timeout=5000)
+    assert [c[2] for c in rec.of("failed")] == [
+        "DeliberateFailure: The test plugin failed on purpose at step 2."
     ]
+    # Options are checked once, by the pipeline, before anything is queued.
+    with pytest.raises(UserError, match="Option 'repeat': 500 is out of range"):
+        submit(runner, store, echo(repeat=500))
 
 
-def test_two_panels_take_turns_on_the_cpu(qtbot, runner_factory, tmp_path):
-    executor, sink = make_executor(tmp_path)
+def test_two_panels_take_turns_on_the_cpu(qtbot, runner_factory, tmp_path, store):
+    executor, _ = make_executor(tmp_path)
     writing, rec_w = runner_factory("writing", executor)
     image, rec_i = runner_factory("image", executor)
-    writing.submit(echo("hold the cpu", delay_ms=150))
+    submit(writing, store, echo("hold the cpu", delay_ms=150))
     qtbot.waitUntil(lambda: bool(rec_w.of("started")), timeout=5000)
-    image.submit(Job(plugin_id="studio-test.gradient", panel=Panel.IMAGE, request=ImageRequest()))
+    submit(image, store, Draft(plugin_id="studio-test.gradient", panel=Panel.IMAGE))
     qtbot.waitUntil(lambda: bool(rec_i.of("finished")), timeout=10_000)
     assert rec_i.of("waiting"), "the image job should have waited for the CPU"
     assert rec_i.of("preview") and rec_i.of("preview")[-1][3] == "image/png"
     # the writing job finished before the image job could start
-    assert [p.job.panel for p in sink.produced] == [Panel.WRITING, Panel.IMAGE]
+    made = sorted(store.list_assets(), key=lambda a: (a.created_at, a.id))
+    assert [a.kind for a in made] == [AssetKind.TEXT, AssetKind.IMAGE]

@@ -214,8 +214,8 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
 def test_rerun_is_for_generated_assets_only(qtbot, session, project, tmp_path):
     generated = add(project, AssetKind.IMAGE, png_bytes(), title="generated")
     browser = show_browser(qtbot, session)
-    browser.import_paths([write_file(tmp_path, "photo.png", png_bytes(5, 5))])
-    assert titles(browser) == ["photo", "generated"]
+    browser.import_paths([write_file(tmp_path, "photo.png", png_bytes(5, 5))]).result()
+    qtbot.waitUntil(lambda: titles(browser) == ["photo", "generated"])
     select_rows(browser, 0)
     assert not browser.rerun_action.isEnabled()
     assert browser.show_recipe_action.isEnabled()
@@ -240,11 +240,13 @@ def test_dropped_files_are_imported_and_refusals_shown(qtbot, session, project, 
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    with qtbot.waitSignal(browser.status_message) as message:
-        browser.dropEvent(drop)
+    browser.dropEvent(drop)
     assert drop.isAccepted()
-    assert titles(browser) == ["square"]
-    assert message.args[0].startswith("Imported 1 file.")
+    assert browser.status_label.text() == "Importing 2 files…"  # on a thread, not the GUI's
+    with qtbot.waitSignal(session.files_imported):
+        pass
+    qtbot.waitUntil(lambda: browser.status_label.text().startswith("Imported 1 file."))
+    qtbot.waitUntil(lambda: titles(browser) == ["square"])
     assert "paper.pdf" in browser.status_label.text()
     browser.shutdown()
 

@@ -245,8 +245,10 @@ def test_table_edits_rewrite_the_sidecar_and_keep_a_new_caption(qtbot, panel, tm
 def test_caption_this_on_one_or_several_image_assets(qtbot, panel, tmp_path):
     ids = []
     for index in range(3):
-        added, _ = panel.session.import_files([write_sample_png(tmp_path / f"{index}.png")])
-        ids += added
+        report = panel.session.import_files(
+            [write_sample_png(tmp_path / f"{index}.png", 20 + index)]
+        )
+        ids += report.result().added
     with qtbot.waitSignal(panel.runner.finished, timeout=10_000) as finished:
         panel.caption_assets([ids[0]])
     caption = panel.session.asset(finished.args[1][0])
@@ -264,10 +266,10 @@ def test_caption_this_on_one_or_several_image_assets(qtbot, panel, tmp_path):
 def test_the_asset_browser_offers_caption_this_for_images(qtbot, session, tmp_path):
     from studio.ui.asset_browser import AssetBrowser
 
-    image_ids, _ = session.import_files([write_sample_png(tmp_path / "x.png")])
+    image_ids = list(session.import_files([write_sample_png(tmp_path / "x.png")]).result().added)
     text = tmp_path / "t.txt"
     text.write_text("words")
-    session.import_files([text])
+    session.import_files([text]).result()
     browser = AssetBrowser(session)
     qtbot.addWidget(browser)
     browser.show()

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 
 from studio.app import build_app
 from studio.core.project.store import ProjectStore
-from studio.core.settings import Settings
 from studio.plugin_api import Panel
 
 
@@ -41,7 +40,6 @@ def drag(widget, paths, *, drop=True):
 
 @pytest.fixture
 def studio(qtbot, services):
-    services.settings = Settings(isolate_models=False)
     app = build_app(services=services)
     qtbot.addWidget(app.window)
     app.window.resize(1200, 800)

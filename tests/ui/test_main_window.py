@@ -10,14 +10,14 @@ import pytest
 from PySide6.QtWidgets import QDialog, QLabel
 
 from studio.app import build_app
-from studio.core.settings import Settings
 from studio.plugin_api import Panel
 from studio.ui.main_window import PANEL_TITLES
 
 
 @pytest.fixture
 def studio(qtbot, services):
-    services.settings = Settings(isolate_models=False)  # in-thread: fast tests
+    # the shipped default: each panel's models run in a process of their own
+    assert services.settings.isolate_models
     app = build_app(services=services)
     qtbot.addWidget(app.window)
     qtbot.waitUntil(
@@ -96,9 +96,9 @@ def test_opening_an_asset_switches_to_its_panel(qtbot, studio):
 def test_undo_redo_of_delete_through_the_edit_menu(qtbot, studio, tmp_path):
     from studio.plugin_api.sample_media import write_sample_png
 
-    added, refused = studio.session.import_files([write_sample_png(tmp_path / "x.png")])
-    assert refused == [] and len(added) == 1
-    studio.session.delete(added)
+    report = studio.session.import_files([write_sample_png(tmp_path / "x.png")]).result()
+    assert report.refused == () and len(report.added) == 1
+    studio.session.delete(list(report.added))
     assert studio.session.store.count_assets() == 0
     studio.session.undo_stack.undo()
     assert studio.session.store.count_assets() == 1
@@ -124,21 +124,14 @@ def test_the_idle_window_imports_no_model_library():
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
 
 
-def test_with_model_processes_a_panel_job_runs_in_a_child(qtbot, services):
-    services.settings = Settings(isolate_models=True)
-    app = build_app(services=services)
-    qtbot.addWidget(app.window)
-    try:
-        writing = app.window.panels[Panel.WRITING]
-        qtbot.waitUntil(lambda: writing.current_plugin_id() is not None, timeout=10_000)
-        writing.open_text("from another process")
-        with qtbot.waitSignal(app.runners[Panel.WRITING].finished, timeout=30_000) as done:
-            writing.run_button.click()
-        assert app.executors[Panel.WRITING].child_pid is not None
-        assert writing.document.toPlainText() == "from another process" * 2
-        assert app.session.asset(done.args[1][0]).recipe.plugin_id == "studio-test.echo"
-    finally:
-        app.shutdown()
+def test_a_panel_job_runs_in_a_model_process_by_default(qtbot, studio):
+    writing = studio.window.panels[Panel.WRITING]
+    writing.open_text("from another process")
+    with qtbot.waitSignal(studio.runners[Panel.WRITING].finished, timeout=30_000) as done:
+        writing.run_button.click()
+    assert studio.executors[Panel.WRITING].child_pid is not None
+    assert writing.document.toPlainText() == "from another process" * 2
+    assert studio.session.asset(done.args[1][0]).recipe.plugin_id == "studio-test.echo"
 
 
 def test_opening_a_project_checks_it_in_the_background(qtbot, studio, tmp_path):

@@ -12,12 +12,13 @@ import soundfile
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from studio.core.durations import format_duration
 from studio.core.errors import UserError
 from studio.core.media.audio_export import decode_audio, export_audio
 from studio.core.media.detect import FLAC
 from studio.core.media.embedded_recipe import read_embedded
 from studio.plugin_api import AssetKind, Panel
-from studio.ui.panels.voice import VoicePanel, clock
+from studio.ui.panels.voice import VoicePanel
 from studio.ui.waveform import envelope
 
 TONE = "studio-test.tone"
@@ -82,7 +83,9 @@ def test_seek_moves_the_play_head_and_playback_never_crashes(qtbot, panel):
         panel.waveform, Qt.MouseButton.LeftButton, pos=QPoint(panel.waveform.width() // 2, 20)
     )
     assert panel.waveform.position == pytest.approx(duration / 2, rel=0.05)
-    assert panel.position_label.text().startswith(clock(panel.waveform.position))
+    assert panel.position_label.text().startswith(
+        format_duration(panel.waveform.position, tenths=True)
+    )
     panel.toggle_playback()  # without a sound card: silent or a soft note, never an error
     qtbot.wait(200)
     assert not panel.error_banner.isVisible()
@@ -92,8 +95,8 @@ def test_seek_moves_the_play_head_and_playback_never_crashes(qtbot, panel):
 
 def test_text_from_a_text_asset_is_recorded_as_the_source(qtbot, panel):
     panel.select_plugin(TONE)
-    (text_id,), refused = panel.session.import_files([write(panel, "story.txt", "Once. Twice.")])
-    assert not refused
+    report = panel.session.import_files([write(panel, "story.txt", "Once. Twice.")]).result()
+    (text_id,) = report.added
     panel.open_text("Once. Twice.", source_asset_id=text_id)
     (asset_id,) = speak(qtbot, panel, "Once. Twice.")
     links = panel.session.asset(asset_id).recipe.inputs
@@ -200,9 +203,7 @@ def test_speaks_with_the_embedded_voice_through_the_panel(qtbot, panel):
 
 def test_send_to_voice_from_the_writing_panel(qtbot, services):
     from studio.app import build_app
-    from studio.core.settings import Settings
 
-    services.settings = Settings(isolate_models=False)
     app = build_app(services=services)
     qtbot.addWidget(app.window)
     try:

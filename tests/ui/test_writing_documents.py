@@ -14,7 +14,6 @@ from studio.app import build_app
 from studio.core.project import ProjectStore
 from studio.core.project.documents import RevisionOrigin
 from studio.core.recipe import RecipeOrigin
-from studio.core.settings import Settings
 from studio.plugin_api import AssetKind, Panel
 from studio.ui.document_editor import write_text_file
 from studio.ui.panels.writing import WritingPanel
@@ -95,7 +94,6 @@ def test_new_rename_duplicate_switch_and_delete_with_undo(qtbot, panel):
 
 
 def test_a_document_comes_back_where_it_was_after_a_restart(qtbot, services):
-    services.settings = Settings(isolate_models=False)
     text = "\n".join(f"Line {n} of the story." for n in range(300))
     first = build_app(services=services)
     qtbot.addWidget(first.window)
@@ -282,7 +280,6 @@ def test_exported_project_writes_documents_as_markdown(qtbot, panel, tmp_path):
 
 
 def test_documents_in_the_asset_browser_open_in_writing_and_go_to_voice(qtbot, services):
-    services.settings = Settings(isolate_models=False)
     app = build_app(services=services)
     qtbot.addWidget(app.window)
     try:

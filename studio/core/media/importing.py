@@ -1,11 +1,20 @@
 """Importing files as assets: recognised by content, checked completely, then stored.
 
 A file becomes an asset only after all of it was decoded (see
-:mod:`studio.core.media.validation`); its extension must not contradict its content. When
-several files are imported together, every file is checked before the first is stored, so a
-bad file in the list changes nothing. A recipe found in the file (or in its sidecar) is kept
-in the import recipe's details, with the file's name; it is not treated as this project's
-lineage, because its input ids belong to the project it came from.
+:mod:`studio.core.media.validation`); its extension must not contradict its content. One policy
+for every way in (drops and File > Import, ``studio project import``, a job's input files):
+
+- every file is checked completely before it is stored, and a refused file stores nothing;
+- content the project holds already is that asset (never stored twice), so importing again is
+  harmless, and a killed import leaves whole files only (transactions of
+  :data:`CHUNK_BYTES`);
+- a recipe found in the file (or in its sidecar) is kept in the import recipe's details, with
+  the file's name; it is not treated as this project's lineage, because its input ids belong
+  to the project it came from.
+
+The window keeps the files that pass and lists the others (:func:`import_files`); the command
+line refuses the whole list when one file fails (:func:`check_import` first); a job's inputs
+are committed together with the job's first result (:mod:`studio.core.pipeline`).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import UserError
+from studio.core.hashing import sha256_bytes
 from studio.core.media.a1111 import parse_parameters
 from studio.core.media.detect import (
     MARKDOWN,
@@ -35,6 +45,8 @@ from studio.core.media.embedded_recipe import (
 )
 from studio.core.media.validation import MediaError, check_audio, check_image, decode_text
 from studio.core.project import Asset, ProjectStore
+from studio.core.project.ids import new_asset_id
+from studio.core.project.store import NewAsset
 from studio.core.recipe import Recipe, RecipeError
 from studio.plugin_api.kinds import AssetKind
 
@@ -181,20 +193,50 @@ class ImportPlan:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import stored, and the sidecar files it read along with their media."""
+    """What an import stored: the asset of every file, in order (a file whose content the
+    project held already is that asset), which of them are new, the sidecar files read
+    along with their media, and the files refused with the reason."""
 
     assets: tuple[Asset, ...]
     sidecars: tuple[Path, ...] = ()
+    added: tuple[str, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()
+
+
+CHUNK_BYTES = 32 * 1024 * 1024
+"""Content committed per transaction by an import (a killed import keeps whole chunks; importing
+again adds only what is missing, since content already in the project is not stored twice)."""
+
+
+def existing_or_new(store: ProjectStore, media: MediaFile) -> Asset | NewAsset:
+    """The project's live asset with exactly this content, or the asset to add for it (with
+    its id chosen now, so that a result committed with it can name it as an input)."""
+    found = store.find_by_content(sha256_bytes(media.data), media.kind)
+    if found is not None:
+        return found
+    return NewAsset(
+        kind=media.kind,
+        data=media.data,
+        media_type=media.media_type,
+        recipe=media.recipe(),
+        title=media.title,
+        asset_id=new_asset_id(),
+    )
+
+
+def _split_sidecars(paths: Iterable[Path]) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(media, sidecars): ``*.recipe.json`` files listed beside the file they describe are read
+    with it, not imported themselves."""
+    paths = [Path(p) for p in paths]
+    described = {sidecar_path(p) for p in paths}
+    sidecars = tuple(p for p in paths if p.name.endswith(SIDECAR_SUFFIX) and p in described)
+    return tuple(p for p in paths if p not in sidecars), sidecars
 
 
 def check_import(paths: Iterable[Path]) -> ImportPlan:
     """Check every file completely, storing nothing; raises :class:`ImportRefusedError` with
-    the reasons when any file cannot be imported. Sidecar ``*.recipe.json`` files listed
-    beside the file they describe are read with it, not imported themselves."""
-    paths = [Path(p) for p in paths]
-    described = {sidecar_path(p) for p in paths}
-    sidecars = tuple(p for p in paths if p.name.endswith(SIDECAR_SUFFIX) and p in described)
-    media = tuple(p for p in paths if p not in sidecars)
+    the reasons when any file cannot be imported (the command line's all-or-nothing import)."""
+    media, sidecars = _split_sidecars(paths)
     if not media:
         raise ImportRefusedError("Name at least one file to import.")
     refused: list[ImportRefusedError] = []
@@ -217,24 +259,61 @@ def check_import(paths: Iterable[Path]) -> ImportPlan:
 
 
 def import_checked(store: ProjectStore, plan: ImportPlan) -> ImportReport:
-    """Store the files of a plan from :func:`check_import`, in order, one asset each."""
-    assets = []
-    # Read again rather than holding every file in memory between the check and the store.
-    for path in plan.media:
-        media = read_media_file(path)
-        assets.append(
-            store.add_asset(
-                kind=media.kind,
-                data=media.data,
-                media_type=media.media_type,
-                recipe=media.recipe(),
-                title=media.title,
-            )
-        )
-    return ImportReport(assets=tuple(assets), sidecars=plan.sidecars)
+    """Store the files of a plan from :func:`check_import` (read again: nothing is held in
+    memory between the check and the store); a file changed meanwhile is refused."""
+    return _import(store, plan.media, plan.sidecars)
 
 
 def import_files(store: ProjectStore, paths: Iterable[Path]) -> ImportReport:
-    """Check every file, then import them all into ``store``; if any file is refused,
-    nothing is stored and :class:`ImportRefusedError` lists the reasons."""
-    return import_checked(store, check_import(paths))
+    """The import of drops and File > Import: every file is checked completely; the ones that
+    pass are stored (content the project holds already is that asset), the others are listed
+    in :attr:`ImportReport.refused` with the reason. Nothing is stored for a refused file."""
+    media, sidecars = _split_sidecars(paths)
+    return _import(store, media, sidecars)
+
+
+def _import(store: ProjectStore, paths: Iterable[Path], sidecars: tuple[Path, ...]) -> ImportReport:
+    """The one import policy: each file checked completely, content stored once, committed
+    in transactions of about :data:`CHUNK_BYTES` (never half a file)."""
+    assets: list[Asset | None] = []
+    pending: list[tuple[int, NewAsset]] = []
+    pending_bytes = 0
+    refused: list[tuple[str, str]] = []
+    chosen: dict[tuple[str, str], str] = {}  # (kind, sha256) of content added by this import
+
+    def commit() -> None:
+        nonlocal pending, pending_bytes
+        if pending:
+            for (index, _), stored in zip(
+                pending, store.add_assets(item for _, item in pending), strict=True
+            ):
+                assets[index] = stored
+        pending, pending_bytes = [], 0
+
+    for path in paths:
+        try:
+            media = read_media_file(path)
+        except ImportRefusedError as exc:
+            refused.extend(exc.reasons or ((Path(path).name, str(exc)),))
+            continue
+        item = existing_or_new(store, media)
+        key = (media.kind.value, sha256_bytes(media.data))
+        if isinstance(item, NewAsset) and key in chosen:
+            # The same content twice in one import: the first one's asset, once committed.
+            commit()
+            item = store.get_asset(chosen[key])
+        assets.append(item if isinstance(item, Asset) else None)
+        if isinstance(item, NewAsset):
+            chosen[key] = item.asset_id
+            pending.append((len(assets) - 1, item))
+            pending_bytes += len(item.data)
+            if pending_bytes >= CHUNK_BYTES:
+                commit()
+    commit()
+    stored = tuple(a for a in assets if a is not None)
+    return ImportReport(
+        assets=stored,
+        sidecars=sidecars,
+        added=tuple(chosen.values()),
+        refused=tuple(refused),
+    )

@@ -91,6 +91,10 @@ class NewAsset:
     media_type: str
     recipe: Recipe
     title: str = ""
+    asset_id: str = ""
+    """The id to give it (from :func:`~studio.core.project.ids.new_asset_id`), so that a later
+    item of the same :meth:`ProjectStore.add_assets` call can name it in its recipe's inputs;
+    empty: a new one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -716,7 +720,7 @@ def _prepare_row(item: NewAsset) -> dict:
         data.decode("utf-8")  # raises UnicodeDecodeError (a ValueError) for non-UTF-8
     created_ns = time.time_ns()
     asset = Asset(
-        id=new_asset_id(created_ns),
+        id=item.asset_id or new_asset_id(created_ns),
         kind=kind,
         title=" ".join(item.title.split()) or derive_title(kind, data, item.recipe),
         media_type=item.media_type,

@@ -6,10 +6,11 @@ transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if the function rai
 hands back the result through a :class:`~concurrent.futures.Future`. Callers on the GUI thread
 can attach a done-callback instead of waiting.
 
-The connection uses WAL, so readers on their own connections never wait for the writer. On
-close the writer checkpoints and switches the file back to the rollback journal, which removes
-the ``-wal`` and ``-shm`` files: a closed project is a single file that opens read-only even
-from a read-only folder.
+The connection switches the file to WAL with the first change, so readers on their own
+connections never wait for the writer; a project opened and closed without a change is left
+exactly as it was, byte for byte. On close after changes the writer checkpoints and switches the
+file back to the rollback journal, which removes the ``-wal`` and ``-shm`` files: a closed
+project is a single file that opens read-only even from a read-only folder.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class ProjectWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
+        self._wal = False  # switched on with the first change
         ready: Future[None] = Future()
         self._thread = threading.Thread(
             target=self._main, args=(ready,), name=f"project-writer {path.name}", daemon=True
@@ -114,22 +116,28 @@ class ProjectWriter:
             if self._prepare is not None:
                 self._prepare(conn)
             conn.execute("PRAGMA foreign_keys = ON")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                log.warning("%s: journal mode is %s, not WAL", self.path, mode)
+            # A file left in WAL mode (after a crash) is in WAL already: tidied up at close.
+            self._wal = conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         except BaseException:
             conn.close()
             raise
         return conn
 
-    @staticmethod
+    def _ensure_wal(self, conn: sqlite3.Connection) -> None:
+        if not self._wal:
+            self._wal = True
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.warning("%s: journal mode is %s, not WAL", self.path, mode)
+
     def _run_one(
-        conn: sqlite3.Connection, future: Future, operation: Operation, transaction: bool
+        self, conn: sqlite3.Connection, future: Future, operation: Operation, transaction: bool
     ) -> None:
         if not future.set_running_or_notify_cancel():
             return
         try:
+            self._ensure_wal(conn)
             if transaction:
                 conn.execute("BEGIN IMMEDIATE")
             result = operation(conn)
@@ -143,6 +151,9 @@ class ProjectWriter:
             future.set_result(result)
 
     def _finish(self, conn: sqlite3.Connection) -> None:
+        if not self._wal:
+            conn.close()  # nothing was changed: the file stays exactly as it was
+            return
         try:
             conn.execute("PRAGMA optimize")
             # Pages left free (a document's earlier texts, purged assets) go back to the file

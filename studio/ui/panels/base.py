@@ -8,9 +8,7 @@ to its signals, which arrive in the GUI thread.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
-from studio.core.generation import asset_inputs, build_request
-from studio.core.input_import import InputImport
-from studio.core.jobs import Job
 from studio.core.model_files import model_panel
 from studio.core.panel_defaults import panel_plugins
+from studio.core.pipeline import ROLE_KINDS, CommittedResult, Draft, PreparedJob
 from studio.core.project.assets import TEXT_KINDS, Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
@@ -55,14 +51,6 @@ _DRAG_EVENTS = (
     QEvent.Type.DragLeave,
     QEvent.Type.Drop,
 )
-# The kind of file each conventional input role takes, for plugins that declare no slots.
-_ROLE_KINDS = {
-    "init": AssetKind.IMAGE,
-    "mask": AssetKind.IMAGE,
-    "style": AssetKind.IMAGE,
-    "image": AssetKind.IMAGE,
-    "reference": AssetKind.AUDIO,
-}
 _KIND_WORDS = {
     AssetKind.IMAGE: "an image",
     AssetKind.AUDIO: "audio",
@@ -94,9 +82,7 @@ class PanelWidget(QWidget):
         self.run_form: OptionsForm | None = None
         self._spec: ModelSpec | None = None
         self.current_job: str | None = None
-        self._temp_dirs: dict[str, Any] = {}
-        self._pending_imports: dict[str, InputImport] = {}
-        self._last_import: InputImport | None = None
+        self._stored_inputs: dict[str, str] = {}
         self._prepared = False
         self._verdicts_shown: tuple | None = None
 
@@ -253,7 +239,7 @@ class PanelWidget(QWidget):
     def _input_for(self, kind: AssetKind) -> tuple[str, FileInput] | None:
         for role, widget in self.file_inputs().items():
             slot = self._spec.input_slot(role) if self._spec is not None else None
-            slot_kind = slot.kind if slot is not None else _ROLE_KINDS.get(role)
+            slot_kind = slot.kind if slot is not None else ROLE_KINDS.get(role)
             if slot_kind is kind and widget.isVisibleTo(self):
                 return role, widget
         return None
@@ -505,57 +491,40 @@ class PanelWidget(QWidget):
         """Get the panel's model process ready: import the plugin's libraries there and, if
         the preference allows, load the selected model, so the first Run starts at once.
         Only a model process does this: the window itself never imports torch."""
-        prepare = getattr(self.runner.executor, "prepare_plugin", None)
-        if prepare is None:
-            return
         settings = self.services.settings
         if settings.warm_up_models and self.load_form is not None:
-            prepare(plugin_id, self.load_form.values(), settings.device)
+            self.runner.executor.prepare_plugin(plugin_id, self.load_form.values(), settings.device)
         else:
-            prepare(plugin_id)
+            self.runner.executor.prepare_plugin(plugin_id)
 
     # running -------------------------------------------------------------------------------
 
-    def build_job(self) -> tuple[Job, Any]:
-        """The job from the editors; inputs are imported into the project first (lineage)."""
+    def build_draft(self) -> Draft:
+        """What the user asked for, from the editors: plugin, options, the request's fields,
+        the input files and project assets by role, and the facts for the recipe."""
         plugin_id = self.current_plugin_id()
         if plugin_id is None:
             raise UserError("Choose a plugin first.")
-        files = [(role, w.path) for role, w in self.file_inputs().items() if w.path is not None]
-        assets = [
-            RecipeInput(asset_id=w.asset_id, role=role)
-            for role, w in self.file_inputs().items()
-            if w.asset_id is not None
-        ] + self.extra_input_assets()
-        job = Job(
+        inputs = self.file_inputs().items()
+        return Draft(
             plugin_id=plugin_id,
             panel=self.panel,
-            request=build_request(self.panel, self.request_fields(), ()),
+            fields=self.request_fields(),
             load_options=self.load_form.values() if self.load_form else {},
             run_options=self.run_form.values() if self.run_form else {},
             device=self.services.settings.device,
+            files=tuple((role, w.path) for role, w in inputs if w.path is not None),
+            assets=(
+                *(RecipeInput(asset_id=w.asset_id, role=role) for role, w in inputs if w.asset_id),
+                *self.extra_input_assets(),
+            ),
+            details=self.job_details(),
         )
-        self.services.executor.prepare(job)  # refuse bad options before anything is written
-        temp = None
-        inputs: tuple = ()
-        self._last_import = None
-        if files:
-            # Checked and stored while the job runs; results wait for it (lineage).
-            pending = self.session.start_import(files)
-            self._pending_imports[job.job_id] = self._last_import = pending
-            inputs = pending.provisional
-        if assets:
-            temp = tempfile.TemporaryDirectory(prefix="studio-inputs-")
-            inputs += asset_inputs(self.session.store, assets, Path(temp.name))
-        if inputs:
-            request = build_request(self.panel, self.request_fields(), inputs)
-            job = dataclasses.replace(job, request=request)  # the job id stays
-        return job, temp
 
     def imported_input(self, role: str) -> str | None:
-        """The project asset that the input file ``role`` of the last built job became, once
-        its import (which runs beside the job) is done."""
-        return self._last_import.asset_id(role) if self._last_import is not None else None
+        """The project asset that the input file ``role`` of the last job became (committed
+        with its first result), or None."""
+        return self._stored_inputs.get(role)
 
     @Slot()
     def run(self) -> None:
@@ -563,23 +532,26 @@ class PanelWidget(QWidget):
             return
         self.error_banner.hide()
         try:
-            job, temp = self.build_job()
+            prepared = self.services.pipeline.run_ready(self.build_draft(), self.session.store)
         except UserError as exc:
             self.error_banner.show_message(str(exc))
             return
-        self.submit(job, temp)
+        self.submit(prepared)
 
-    def submit(self, job: Job, temp: Any = None) -> str:
-        """Queue a job on this panel (used by Run and by re-run from the asset browser)."""
+    def submit(self, prepared: PreparedJob) -> str:
+        """Queue a prepared job on this panel (Run, and a re-run from the asset browser)."""
         self.clear_output()
-        if temp is not None:
-            self._temp_dirs[job.job_id] = temp
-        pending = self._pending_imports.pop(job.job_id, None)
-        self.current_job = self.runner.submit(
-            job, self.session.sink(self.job_details()), inputs=pending
-        )
+        self._stored_inputs = {}
+        sink = prepared.sink(self.session.store, [self.session.announce, self._remember_inputs])
+        self.current_job = self.runner.submit(prepared, sink)
         self.cancel_button.setEnabled(True)
         return self.current_job
+
+    def _remember_inputs(self, committed: CommittedResult) -> None:
+        # On the runner's thread: only a dict of the ids the inputs were stored as.
+        for item in committed.produced.job.request.inputs:
+            if item.asset_id:
+                self._stored_inputs[item.role] = item.asset_id
 
     @Slot()
     def cancel(self) -> None:
@@ -615,9 +587,6 @@ class PanelWidget(QWidget):
         self.show_preview(data, media_type)
 
     def _job_ended(self, job_id: str) -> None:
-        temp = self._temp_dirs.pop(job_id, None)
-        if temp is not None:
-            temp.cleanup()
         self.cancel_button.setEnabled(self.runner.busy)
 
     @Slot(str, object)

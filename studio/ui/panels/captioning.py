@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.caption_batch import IMAGE_SUFFIXES, BatchSettings, save_edited_caption
 from studio.core.errors import UserError
+from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
 from studio.qt.asset_drag import local_paths
@@ -156,13 +157,13 @@ class CaptioningPanel(PanelWidget):
         self.question.setFocus()
         return True
 
-    def build_job(self):
-        job, temp = super().build_job()
-        # The image of this job (an asset, or a file imported beside the job through
-        # imported_input): its caption needs no new preview of it.
-        image = job.request.input("image")
+    def build_draft(self) -> Draft:
+        draft = super().build_draft()
+        # The image of this job, when it is an asset already (a file becomes one with its
+        # caption: imported_input): its caption needs no new preview of it.
+        image = next((link for link in draft.assets if link.role == "image"), None)
         self._input_asset_id = image.asset_id if image is not None else None
-        return job, temp
+        return draft
 
     def plugin_selected(self, spec: ModelSpec | None) -> None:
         slot = spec.input_slot("image") if spec is not None else None
@@ -312,12 +313,12 @@ class CaptioningPanel(PanelWidget):
             if not items:
                 raise UserError("Add images or folders to caption first.")
             self.batch.controller.start(
-                self.runner.executor,
+                self.runner,
+                self.services.pipeline,
                 self.session.store,
                 settings,
                 items,
-                commit=self.session.sink(settings.details),
-                on_image_added=self.session.asset_added.emit,
+                listeners=[self.session.announce],
             )
         except UserError as exc:
             self.error_banner.show_message(str(exc))

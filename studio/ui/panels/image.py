@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap, QResizeEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -40,13 +40,13 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
-from studio.core.jobs import Job
 from studio.core.media.importing import read_media_file
 from studio.core.media.settings_restore import (
     RestoredSettings,
     from_recipe,
     restore_from_png,
 )
+from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
 from studio.ui.image_canvas import ImageCanvas
@@ -58,41 +58,6 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 RECENT_LIMIT = 40
 THUMBNAIL = 72
-
-
-class ImageView(QLabel):
-    """Shows an image scaled to fit, keeping its aspect ratio (the Captioning panel's view)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("image-view")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(200, 200)
-        self._image = QImage()
-
-    def set_image(self, image: QImage) -> None:
-        self._image = image
-        self._rescale()
-
-    def image(self) -> QImage:
-        return self._image
-
-    def _rescale(self) -> None:
-        if self._image.isNull():
-            self.clear()
-            return
-        pixmap = QPixmap.fromImage(self._image)
-        self.setPixmap(
-            pixmap.scaled(
-                self.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        )
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._rescale()
 
 
 class ImagePanel(PanelWidget):
@@ -355,13 +320,13 @@ class ImagePanel(PanelWidget):
 
     # running ----------------------------------------------------------------------------------
 
-    def build_job(self) -> tuple[Job, Any]:
+    def build_draft(self) -> Draft:
         if self.needs_model():
             raise UserError(
                 "No model is imported: use Import model… to choose a model folder first."
             )
         self._export_mask()
-        return super().build_job()
+        return super().build_draft()
 
     def _export_mask(self) -> None:
         """Put the painted mask into the mask input as a PNG file (or empty it)."""

@@ -28,16 +28,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from studio.core.durations import format_duration
 from studio.core.errors import UserError
-from studio.core.jobs import Job
 from studio.core.media.importing import read_media_file
+from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin
 from studio.plugin_api import AssetKind, ModelSpec, Panel
 from studio.qt.audio_player import AudioPlayer
 from studio.ui.panels.base import PanelWidget
 from studio.ui.waveform import WaveformView
-from studio.ui.widgets import FileInput, format_duration
+from studio.ui.widgets import FileInput
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
 AUDIO_SUFFIXES = {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".opus"}
@@ -47,13 +48,6 @@ EXPORT_FILTERS = {
     "flac": "FLAC audio (*.flac)",
     "ogg": "Ogg Vorbis audio (*.ogg)",
 }
-
-
-def clock(seconds: float) -> str:
-    """``1:05.3``: minutes, seconds and tenths, as audio players show time."""
-    seconds = max(0.0, seconds)
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
 
 
 class VoicePanel(PanelWidget):
@@ -136,7 +130,7 @@ class VoicePanel(PanelWidget):
             return [RecipeInput(asset_id=self.source_asset_id, role="source")]
         return []
 
-    def build_job(self) -> tuple[Job, Any]:
+    def build_draft(self) -> Draft:
         # Refuse a clip without consent before the clip is imported into the project.
         clip = self.reference_input
         has_clip = clip.isVisibleTo(self) and (clip.path is not None or clip.asset_id is not None)
@@ -148,7 +142,7 @@ class VoicePanel(PanelWidget):
                 "“I have the speaker's consent” if the person in the clip agreed, or remove "
                 "the clip."
             )
-        return super().build_job()
+        return super().build_draft()
 
     def plugin_selected(self, spec: ModelSpec | None) -> None:
         slot = spec.input_slot("reference") if spec is not None else None
@@ -203,7 +197,7 @@ class VoicePanel(PanelWidget):
         self.play_button.setObjectName("play")
         self.play_button.setToolTip("Play or pause the take (Ctrl+Space)")
         self.play_button.clicked.connect(self.toggle_playback)
-        self.position_label = QLabel(clock(0))
+        self.position_label = QLabel(format_duration(0, tenths=True))
         self.position_label.setObjectName("position")
         transport = QHBoxLayout()
         transport.addWidget(self.play_button)
@@ -309,7 +303,7 @@ class VoicePanel(PanelWidget):
         seconds = len(samples) / rate
         channels = samples.shape[1] if samples.ndim == 2 else 1
         facts = [
-            clock(seconds),
+            format_duration(seconds, tenths=True),
             f"{rate} Hz",
             "mono" if channels == 1 else f"{channels} channels",
         ]
@@ -329,7 +323,8 @@ class VoicePanel(PanelWidget):
                     facts.append(str(notes[0]))
         self.info.setText(f"{title}\n{' · '.join(facts)}")
         self.waveform.set_samples(samples, rate)
-        self.position_label.setText(f"{clock(0)} / {clock(seconds)}")
+        length = format_duration(seconds, tenths=True)
+        self.position_label.setText(f"{format_duration(0, tenths=True)} / {length}")
         self._fill_rates(rate)
         self._set_take_controls(True)
         self.player.stop()
@@ -384,7 +379,9 @@ class VoicePanel(PanelWidget):
     @Slot(float)
     def _on_position(self, seconds: float) -> None:
         self.waveform.set_position(seconds)
-        self.position_label.setText(f"{clock(seconds)} / {clock(self.waveform.duration)}")
+        position = format_duration(seconds, tenths=True)
+        length = format_duration(self.waveform.duration, tenths=True)
+        self.position_label.setText(f"{position} / {length}")
 
     @Slot(bool)
     def _on_playing(self, playing: bool) -> None:

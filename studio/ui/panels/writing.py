@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
-from studio.core.jobs import Job
+from studio.core.pipeline import Draft, PreparedJob
 from studio.core.presets import Preset, PresetStore
 from studio.core.project import ProjectError
 from studio.core.project.assets import Asset
@@ -170,10 +170,10 @@ class WritingPanel(PanelWidget):
         if isinstance(values.get("instruction"), str) and mode == INSTRUCT:
             self.instruction.setPlainText(values["instruction"])
 
-    def build_job(self) -> tuple[Job, Any]:
+    def build_draft(self) -> Draft:
         # The document as the job sees it is a revision of its own (lineage points at it).
         self.documents.flush()
-        return super().build_job()
+        return super().build_draft()
 
     def extra_input_assets(self) -> list[RecipeInput]:
         document_id = self.documents.document_id
@@ -419,9 +419,10 @@ class WritingPanel(PanelWidget):
             return full, qt_from_index(full, len(full))
         return full[: index_from_qt(full, cursor.position())], cursor.position()
 
-    def submit(self, job: Job, temp: Any = None) -> str:
-        self._job_prompt = job.request.prompt if isinstance(job.request, TextRequest) else ""
-        return super().submit(job, temp)
+    def submit(self, prepared: PreparedJob) -> str:
+        request = prepared.job.request
+        self._job_prompt = request.prompt if isinstance(request, TextRequest) else ""
+        return super().submit(prepared)
 
     def clear_output(self) -> None:
         if self._pending is not None:
