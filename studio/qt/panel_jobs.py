@@ -7,8 +7,11 @@ its worker thread runs them one after the other on the panel's executor
 oversubscribe the CPU). The runner lives in the GUI thread and all its public signals are
 emitted there, so widgets can connect anything to them.
 
-Streaming is batched: text pieces and previews are collected in the worker and delivered at
-most every :data:`STREAM_INTERVAL_MS` milliseconds, whatever the model's speed.
+Streaming is batched: text pieces, previews and progress are collected in the worker and
+delivered at most every :data:`STREAM_INTERVAL_MS` milliseconds, whatever the model's speed
+(the first of a burst at once, so the first words or audio show without delay). Each delivery
+repaints part of the window, and on a small machine the GUI's work is taken from the CPU the
+model is using.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class _Stream:
     lock: threading.Lock = field(default_factory=threading.Lock)
     text: list[str] = field(default_factory=list)
     preview: Partial | None = None
+    progress: Progress | None = None
     pending: bool = False
 
 
@@ -152,12 +156,15 @@ class _Worker(QThread):
             self.finished_job.emit(entry.entry_id, kept)
 
     def _on_event(self, entry_id: str, stream: _Stream, event: JobEvent) -> None:
-        if isinstance(event, Partial):
+        if isinstance(event, Partial | Progress):
             with stream.lock:
-                if event.text:
-                    stream.text.append(event.text)
-                if event.data:
-                    stream.preview = event
+                if isinstance(event, Progress):
+                    stream.progress = event  # the latest is the one worth showing
+                else:
+                    if event.text:
+                        stream.text.append(event.text)
+                    if event.data:
+                        stream.preview = event
                 notify = not stream.pending
                 stream.pending = True
             if notify:
@@ -201,6 +208,7 @@ class PanelJobRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._flush_streams)
+        self._last_flush = float("-inf")  # monotonic seconds of the last delivery
         self.executor = executor
         self._worker = _Worker(executor, f"jobs-{name}")
         self._worker.event.connect(self._on_event)
@@ -267,10 +275,6 @@ class PanelJobRunner(QObject):
         elif isinstance(event, Started):
             self._started_at.setdefault(job_id, time.monotonic())
             self.started.emit(job_id)
-        elif isinstance(event, Progress):
-            self.progress.emit(
-                job_id, event.fraction, event.message, self._eta(job_id, event.fraction)
-            )
 
     def _eta(self, job_id: str, fraction: float | None) -> float | None:
         start = self._started_at.get(job_id)
@@ -281,22 +285,35 @@ class PanelJobRunner(QObject):
 
     @Slot(str)
     def _on_stream_ready(self, job_id: str) -> None:
-        if not self._timer.isActive():
-            self._timer.start(STREAM_INTERVAL_MS)
+        if self._timer.isActive():
+            return
+        since = (time.monotonic() - self._last_flush) * 1000
+        if since >= STREAM_INTERVAL_MS:
+            self._flush_streams()  # the first of a burst: at once
+        else:
+            self._timer.start(max(1, round(STREAM_INTERVAL_MS - since)))
 
     @Slot()
     def _flush_streams(self) -> None:
+        self._last_flush = time.monotonic()
         for job_id, stream in list(self._worker.streams.items()):
             with stream.lock:
                 text = "".join(stream.text)
-                preview = stream.preview
+                preview, progress = stream.preview, stream.progress
                 stream.text.clear()
-                stream.preview = None
+                stream.preview = stream.progress = None
                 stream.pending = False
             if text:
                 self.text.emit(job_id, text)
             if preview is not None:
                 self.preview.emit(job_id, preview.data, preview.media_type)
+            if progress is not None:
+                self.progress.emit(
+                    job_id,
+                    progress.fraction,
+                    progress.message,
+                    self._eta(job_id, progress.fraction),
+                )
 
     @Slot(str, str)
     def _on_asset_saved(self, job_id: str, asset_id: str) -> None:

@@ -9,7 +9,7 @@ from studio.core.errors import UserError
 from studio.core.pipeline import Draft, JobPipeline
 from studio.core.project.store import ProjectStore
 from studio.plugin_api import AssetKind, Panel
-from studio.qt.panel_jobs import PanelJobRunner
+from studio.qt.panel_jobs import PanelJobRunner, _Stream
 from tests.support import make_executor
 
 
@@ -139,6 +139,27 @@ def test_fast_streams_are_batched_into_few_updates(qtbot, runner_factory, store)
     texts = rec.of("text")
     assert "".join(c[2] for c in texts) == words
     assert len(texts) < 300  # 3000 pieces arrive in batches, never one signal per token
+    progress = [c for c in rec.of("progress") if c[2] is not None]
+    assert len(progress) < 300  # so does progress (each one repaints the panel)
+    assert progress[-1][2] == 1.0  # the last one is never dropped
+
+
+def test_the_first_piece_of_a_burst_is_shown_at_once(qtbot, runner_factory, monkeypatch):
+    """No wait for the batching interval when nothing was shown lately: the first words or
+    the first audio appear as soon as they are made; what follows within the interval waits."""
+    from studio.plugin_api import Partial
+    from studio.qt import panel_jobs
+
+    monkeypatch.setattr(panel_jobs, "STREAM_INTERVAL_MS", 60_000)
+    runner, rec = runner_factory()
+    stream = runner._worker.streams.setdefault("job", _Stream())
+    runner._worker._on_event("job", stream, Partial(text="first"))  # as the worker does
+    qtbot.waitUntil(lambda: bool(rec.of("text")), timeout=5000)
+    assert rec.of("text") == [("text", "job", "first")]
+    runner._worker._on_event("job", stream, Partial(text=" second"))
+    qtbot.waitUntil(runner._timer.isActive, timeout=5000)
+    qtbot.wait(100)
+    assert len(rec.of("text")) == 1  # within the interval: batched, not shown yet
 
 
 def test_cancel_a_running_job(qtbot, runner_factory, store):

@@ -83,6 +83,7 @@ class PanelWidget(QWidget):
         self._spec: ModelSpec | None = None
         self.current_job: str | None = None
         self._stored_inputs: dict[str, str] = {}
+        self._last_result: tuple[str, bytes] | None = None  # (asset id, data): no re-read
         self._prepared = False
         self._verdicts_shown: tuple | None = None
 
@@ -542,13 +543,16 @@ class PanelWidget(QWidget):
         """Queue a prepared job on this panel (Run, and a re-run from the asset browser)."""
         self.clear_output()
         self._stored_inputs = {}
-        sink = prepared.sink(self.session.store, [self.session.announce, self._remember_inputs])
+        sink = prepared.sink(self.session.store, [self.session.announce, self._remember_result])
         self.current_job = self.runner.submit(prepared, sink)
         self.cancel_button.setEnabled(True)
         return self.current_job
 
-    def _remember_inputs(self, committed: CommittedResult) -> None:
-        # On the runner's thread: only a dict of the ids the inputs were stored as.
+    def _remember_result(self, committed: CommittedResult) -> None:
+        # On the runner's thread: the result's bytes (shown when the job ends, without reading
+        # them back from the project) and the ids the inputs were stored as.
+        if committed.asset_id:
+            self._last_result = (committed.asset_id, committed.produced.asset.data)
         for item in committed.produced.job.request.inputs:
             if item.asset_id:
                 self._stored_inputs[item.role] = item.asset_id
@@ -593,7 +597,7 @@ class PanelWidget(QWidget):
     def _on_finished(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
         self._job_ended(job_id)
         if asset_ids:
-            self.open_asset(asset_ids[-1], restore_settings=False)
+            self.show_last_result(asset_ids)
         count = len(asset_ids)
         self.progress.idle(
             f"Done: {count} asset{'s' if count != 1 else ''} saved to {self.session.display_name}"
@@ -630,10 +634,20 @@ class PanelWidget(QWidget):
 
     # opening assets ------------------------------------------------------------------------
 
-    def open_asset(self, asset_id: str, restore_settings: bool = True) -> None:
-        """Show an asset; with ``restore_settings``, also fill in the recipe that made it."""
+    def show_last_result(self, asset_ids: tuple[str, ...]) -> None:
+        """Show the last asset a job kept, with the bytes its sink committed when they are at
+        hand (a take or a picture is not read back from the project)."""
+        last, self._last_result = self._last_result, None
+        data = last[1] if last is not None and last[0] == asset_ids[-1] else None
+        self.open_asset(asset_ids[-1], restore_settings=False, data=data)
+
+    def open_asset(
+        self, asset_id: str, restore_settings: bool = True, data: bytes | None = None
+    ) -> None:
+        """Show an asset (``data``: its content, when known already); with
+        ``restore_settings``, also fill in the recipe that made it."""
         asset = self.session.asset(asset_id)
-        self.show_asset(asset, self.session.store.read_blob(asset_id))
+        self.show_asset(asset, self.session.store.read_blob(asset_id) if data is None else data)
         if restore_settings:
             self.restore_recipe(asset)
         self.asset_shown.emit(asset_id)

@@ -354,7 +354,7 @@ class VoicePanel(PanelWidget):
     def _on_cancelled(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
         super()._on_cancelled(job_id, asset_ids)
         if asset_ids:
-            self.open_asset(asset_ids[-1], restore_settings=False)
+            self.show_last_result(asset_ids)
         else:
             self._show_no_take("Cancelled: nothing was saved.")
 
