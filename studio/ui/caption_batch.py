@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -49,6 +48,7 @@ from studio.qt.caption_batch import (
     RowState,
 )
 from studio.qt.project_session import ProjectSession
+from studio.ui.widgets import ProgressStrip
 
 
 class BatchBox(QWidget):
@@ -133,9 +133,7 @@ class BatchBox(QWidget):
 
         self.status = QLabel("Drop images or folders here, or add them.")
         self.status.setObjectName("batch-status")
-        self.bar = QProgressBar()
-        self.bar.setTextVisible(False)
-        self.bar.setMaximumHeight(8)
+        self.bar = ProgressStrip(height=8)
         self.bar.hide()
 
         self.table = QTableView()
@@ -261,8 +259,7 @@ class BatchBox(QWidget):
 
     @Slot(object)
     def _on_progress(self, progress: BatchProgress) -> None:
-        self.bar.setMaximum(max(progress.total, 1))
-        self.bar.setValue(progress.finished)
+        self.bar.set_fraction(progress.finished / max(progress.total, 1))
         parts = [f"{progress.finished:,} of {progress.total:,}"]
         if progress.skipped:
             parts.append(f"{progress.skipped} skipped")
@@ -283,7 +280,7 @@ class BatchBox(QWidget):
 
     def began(self) -> None:
         """The panel started the controller."""
-        self.bar.setValue(0)
+        self.bar.set_fraction(0.0)
         self.bar.show()
         self.status.setText("Starting (the model loads first)…")
         self._update_buttons()

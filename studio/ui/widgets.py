@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDropEvent,
+    QHideEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QWidget,
 )
@@ -53,6 +61,89 @@ class ErrorBanner(QFrame):
         return self.label.text() if self.isVisible() else ""
 
 
+class ProgressStrip(QWidget):
+    """A thin progress bar that paints only when its value changes.
+
+    Qt's own ``QProgressBar`` animates a running bar in most styles (Fusion's moving stripes,
+    60 frames a second): the largest part of the window's work during a job, and on a small
+    machine that work is taken from the CPU the model is using. This one shows the fraction
+    done; while busy without a fraction (a model loading), a block moves 8 times a second.
+    """
+
+    BUSY_STEP_MS = 125
+    _BUSY_STEPS = 16
+
+    def __init__(self, height: int = 10, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fraction: float | None = 0.0
+        self._step = 0
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setInterval(self.BUSY_STEP_MS)
+        self._busy_timer.timeout.connect(self._advance)
+        self.setFixedHeight(height)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName("Progress")
+
+    def fraction(self) -> float | None:
+        """The fraction shown (0 to 1), or None while busy without one."""
+        return self._fraction
+
+    def set_fraction(self, fraction: float | None) -> None:
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, fraction))
+        if fraction == self._fraction:
+            return
+        self._fraction = fraction
+        if fraction is None:
+            self.setAccessibleDescription("Busy")
+            if self.isVisible():
+                self._busy_timer.start()
+        else:
+            self._busy_timer.stop()
+            self.setAccessibleDescription(f"{fraction * 100:.0f}%")
+        self.update()
+
+    def _advance(self) -> None:
+        self._step = (self._step + 1) % self._BUSY_STEPS
+        self.update()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._fraction is None:
+            self._busy_timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._busy_timer.stop()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        outline = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        radius = min(3.0, outline.height() / 2)
+        painter.setPen(palette.color(QPalette.ColorRole.Mid))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(outline, radius, radius)
+        inner = outline.adjusted(1.5, 1.5, -1.5, -1.5)
+        if self._fraction is None:
+            width = inner.width() / 4
+            # there and back again: steps 0..7 go right, 8..15 come back
+            half = self._BUSY_STEPS // 2
+            position = self._step if self._step < half else self._BUSY_STEPS - self._step
+            chunk = QRectF(inner.left() + (inner.width() - width) * position / half, inner.top(),
+                           width, inner.height())  # fmt: skip
+        elif self._fraction > 0:
+            chunk = QRectF(
+                inner.left(), inner.top(), inner.width() * self._fraction, inner.height()
+            )
+        else:
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+        painter.drawRoundedRect(chunk, radius - 1, radius - 1)
+
+
 class JobProgress(QWidget):
     """A progress bar with the job's message and the time left."""
 
@@ -60,41 +151,23 @@ class JobProgress(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
-        self.bar.setTextVisible(False)
-        self.bar.setMaximumHeight(14)
+        self.bar = ProgressStrip()
         self.label = QLabel("Ready")
         self.label.setMinimumWidth(220)
         layout.addWidget(self.bar, 1)
         layout.addWidget(self.label)
         self.idle("Ready")
 
-    def _set_bar(self, value: int | None) -> None:
-        """Show ``value`` (of 1000), or the busy indicator for None. QProgressBar repaints
-        synchronously on a new value (a couple of milliseconds of the GUI thread, taken from the
-        CPU a model may be using); with updates off meanwhile, the repaint joins the next
-        paint of the window instead."""
-        self.bar.setUpdatesEnabled(False)
-        try:
-            if value is None:
-                self.bar.setRange(0, 0)
-            else:
-                self.bar.setRange(0, 1000)
-                self.bar.setValue(value)
-        finally:
-            self.bar.setUpdatesEnabled(True)  # schedules one ordinary update
-
     def idle(self, text: str) -> None:
-        self._set_bar(0)
+        self.bar.set_fraction(0.0)
         self.label.setText(text)
 
     def waiting(self, position: int) -> None:
-        self._set_bar(None)
+        self.bar.set_fraction(None)
         self.label.setText(f"Waiting for the device (next in line: {position})")
 
     def update_progress(self, fraction: float | None, message: str, eta: float | None) -> None:
-        self._set_bar(None if fraction is None else round(fraction * 1000))
+        self.bar.set_fraction(fraction)
         parts = [message or "Working…"]
         if fraction is not None:
             parts.append(f"{fraction * 100:.0f}%")
