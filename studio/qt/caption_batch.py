@@ -329,6 +329,11 @@ class BatchController(QObject):
     def running(self) -> bool:
         return self._batch is not None
 
+    @property
+    def batch_id(self) -> str | None:
+        """The running batch's id on the panel's queue (its signals carry it), or None."""
+        return self._batch_id if self._batch is not None else None
+
     def start(
         self,
         runner: Any,

@@ -48,7 +48,6 @@ from studio.qt.caption_batch import (
     RowState,
 )
 from studio.qt.project_session import ProjectSession
-from studio.ui.widgets import ProgressStrip
 
 
 class BatchBox(QWidget):
@@ -133,8 +132,6 @@ class BatchBox(QWidget):
 
         self.status = QLabel("Drop images or folders here, or add them.")
         self.status.setObjectName("batch-status")
-        self.bar = ProgressStrip(height=8)
-        self.bar.hide()
 
         self.table = QTableView()
         self.table.setObjectName("batch-table")
@@ -172,7 +169,6 @@ class BatchBox(QWidget):
         layout.addLayout(buttons)
         layout.addLayout(where)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.bar)
         layout.addLayout(bottom)
         self._update_buttons()
 
@@ -259,7 +255,6 @@ class BatchBox(QWidget):
 
     @Slot(object)
     def _on_progress(self, progress: BatchProgress) -> None:
-        self.bar.set_fraction(progress.finished / max(progress.total, 1))
         parts = [f"{progress.finished:,} of {progress.total:,}"]
         if progress.skipped:
             parts.append(f"{progress.skipped} skipped")
@@ -274,14 +269,11 @@ class BatchBox(QWidget):
     @Slot(object)
     def _on_finished(self, summary) -> None:
         self.model.reset_running()
-        self.bar.hide()
         self._show_counts(stopped=summary.cancelled)
         self._update_buttons()
 
     def began(self) -> None:
         """The panel started the controller."""
-        self.bar.set_fraction(0.0)
-        self.bar.show()
         self.status.setText("Starting (the model loads first)…")
         self._update_buttons()
 

@@ -46,15 +46,21 @@ class StopAfter(QObject):
     """Presses Stop after N images (a slot of a GUI-thread object: the controller emits from
     its own thread, and widgets are touched only in the GUI thread)."""
 
-    def __init__(self, panel, count: int) -> None:
+    def __init__(self, panel, count: int, button=None) -> None:
         super().__init__()
         self.panel, self.count, self.seen = panel, count, 0
+        self.button = button or panel.batch.stop_button
+        self.progress_shown: list[str] = []
 
     @Slot(object)
     def finished(self, outcome) -> None:
         self.seen += 1
         if self.seen == self.count:
-            self.panel.batch.stop_button.click()
+            self.button.click()
+
+    @Slot(object)
+    def progress(self, batch_progress) -> None:  # after the panel's own slot
+        self.progress_shown.append(self.panel.progress.label.text())
 
 
 @pytest.fixture
@@ -195,7 +201,8 @@ def test_stop_midway_keeps_finished_captions_and_can_resume(qtbot, tmp_path, mon
             write_sample_png(folder / f"p{index}.png", 8, 8)
         add_and_wait(qtbot, widget, [folder])
         widget.batch.sidecar_check.setChecked(True)
-        stopper = StopAfter(widget, 2)
+        # One cancel: the panel's Cancel button stops the batch (as the batch's Stop does).
+        stopper = StopAfter(widget, 2, widget.cancel_button)
         widget.batch.controller.item_finished.connect(stopper.finished)
         summary = run_batch(qtbot, widget)
         assert summary.cancelled and summary.done in (2, 3)
@@ -210,8 +217,13 @@ def test_stop_midway_keeps_finished_captions_and_can_resume(qtbot, tmp_path, mon
         assert "Stopped" in widget.batch.status.text()
         # Caption All again captions only what is left.
         widget.batch.controller.item_finished.disconnect(stopper.finished)
+        widget.batch.controller.progress.connect(stopper.progress)
         summary = run_batch(qtbot, widget)
         assert summary.done == 6 - done and not summary.cancelled
+        # One progress: the panel's bar counts the batch's images, not each image's steps.
+        left = 6 - done
+        assert stopper.progress_shown[0].startswith(f"Captioning: 1 of {left} images")
+        assert stopper.progress_shown[-1] == f"Captioning: {left} of {left} images · 100%"
         assert session.store.counts_by_kind()[AssetKind.CAPTION] == 6
     finally:
         widget.shutdown()

@@ -36,6 +36,7 @@ from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
 from studio.qt.asset_drag import local_paths
+from studio.qt.caption_batch import BatchProgress
 from studio.ui.caption_batch import BatchBox
 from studio.ui.panels.base import PanelWidget
 from studio.ui.widgets import FileInput
@@ -195,11 +196,13 @@ class CaptioningPanel(PanelWidget):
         single_layout.addWidget(self.output, 1)
         single_layout.addLayout(row)
 
+        self._batch_shown = False  # the running batch has put its count on the progress bar
         self.batch = BatchBox(self.session)
         self.batch.start_requested.connect(self.start_batch)
         self.batch.message.connect(self.error_banner.show_message)
         self.batch.row_activated.connect(self._show_row)
         self.batch.controller.finished.connect(self._batch_finished)
+        self.batch.controller.progress.connect(self._on_batch_progress)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(single)
@@ -324,6 +327,28 @@ class CaptioningPanel(PanelWidget):
             self.error_banner.show_message(str(exc))
             return
         self.batch.began()
+        self._batch_shown = False
+        self.cancel_button.setEnabled(True)  # the panel's Cancel stops the batch too
+
+    @Slot(str)
+    def _on_started(self, job_id: str) -> None:
+        if job_id != self.batch.controller.batch_id or not self._batch_shown:
+            super()._on_started(job_id)  # a batch's: only until its first image is counted
+
+    @Slot(str, object, str, object)
+    def _on_progress(self, job_id: str, fraction: Any, message: str, eta: Any) -> None:
+        if job_id != self.batch.controller.batch_id:  # a batch shows its own progress
+            super()._on_progress(job_id, fraction, message, eta)
+
+    @Slot(object)
+    def _on_batch_progress(self, progress: BatchProgress) -> None:
+        """One progress for a batch, on the panel's bar: images done of all, and time left."""
+        self._batch_shown = True
+        self.progress.update_progress(
+            progress.finished / max(progress.total, 1),
+            f"Captioning: {progress.finished:,} of {progress.total:,} images",
+            progress.eta_seconds if progress.finished < progress.total else None,
+        )
 
     @Slot(object)
     def _batch_finished(self, summary) -> None:
