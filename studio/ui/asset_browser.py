@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -353,6 +354,9 @@ class AssetBrowser(QWidget):
 
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long message wraps inside the dock instead of widening the dock and the window.
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
         self._message_timer.setInterval(_MESSAGE_SECONDS * 1000)
@@ -618,9 +622,14 @@ class AssetBrowser(QWidget):
     @Slot(object)
     def _imported(self, report: ImportReport) -> None:
         parts = []
-        if report.assets:
-            count = len(report.assets)
-            parts.append(f"Imported {count} file{'s' if count != 1 else ''}.")
+        added, held = len(report.added), len(report.assets) - len(report.added)
+        if added:
+            parts.append(f"Imported {added} file{'s' if added != 1 else ''}.")
+        if held:
+            parts.append(
+                f"{held} file{'s were' if held != 1 else ' was'} in the project already "
+                "(the same content)."
+            )
         refused = [f"{name}: {reason}" for name, reason in report.refused]
         if refused:
             parts.append(refused[0] if len(refused) == 1 else f"{len(refused)} files refused.")

@@ -248,6 +248,10 @@ def test_dropped_files_are_imported_and_refusals_shown(qtbot, session, project, 
     qtbot.waitUntil(lambda: browser.status_label.text().startswith("Imported 1 file."))
     qtbot.waitUntil(lambda: titles(browser) == ["square"])
     assert "paper.pdf" in browser.status_label.text()
+    browser.import_paths([good])  # the same content again: nothing new, and it says so
+    qtbot.waitUntil(lambda: "in the project already" in browser.status_label.text())
+    assert browser.status_label.text() == ("1 file was in the project already (the same content).")
+    assert titles(browser) == ["square"]
     browser.shutdown()
 
 
