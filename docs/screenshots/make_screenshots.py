@@ -433,3 +433,92 @@ def writing_documents(out: Path | None = None) -> list[Path]:
     for path in paths:
         print("saved", path)
     return paths
+
+
+def jobs_in_progress(out: Path | None = None) -> list[Path]:
+    """The job path as a user sees it, with the shipped defaults (models in their own process):
+    a voice take being made (progress, time left, the waveform growing), a caption batch on the
+    Captioning panel's queue (one progress, one Cancel) and File > Import of a folder with a
+    broken file (imported off the GUI thread, the refused file named).
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['jobs_in_progress']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)  # only the real plugins
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    folder = data_dir / "photos"
+    folder.mkdir()
+    for index in range(24):
+        write_sample_png(folder / f"photo-{index:02d}.png", 160 + index, 120)
+    (folder / "broken.png").write_bytes((folder / "photo-00.png").read_bytes()[:200])
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    paths: list[Path] = []
+
+    def shot(name: str) -> None:
+        path = out / name
+        if not window.grab().save(str(path)):
+            raise SystemExit(f"could not write {path}")
+        paths.append(path)
+
+    def until(condition, seconds: float) -> None:
+        for _ in range(int(seconds * 20)):
+            if condition():
+                return
+            wait(50)
+
+    voice = window.panels[Panel.VOICE]
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.VOICE))
+    until(lambda: voice.current_plugin_id() is not None, 10)
+    voice.text.setPlainText(
+        " ".join(
+            f"Sentence {n} of the keeper's log: the wind from the west, the sea calm, the lamp lit."
+            for n in range(1, 121)
+        )
+    )
+    ended: list[str] = []
+    voice.runner.finished.connect(lambda job_id, ids: ended.append(job_id))
+    voice.run()
+    until(lambda: (voice.waveform.has_audio and voice.progress.bar.fraction()) or ended, 60)
+    wait(1500)
+    shot("window-voice-speaking.png")
+    until(lambda: bool(ended), 120)
+
+    captioning = window.panels[Panel.CAPTIONING]
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.CAPTIONING))
+    until(lambda: captioning.current_plugin_id() is not None, 10)
+    batch_done: list[object] = []
+    captioning.batch.controller.finished.connect(lambda summary: batch_done.append(summary))
+    captioning.batch.add_paths([folder])
+    wait(500)
+    captioning.start_batch()
+
+    def some_captioned() -> bool:
+        return sum(bool(r.caption_asset_id) for r in captioning.batch.model.rows) >= 4
+
+    until(lambda: some_captioned() or bool(batch_done), 180)
+    shot("window-captioning-batch-running.png")
+    until(lambda: bool(batch_done), 300)
+
+    fresh = write_sample_png(data_dir / "new-photo.png", 300, 200)
+    window.import_files([*sorted(folder.glob("photo-*.png"))[:4], fresh, folder / "broken.png"])
+    until(lambda: "broken.png" in window.browser.status_label.text(), 30)
+    wait(500)
+    shot("window-import-refused.png")
+    studio.shutdown()
+    app.quit()
+    for path in paths:
+        print("saved", path)
+    return paths
