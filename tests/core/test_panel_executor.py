@@ -1,0 +1,57 @@
+"""A panel's executor follows the "run models in a separate process" preference job by job:
+no restart, and the model process (with its memory) goes when the preference turns it off."""
+
+from __future__ import annotations
+
+import os
+
+from studio.core.executor import Executor, PanelExecutor
+from studio.core.jobs import Job
+from studio.core.process_host import ChildConfig, ProcessExecutor
+from studio.plugin_api import CancelToken, Panel, TextRequest
+from studio.plugin_api.testing import TEST_PLUGINS_DIR
+from tests.support import make_executor
+
+
+def echo(prompt: str) -> Job:
+    return Job(
+        plugin_id="studio-test.echo", panel=Panel.WRITING, request=TextRequest(prompt=prompt)
+    )
+
+
+def test_the_preference_applies_to_the_next_job(tmp_path):
+    local, sink = make_executor(tmp_path / "data")
+    config = ChildConfig(
+        data_dir=tmp_path / "data",
+        plugin_dirs=(TEST_PLUGINS_DIR,),
+        budget_bytes=2**30,
+        environ=dict(os.environ),
+    )
+    started: list[ProcessExecutor] = []
+
+    def start_process() -> ProcessExecutor:
+        started.append(ProcessExecutor(local, config, "writing"))
+        return started[-1]
+
+    isolate = [True]
+    executor = PanelExecutor(local, lambda: isolate[0], start_process)
+    typed: Executor = executor  # one protocol for both (checked by the type checker)
+    assert typed is executor
+    try:
+        executor.execute(executor.check(echo("one")), CancelToken())
+        first_child = executor.child_pid
+        assert first_child is not None and first_child != os.getpid()
+        assert len(started) == 1
+
+        isolate[0] = False  # the user unticks the preference: the next job runs here
+        executor.execute(executor.check(echo("two")), CancelToken())
+        assert executor.child_pid is None
+        assert started[0].child_pid is None  # the model process ended, its memory went back
+
+        isolate[0] = True  # ticked again: a new model process for the next job
+        executor.execute(executor.check(echo("three")), CancelToken())
+        assert executor.child_pid not in (None, first_child) and len(started) == 2
+        assert [a.asset.data for a in sink.produced] == [b"one", b"two", b"three"]
+    finally:
+        executor.shutdown()
+    assert executor.child_pid is None
