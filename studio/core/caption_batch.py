@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import UserError
+from studio.core.executor import Executor
 from studio.core.jobs import JobCancelled, JobEvent, JobOutcome, readable_error
 from studio.core.media.importing import ImportRefusedError
 from studio.core.pipeline import (
@@ -364,7 +365,7 @@ class CaptionBatch:
 
     def run(
         self,
-        executor: Any,
+        executor: Executor,
         cancel: CancelToken,
         on_event: Callable[[JobEvent], None] = lambda event: None,
     ) -> BatchSummary:

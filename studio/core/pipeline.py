@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from studio.core.errors import UserError
+from studio.core.executor import Executor
 from studio.core.hashing import sha256_bytes
 from studio.core.jobs import (
     Job,
@@ -686,13 +687,13 @@ class InputRefused(UserError):
 
 
 def execute_prepared(
-    executor: Any,
+    executor: Executor,
     prepared: PreparedJob,
     sink: ResultSink,
     cancel: CancelToken,
     on_event: Callable[[JobEvent], None] = lambda event: None,
 ) -> JobOutcome:
-    """Run a prepared job on ``executor`` (an :class:`~studio.core.executor.Executor`) to its
+    """Run a prepared job on ``executor`` to its
     end, then close it. An input refused by its complete check stops the job at once and ends
     it with :class:`InputRefused` (its message explains the end better than the plugin can)."""
     prepared.when_input_refused(cancel.cancel)
