@@ -235,6 +235,63 @@ def test_a_large_import_commits_whole_chunks(tmp_path: Path, monkeypatch) -> Non
         assert len(report.added) == 3 and len(calls) == 3
 
 
+KILLED_IMPORT = """
+import sys
+from pathlib import Path
+from studio.core.media import importing
+from studio.core.project import ProjectStore
+
+importing.CHUNK_BYTES = 1  # a transaction per file
+store = ProjectStore.open(Path(sys.argv[1]))
+add_assets = store.add_assets
+commits = []
+
+def add_and_say(items):
+    print("committing", flush=True)  # the third time, the parent kills this process now
+    stored = add_assets(items)
+    commits.append(1)
+    print("committed", flush=True)
+    if len(commits) == 2:
+        sys.stdin.readline()
+    return stored
+
+store.add_assets = add_and_say
+importing.import_files(store, [Path(p) for p in sys.argv[2:]])
+"""
+
+
+def test_a_killed_import_leaves_whole_files_and_importing_again_adds_the_rest(
+    tmp_path: Path,
+) -> None:
+    """kill -9 while a multi-file import commits: the project opens whole, holds only files
+    committed in full, and the same import again adds what is missing, once."""
+    import subprocess
+    import sys
+
+    project = tmp_path / "p.studio"
+    ProjectStore.create(project).close()
+    files = [write(tmp_path, f"{n}.png", png_bytes(10 + n, 10)) for n in range(5)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_IMPORT, str(project), *map(str, files)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    said = [child.stdout.readline().strip() for _ in range(4)]
+    assert said == ["committing", "committed"] * 2
+    child.stdin.write("\n")
+    child.stdin.flush()
+    assert child.stdout.readline().strip() == "committing"
+    child.kill()  # SIGKILL in the middle of the third file's transaction (or just before it)
+    child.wait(30)
+    with ProjectStore.open(project) as store:
+        assert store.quick_check().result(30).ok
+        kept = store.count_assets()
+        assert kept in (2, 3)  # whole files only
+        report = import_files(store, files)
+        assert len(report.added) == 5 - kept and store.count_assets() == 5
+
+
 def test_import_stores_assets_with_import_recipes(tmp_path: Path) -> None:
     files = [
         write(tmp_path, "red.png", png_bytes()),
