@@ -45,11 +45,15 @@ class StudioApp:
     executors: dict
 
     def shutdown(self) -> None:
+        """Quit: returns within a few seconds, whatever the running jobs do (a job that ignores
+        its cancel has its model process ended)."""
         self.window.browser.shutdown()
         for runner in self.runners.values():
-            runner.shutdown()
+            runner.cancel()
         for executor in self.executors.values():
             executor.shutdown()
+        for runner in self.runners.values():
+            runner.shutdown()
         self.services.cache.unload_all()
         self.session.close()
 

@@ -425,11 +425,14 @@ class JobExecutor:
 
 
 class JobCancelled(Cancelled):
-    """The job was cancelled; ``asset_ids`` are the assets it had already finished and kept."""
+    """The job was cancelled; ``asset_ids`` are the assets it had already finished and kept.
+    ``forced``: the plugin did not stop when asked, and its model process was ended."""
 
-    def __init__(self, asset_ids: tuple[str, ...] = ()) -> None:
-        super().__init__(f"cancelled after {len(asset_ids)} finished assets")
+    def __init__(self, asset_ids: tuple[str, ...] = (), *, forced: bool = False) -> None:
+        how = "stopped by force" if forced else "cancelled"
+        super().__init__(f"{how} after {len(asset_ids)} finished assets")
         self.asset_ids = asset_ids
+        self.forced = forced
 
 
 __all__ = [

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,14 @@ from studio.plugin_api import CancelToken
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+
+FORCE_CANCEL_AFTER_S = 5.0
+"""How long a cancelled job may take to stop by itself before its model process is ended (a
+plugin that never looks at its cancel token would otherwise hold the device, and Quit, forever)."""
+
+STOP_WAIT_S = 2.0
+"""How long :meth:`ProcessExecutor.shutdown` waits for a running job to stop when asked, before
+ending the model process (Quit returns within a few seconds whatever the plugin does)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,7 @@ class ProcessExecutor:
         self._conn: multiprocessing.connection.Connection | None = None
         self._cancel = self._context.Event()
         self._crashes: dict[tuple[str, str], int] = {}
+        self._stopping = threading.Event()  # shutdown: a running job gets STOP_WAIT_S, no more
 
     # the Executor protocol ------------------------------------------------------------------
 
@@ -189,9 +199,16 @@ class ProcessExecutor:
         sink: AssetSink,
     ) -> JobOutcome:
         committed: list[str] = []
+        cancelled_at: float | None = None
         while True:
-            if cancel.cancelled:
+            if cancel.cancelled or self._stopping.is_set():
                 self._cancel.set()
+                now = time.monotonic()
+                cancelled_at = cancelled_at if cancelled_at is not None else now
+                wait = STOP_WAIT_S if self._stopping.is_set() else FORCE_CANCEL_AFTER_S
+                if now - cancelled_at >= wait:
+                    self._force_stop(job)
+                    raise JobCancelled(tuple(committed), forced=True)
             try:
                 if not conn.poll(POLL_SECONDS):
                     if self._process is not None and not self._process.is_alive():
@@ -254,6 +271,21 @@ class ProcessExecutor:
         finally:
             self._lock.release()
 
+    def _force_stop(self, job: Job) -> None:
+        """End the model process of a job that did not stop when asked; the next job starts a
+        new one (its models load again)."""
+        name = self.local.registry.get(job.plugin_id).name
+        log.warning(
+            "%s did not stop within %.0f s of its cancel: ending the model process %s",
+            name,
+            FORCE_CANCEL_AFTER_S,
+            self.name,
+        )
+        process = self._process
+        self._forget_child()  # kills it
+        if process is not None:
+            process.join(5)
+
     def _forget_child(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -266,14 +298,22 @@ class ProcessExecutor:
         return self._process.pid if self._process is not None and self._process.is_alive() else None
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the model process. A running job is asked to stop and gets :data:`STOP_WAIT_S`;
+        then its process is ended, so this returns within a few seconds whatever it does."""
+        self._stopping.set()
         self._cancel.set()
-        with self._lock:
-            if self._conn is not None:
+        acquired = self._lock.acquire(timeout=STOP_WAIT_S + 2 * POLL_SECONDS + 1.0)
+        try:
+            if self._conn is not None and acquired:
                 with contextlib.suppress(OSError, BrokenPipeError):
                     self._conn.send(Stop())
-            if self._process is not None:
+            if self._process is not None and acquired:
                 self._process.join(timeout)
             self._forget_child()
+        finally:
+            if acquired:
+                self._stopping.clear()  # started again by a later job, if any
+                self._lock.release()
 
 
 def model_process_executor(services: Any, name: str) -> ProcessExecutor:

@@ -72,6 +72,7 @@ class _Worker(QThread):
     finished_job = Signal(str, object)  # entry id, tuple of asset ids
     failed_job = Signal(str, str)  # entry id, readable message
     cancelled_job = Signal(str, object)  # entry id, tuple of kept asset ids
+    forced_job = Signal(str)  # entry id: its model process was ended to stop it
     asset_saved_job = Signal(str, str)  # entry id, asset id: one result committed mid-job
 
     def __init__(self, executor: Executor, name: str) -> None:
@@ -128,6 +129,8 @@ class _Worker(QThread):
         self, entry_id: str, error: BaseException, prepared: PreparedJob | None = None
     ) -> None:
         if isinstance(error, JobCancelled):
+            if error.forced:
+                self.forced_job.emit(entry_id)
             self.cancelled_job.emit(entry_id, error.asset_ids)
         elif isinstance(error, Cancelled):
             self.cancelled_job.emit(entry_id, ())
@@ -187,6 +190,8 @@ class PanelJobRunner(QObject):
         finished(job_id, asset ids)
         failed(job_id, message)
         cancelled(job_id, kept asset ids)
+        stopped_by_force(job_id): just before ``cancelled``, when the job did not stop when
+            asked and its model process was ended to stop it.
     """
 
     queued = Signal(str)
@@ -199,6 +204,7 @@ class PanelJobRunner(QObject):
     finished = Signal(str, object)
     failed = Signal(str, str)
     cancelled = Signal(str, object)
+    stopped_by_force = Signal(str)
 
     def __init__(self, executor: Executor, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -216,6 +222,7 @@ class PanelJobRunner(QObject):
         self._worker.finished_job.connect(self._on_finished)
         self._worker.failed_job.connect(self._on_failed)
         self._worker.cancelled_job.connect(self._on_cancelled)
+        self._worker.forced_job.connect(self.stopped_by_force)
         self._worker.asset_saved_job.connect(self._on_asset_saved)
         self._worker.start()
 

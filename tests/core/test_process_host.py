@@ -45,9 +45,24 @@ class Plugin(ModelPlugin):
 """
 
 
+STUBBORN = """
+import time
+from studio.plugin_api import *
+
+class Plugin(ModelPlugin):
+    def load(self, options, ctx):
+        return None
+
+    def run(self, loaded, request, options, ctx):
+        yield Progress(fraction=0.1, message="working, and never looking at cancel")
+        time.sleep(3600)  # native code that never returns to Python to see a cancel
+"""
+
+
 @pytest.fixture
 def host(tmp_path):
     write_folder_plugin(tmp_path / "extra", "crasher", code=CRASHER)
+    write_folder_plugin(tmp_path / "extra", "stubborn", code=STUBBORN)
     write_folder_plugin(tmp_path / "extra", "counter", code=LOAD_COUNTER)
     dirs = (TEST_PLUGINS_DIR, tmp_path / "extra")
     local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs, engine_checks=True)
@@ -183,3 +198,71 @@ def test_a_model_that_crashes_the_process_twice_is_not_started_again(host):
     assert "instead" in str(third.value)  # the panel's next plugin that works is offered
     executor.execute(echo("other plugins still run"), CancelToken())
     assert sink.produced[-1].asset.data == b"other plugins still run"
+
+
+def start_stubborn(executor):
+    """A job of a plugin that ignores cancel, running on a thread; returns (thread, cancel,
+    outcome: a list that gets the exception it ended with)."""
+    import threading
+
+    running = threading.Event()
+    cancel = CancelToken()
+    ended: list[BaseException] = []
+    job = Job(plugin_id="stubborn", panel=Panel.WRITING, request=TextRequest(prompt="x"))
+
+    def run() -> None:
+        try:
+            executor.execute(
+                job,
+                cancel,
+                lambda event: getattr(event, "message", "").startswith("working") and running.set(),
+            )
+        except BaseException as exc:
+            ended.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert running.wait(30)
+    return thread, cancel, ended
+
+
+def test_a_plugin_that_ignores_cancel_is_stopped_by_force(host, monkeypatch):
+    import time
+
+    from studio.core import process_host
+
+    monkeypatch.setattr(process_host, "FORCE_CANCEL_AFTER_S", 1.0)
+    executor, sink = host
+    thread, cancel, ended = start_stubborn(executor)
+    first_child = executor.child_pid
+    start = time.monotonic()
+    cancel.cancel()
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - start < 1.0 + 1.5
+    (error,) = ended
+    assert isinstance(error, JobCancelled) and error.forced and error.asset_ids == ()
+    assert executor.child_pid is None  # ended; the device's slot and the lock are free again
+    executor.execute(echo("next"), CancelToken())  # a new model process runs the next job
+    assert executor.child_pid not in (None, first_child)
+    assert sink.produced[-1].asset.data == b"next"
+
+
+def test_shutdown_returns_while_a_plugin_ignores_cancel(host, monkeypatch):
+    import time
+
+    from studio.core import process_host
+
+    monkeypatch.setattr(process_host, "STOP_WAIT_S", 0.5)
+    executor, _ = host
+    thread, _, ended = start_stubborn(executor)
+    child = executor.child_pid
+    start = time.monotonic()
+    executor.shutdown()  # Quit
+    assert time.monotonic() - start < 0.5 + 3
+    thread.join(10)
+    assert not thread.is_alive() and isinstance(ended[0], JobCancelled)
+    assert executor.child_pid is None
+    import os
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # the model process is gone

@@ -84,6 +84,7 @@ class PanelWidget(QWidget):
         self.current_job: str | None = None
         self._stored_inputs: dict[str, str] = {}
         self._last_result: tuple[str, bytes] | None = None  # (asset id, data): no re-read
+        self._forced_stop: str | None = None  # the job whose model process was ended
         self._prepared = False
         self._verdicts_shown: tuple | None = None
 
@@ -159,6 +160,7 @@ class PanelWidget(QWidget):
         runner.waiting.connect(self._on_waiting)
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
+        runner.stopped_by_force.connect(self._on_stopped_by_force)
         runner.text.connect(self._on_text)
         runner.preview.connect(self._on_preview)
         runner.finished.connect(self._on_finished)
@@ -626,11 +628,23 @@ class PanelWidget(QWidget):
             if self.run_form is not None:
                 self.run_form.set_values(run)
 
+    @Slot(str)
+    def _on_stopped_by_force(self, job_id: str) -> None:
+        self._forced_stop = job_id
+
     @Slot(str, object)
     def _on_cancelled(self, job_id: str, asset_ids: tuple[str, ...]) -> None:
         self._job_ended(job_id)
         kept = f" ({len(asset_ids)} finished and kept)" if asset_ids else ""
-        self.progress.idle(f"Cancelled{kept}")
+        if self._forced_stop == job_id:
+            self._forced_stop = None
+            self.progress.idle(f"Cancelled: stopped by force{kept}")
+            self.error_banner.show_message(
+                "The model did not stop when asked, so its process was ended; the next run "
+                "starts it again (and loads the model again)."
+            )
+        else:
+            self.progress.idle(f"Cancelled{kept}")
 
     # opening assets ------------------------------------------------------------------------
 
