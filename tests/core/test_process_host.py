@@ -238,7 +238,7 @@ def test_a_plugin_that_ignores_cancel_is_stopped_by_force(host, monkeypatch):
     start = time.monotonic()
     cancel.cancel()
     thread.join(10)
-    assert not thread.is_alive() and time.monotonic() - start < 1.0 + 1.5
+    assert not thread.is_alive() and time.monotonic() - start < 1.0 + 3  # grace, a margin
     (error,) = ended
     assert isinstance(error, JobCancelled) and error.forced and error.asset_ids == ()
     assert executor.child_pid is None  # ended; the device's slot and the lock are free again

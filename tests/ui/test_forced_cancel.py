@@ -68,7 +68,7 @@ def test_cancel_stops_a_plugin_that_ignores_it_and_frees_the_cpu(qtbot, studio):
     start = time.monotonic()
     with qtbot.waitSignal(studio.runners[Panel.WRITING].cancelled, timeout=10_000):
         writing.cancel_button.click()
-    assert time.monotonic() - start < 1.0 + 2.0  # the grace period, and a little
+    assert time.monotonic() - start < 1.0 + 3  # the grace period, and a margin for slow CI
     assert writing.progress.label.text() == "Cancelled: stopped by force"
     assert "its process was ended" in writing.error_banner.label.text()
     assert not studio.runners[Panel.WRITING].busy
