@@ -49,7 +49,7 @@ from studio.core.media.importing import (
     existing_or_new,
     read_media_file,
 )
-from studio.core.project.assets import TEXT_KINDS, Asset
+from studio.core.project.assets import KIND_WORDS, TEXT_KINDS, Asset
 from studio.core.project.errors import AssetNotFoundError
 from studio.core.project.store import NewAsset, ProjectStore
 from studio.core.recipe import Recipe, RecipeInput, RecipeOrigin, thaw_json
@@ -84,13 +84,6 @@ ROLE_KINDS: dict[str, AssetKind] = {
 }
 """The kind each conventional role takes, for plugins that declare no input slots."""
 
-_KIND_WORDS = {
-    AssetKind.IMAGE: "an image",
-    AssetKind.AUDIO: "audio",
-    AssetKind.TEXT: "a text",
-    AssetKind.CAPTION: "a caption",
-    AssetKind.DOCUMENT: "a document",
-}
 _HEAD_BYTES = 64
 
 
@@ -455,8 +448,8 @@ class JobPipeline:
         fits = wanted is None or kind is wanted or (wanted in TEXT_KINDS and kind in TEXT_KINDS)
         if not fits:
             raise UserError(
-                f"{name} is {_KIND_WORDS[kind]}, but the '{role}' input of "
-                f"{self._name(draft.plugin_id)} takes {_KIND_WORDS[wanted]}."
+                f"{name} is {KIND_WORDS[kind]}, but the '{role}' input of "
+                f"{self._name(draft.plugin_id)} takes {KIND_WORDS[wanted]}."
             )
 
     def _check_file(

@@ -12,6 +12,14 @@ from studio.plugin_api.kinds import AssetKind
 
 TEXT_KINDS = frozenset({AssetKind.TEXT, AssetKind.CAPTION, AssetKind.DOCUMENT})
 """Kinds whose content is UTF-8 text (searched by content)."""
+KIND_WORDS = {
+    AssetKind.IMAGE: "an image",
+    AssetKind.AUDIO: "audio",
+    AssetKind.TEXT: "a text",
+    AssetKind.CAPTION: "a caption",
+    AssetKind.DOCUMENT: "a document",
+}
+"""Each kind as a sentence names it ("song.wav is audio", "takes an image")."""
 _MEDIA_PREFIX = {
     AssetKind.TEXT: "text/",
     AssetKind.CAPTION: "text/",

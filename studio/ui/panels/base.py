@@ -31,7 +31,7 @@ from studio.core.errors import UserError
 from studio.core.model_files import model_panel
 from studio.core.panel_defaults import panel_plugins
 from studio.core.pipeline import ROLE_KINDS, CommittedResult, Draft, PreparedJob
-from studio.core.project.assets import TEXT_KINDS, Asset
+from studio.core.project.assets import KIND_WORDS, TEXT_KINDS, Asset
 from studio.core.recipe import RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginUnavailable
 from studio.core.services import CoreServices
@@ -51,13 +51,6 @@ _DRAG_EVENTS = (
     QEvent.Type.DragLeave,
     QEvent.Type.Drop,
 )
-_KIND_WORDS = {
-    AssetKind.IMAGE: "an image",
-    AssetKind.AUDIO: "audio",
-    AssetKind.TEXT: "a text",
-    AssetKind.CAPTION: "a caption",
-    AssetKind.DOCUMENT: "a document",
-}
 
 
 class PanelWidget(QWidget):
@@ -260,7 +253,7 @@ class PanelWidget(QWidget):
             return False, f"The {name} panel cannot use a {kind.value}."
         found = self._input_for(kind)
         if found is None:
-            return False, f"The {name} panel cannot use {_KIND_WORDS[kind]} here."
+            return False, f"The {name} panel cannot use {KIND_WORDS[kind]} here."
         return True, f"Drop to use it as the {found[1].title.lower()}"
 
     def take_assets(self, dragged: DraggedAssets) -> bool:
