@@ -117,10 +117,6 @@ class ProcessExecutor:
 
     # the Executor protocol ------------------------------------------------------------------
 
-    @property
-    def sink(self) -> AssetSink | None:
-        return self.local.sink
-
     def check(self, job: Job) -> Job:
         return self.local.check(job)
 
@@ -207,7 +203,7 @@ class ProcessExecutor:
                 cancelled_at = cancelled_at if cancelled_at is not None else now
                 wait = STOP_WAIT_S if self._stopping.is_set() else FORCE_CANCEL_AFTER_S
                 if now - cancelled_at >= wait:
-                    self._force_stop(job)
+                    self._force_stop(job, wait)
                     raise JobCancelled(tuple(committed), forced=True)
             try:
                 if not conn.poll(POLL_SECONDS):
@@ -271,14 +267,14 @@ class ProcessExecutor:
         finally:
             self._lock.release()
 
-    def _force_stop(self, job: Job) -> None:
+    def _force_stop(self, job: Job, waited: float) -> None:
         """End the model process of a job that did not stop when asked; the next job starts a
         new one (its models load again)."""
         name = self.local.registry.get(job.plugin_id).name
         log.warning(
-            "%s did not stop within %.0f s of its cancel: ending the model process %s",
+            "%s did not stop within %.1f s of its cancel: ending the model process %s",
             name,
-            FORCE_CANCEL_AFTER_S,
+            waited,
             self.name,
         )
         process = self._process

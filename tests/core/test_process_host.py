@@ -11,7 +11,7 @@ from studio.core.jobs import Job, JobCancelled, JobFailed, Started, readable_err
 from studio.core.process_host import ChildConfig, ModelProcessCrashed, ProcessExecutor
 from studio.plugin_api import CancelToken, ImageRequest, Panel, Partial, Progress, TextRequest
 from studio.plugin_api.testing import TEST_PLUGINS_DIR
-from tests.plugins.plugin_factory import write_folder_plugin
+from tests.plugins.plugin_factory import STUBBORN_CODE, write_folder_plugin
 from tests.support import make_executor
 
 CRASHER = """
@@ -45,24 +45,10 @@ class Plugin(ModelPlugin):
 """
 
 
-STUBBORN = """
-import time
-from studio.plugin_api import *
-
-class Plugin(ModelPlugin):
-    def load(self, options, ctx):
-        return None
-
-    def run(self, loaded, request, options, ctx):
-        yield Progress(fraction=0.1, message="working, and never looking at cancel")
-        time.sleep(3600)  # native code that never returns to Python to see a cancel
-"""
-
-
 @pytest.fixture
 def host(tmp_path):
     write_folder_plugin(tmp_path / "extra", "crasher", code=CRASHER)
-    write_folder_plugin(tmp_path / "extra", "stubborn", code=STUBBORN)
+    write_folder_plugin(tmp_path / "extra", "stubborn", code=STUBBORN_CODE)
     write_folder_plugin(tmp_path / "extra", "counter", code=LOAD_COUNTER)
     dirs = (TEST_PLUGINS_DIR, tmp_path / "extra")
     local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs, engine_checks=True)

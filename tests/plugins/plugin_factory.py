@@ -18,6 +18,21 @@ class Plugin(ModelPlugin):
 """
 
 
+# A plugin that ignores cancel: its run blocks in native code after its first event.
+STUBBORN_CODE = """
+import time
+from studio.plugin_api import *
+
+class Plugin(ModelPlugin):
+    def load(self, options, ctx):
+        return None
+
+    def run(self, loaded, request, options, ctx):
+        yield Progress(fraction=0.1, message="working, and never looking at cancel")
+        time.sleep(3600)  # native code that never returns to Python to see a cancel
+"""
+
+
 def manifest_text(plugin_id: str, module: str, **overrides: object) -> str:
     fields: dict[str, object] = {
         "id": plugin_id,

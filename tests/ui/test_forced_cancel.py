@@ -14,25 +14,12 @@ from studio.core import process_host
 from studio.core.services import build_core_services
 from studio.plugin_api import Panel
 from studio.plugin_api.testing import TEST_PLUGINS_DIR
-from tests.plugins.plugin_factory import write_folder_plugin
-
-STUBBORN = """
-import time
-from studio.plugin_api import *
-
-class Plugin(ModelPlugin):
-    def load(self, options, ctx):
-        return None
-
-    def run(self, loaded, request, options, ctx):
-        yield Progress(fraction=0.1, message="working, and never looking at cancel")
-        time.sleep(3600)  # native code that never returns to Python to see a cancel
-"""
+from tests.plugins.plugin_factory import STUBBORN_CODE, write_folder_plugin
 
 
 @pytest.fixture
 def studio(qtbot, tmp_path, monkeypatch, test_plugins):
-    write_folder_plugin(tmp_path / "plugins", "stubborn", code=STUBBORN)
+    write_folder_plugin(tmp_path / "plugins", "stubborn", code=STUBBORN_CODE)
     monkeypatch.setenv("STUDIO_PLUGIN_PATH", os.pathsep.join(
         [str(TEST_PLUGINS_DIR), str(tmp_path / "plugins")]))  # fmt: skip
     monkeypatch.setattr(process_host, "FORCE_CANCEL_AFTER_S", 1.0)
