@@ -88,6 +88,8 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     else:
         reopened = reopen_last_project(session, qsettings)
     executors = panel_executors(services, list(Panel))
+    if services.scheduler.lease is not None:
+        services.scheduler.lease.start()  # the window's CPU time is Studio's, not another's
     runners = {panel: PanelJobRunner(executors[panel], panel.value) for panel in Panel}
     apply_theme(services.settings.theme)
     window = MainWindow(services, session, runners, qsettings)

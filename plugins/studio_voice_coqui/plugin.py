@@ -125,6 +125,7 @@ class CoquiVoice(ModelPlugin):
 
         if not isinstance(request, SpeechRequest):
             raise ValueError("A Coqui voice speaks text: it needs a speech request.")
+        torch.set_num_threads(max(1, ctx.threads))  # what the CPU lease gives this run
         speaker = self._speaker(loaded, options["speaker"].strip(), request)
         language = self._language(loaded, options["language"].strip())
         reference, consent = self._reference(loaded, request, options)

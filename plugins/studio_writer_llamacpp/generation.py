@@ -86,6 +86,19 @@ class LoadedLlama:
         size = int(lib.llama_model_size(self.llama.model))
         return size + int(lib.llama_state_get_size(self.llama.ctx))
 
+    def use_threads(self, threads: int) -> None:
+        """Compute with ``threads`` threads from now on: each run gets what the CPU lease
+        gives it then, not what the load had."""
+        if self.llama is None:
+            return
+        threads = max(1, threads)
+        if (self.llama.n_threads, self.llama.n_threads_batch) == (threads, threads):
+            return
+        from llama_cpp import llama_cpp as lib
+
+        lib.llama_set_n_threads(self.llama.ctx, threads, threads)
+        self.llama.n_threads = self.llama.n_threads_batch = threads
+
     def close(self) -> None:
         if self.llama is not None:
             self.llama.close()
@@ -339,6 +352,7 @@ def run_request(
     if loaded.llama is None:
         raise RuntimeError("The model was unloaded; load it again.")
     request = check_request(request)
+    loaded.use_threads(ctx.threads)
     prompt = build_prompt(loaded, request)
     limit = int(loaded.llama.n_ctx())
     if len(prompt.input_ids) >= limit:

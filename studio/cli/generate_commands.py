@@ -115,7 +115,7 @@ class _ProgressPrinter:
                 self.streamed = True
             return
         if isinstance(event, Waiting):
-            line = f"waiting for the device (position {event.position})"
+            line = event.words
         elif isinstance(event, Started):
             line = f"running on {event.device} ({event.threads} threads)"
         elif isinstance(event, Progress):

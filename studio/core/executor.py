@@ -47,40 +47,62 @@ class Executor(Protocol):
         """The model process running the jobs, if any."""
         ...
 
+    @property
+    def child_pids(self) -> list[int]:
+        """Every model process running its jobs."""
+        ...
+
     def shutdown(self) -> None:
         """Stop: unload the models, end the model process."""
         ...
 
 
 class PanelExecutor:
-    """A panel's executor: its model process, or this process, as the preference says when
-    each job starts (``isolated()``). The model process starts on first use and ends when the
-    preference turns it off (its memory goes back) or at shutdown."""
+    """A panel's executor: its model processes, or this process, as the preference says when
+    each job starts (``isolated()``). Built-in plugins share the panel's model process; each
+    third-party plugin (``third_party(plugin_id)``) gets one of its own, so its libraries and
+    its crashes never reach the built-ins. A model process starts on first use and ends when
+    the preference turns it off (its memory goes back) or at shutdown."""
 
     def __init__(
         self,
         local: JobExecutor,
         isolated: Callable[[], bool],
-        start_process: Callable[[], Executor],
+        start_process: Callable[[str], Executor],
+        *,
+        name: str = "models",
+        third_party: Callable[[str], bool] = lambda plugin_id: False,
     ) -> None:
         self.local = local
+        self.name = name
         self._isolated = isolated
         self._start_process = start_process
-        self._process: Executor | None = None
+        self._third_party = third_party
+        self._processes: dict[str, Executor] = {}
         self._lock = threading.Lock()  # the panel's worker thread and the GUI thread ask
 
-    def current(self) -> Executor:
-        """The executor the next job runs on."""
-        ending = None
+    def process_name(self, plugin_id: str) -> str:
+        """The model process a plugin's jobs run in: the panel's, or the plugin's own."""
+        try:
+            own = self._third_party(plugin_id)
+        except Exception:  # unknown plugin: the job's check says so
+            own = False
+        return f"{self.name}-{plugin_id}" if own else self.name
+
+    def current(self, plugin_id: str = "") -> Executor:
+        """The executor the next job of ``plugin_id`` runs on."""
+        ending: list[Executor] = []
         with self._lock:
             if self._isolated():
-                if self._process is None:
-                    self._process = self._start_process()
-                return self._process
-            ending, self._process = self._process, None
-        if ending is not None:
-            log.info("models run in this process now: the model process ends")
-            ending.shutdown()
+                name = self.process_name(plugin_id) if plugin_id else self.name
+                if name not in self._processes:
+                    self._processes[name] = self._start_process(name)
+                return self._processes[name]
+            ending, self._processes = list(self._processes.values()), {}
+        if ending:
+            log.info("models run in this process now: the model processes end")
+        for process in ending:
+            process.shutdown()
         return self.local
 
     def check(self, job: Job) -> Job:
@@ -93,19 +115,31 @@ class PanelExecutor:
         on_event: Callable[[JobEvent], None] = lambda event: None,
         sink: AssetSink | None = None,
     ) -> JobOutcome:
-        return self.current().execute(job, cancel, on_event, sink)
+        return self.current(job.plugin_id).execute(job, cancel, on_event, sink)
 
     def prepare_plugin(
         self, plugin_id: str, load_options: Mapping[str, Any] | None = None, device: str = "auto"
     ) -> None:
-        self.current().prepare_plugin(plugin_id, load_options, device)
+        self.current(plugin_id).prepare_plugin(plugin_id, load_options, device)
 
     @property
     def child_pid(self) -> int | None:
-        return self._process.child_pid if self._process is not None else None
+        """The panel's own model process (the built-ins'), or else any of its processes."""
+        with self._lock:
+            main = self._processes.get(self.name)
+            pids = [main.child_pid] if main is not None else []
+            pids += [p.child_pid for p in self._processes.values() if p is not main]
+        return next((pid for pid in pids if pid is not None), None)
+
+    @property
+    def child_pids(self) -> list[int]:
+        """Every running model process of the panel."""
+        with self._lock:
+            processes = list(self._processes.values())
+        return [pid for pid in (p.child_pid for p in processes) if pid is not None]
 
     def shutdown(self) -> None:
         with self._lock:
-            process, self._process = self._process, None
-        if process is not None:
+            processes, self._processes = list(self._processes.values()), {}
+        for process in processes:
             process.shutdown()

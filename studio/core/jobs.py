@@ -25,6 +25,7 @@ from studio.core.device import Devices, resolve_device
 from studio.core.engine_checks import EngineChecks, EngineUnusable
 from studio.core.errors import UserError
 from studio.core.model_cache import CacheKey, ModelCache
+from studio.core.model_files import weights_size
 from studio.core.model_resolver import ModelResolver
 from studio.core.registry import PluginRegistry, PluginUnavailable
 from studio.core.safety.consent import ConsentKind, ConsentStore
@@ -86,9 +87,16 @@ class Job:
 
 @dataclass(frozen=True)
 class Waiting:
-    """The job waits for its device; ``position`` 1 means it is next."""
+    """The job waits for its device; ``position`` 1 means it is next, 0 that it waits for CPU
+    cores another Studio process (a command-line run, a second window) holds."""
 
     position: int
+
+    @property
+    def words(self) -> str:
+        if self.position <= 0:
+            return "Waiting for a free CPU core (another Studio job is using them)"
+        return f"Waiting for the device (next in line: {self.position})"
 
 
 @dataclass(frozen=True)
@@ -295,6 +303,10 @@ class JobExecutor:
         """None: jobs run in this process."""
         return None
 
+    @property
+    def child_pids(self) -> list[int]:
+        return []
+
     def preload(
         self, plugin_id: str, load_options: Mapping[str, Any], device: str, cancel: CancelToken
     ) -> bool:
@@ -321,7 +333,8 @@ class JobExecutor:
                     engine_variants=variants,
                 )
                 key = CacheKey.make(plugin_id, options, resolved_device)
-                with self.cache.use(key, plugin, lambda: plugin.load(options, ctx)):
+                load = lambda: plugin.load(options, ctx)  # noqa: E731
+                with self.cache.use(key, plugin, load, weights_size(model.path)):
                     pass
         except Cancelled:
             log.info("warm-up load of %s skipped or cancelled", plugin_id)
@@ -386,7 +399,7 @@ class JobExecutor:
             committed: list[str] = []
             ended_with_result = False
             try:
-                with self.cache.use(key, plugin, load) as loaded:
+                with self.cache.use(key, plugin, load, weights_size(model.path)) as loaded:
                     ctx = RunContext(
                         model=model,
                         device=device,

@@ -1,8 +1,11 @@
-"""The shared model cache: loaded models kept for reuse within a memory budget.
+"""The model cache of one process: loaded models kept for reuse within a memory budget.
 
-Keyed by (plugin, load options, device). When a newly loaded model pushes the total over the
-budget, the least recently used models that no job is using are unloaded. A model's size is
-what its plugin reports, or else how much the process grew while loading it.
+Keyed by (plugin, load options, device). A model's size is what its plugin reports, or else how
+much the process grew while loading it. Alone, the cache keeps its own budget: when a newly
+loaded model pushes the total over it, the least recently used models that no job is using are
+unloaded. With :class:`CacheReports` (the window's :class:`~studio.core.model_budget.ModelBudget`,
+directly or from a model process over its pipe), the one budget of all processes decides instead:
+the cache asks before each load and unloads what it is told to.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from studio.plugin_api import ModelPlugin
 
@@ -34,6 +38,35 @@ class CacheKey:
     def make(cls, plugin_id: str, load_options: Mapping[str, Any], device: str) -> CacheKey:
         return cls(plugin_id, json.dumps(dict(load_options), sort_keys=True), device)
 
+    @property
+    def text(self) -> str:
+        """The key as one string (how the budget and the model processes name a model)."""
+        return f"{self.plugin_id} {self.device} {self.load_options}"
+
+    @property
+    def label(self) -> str:
+        """A short name for people: the plugin and its model's file or id."""
+        model = str(json.loads(self.load_options).get("model") or "")
+        return f"{self.plugin_id} ({Path(model).name})" if model else self.plugin_id
+
+
+class CacheReports(Protocol):
+    """Where a cache reports its models, and asks before loading one (the one budget)."""
+
+    def before_load(self, key: str, label: str, estimate: int) -> list[str]:
+        """About to load ``key``: the keys of this cache to unload first."""
+        ...
+
+    def loaded(self, key: str, label: str, size: int) -> list[str]:
+        """``key`` is loaded: the keys of this cache to unload now."""
+        ...
+
+    def load_failed(self, key: str) -> None: ...
+
+    def used(self, key: str) -> None: ...
+
+    def unloaded(self, key: str) -> None: ...
+
 
 @dataclass
 class _Entry:
@@ -43,6 +76,17 @@ class _Entry:
     users: int = 0
     ready: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+
+
+def _give_memory_back() -> None:
+    """Return freed heap pages to the system (glibc keeps them otherwise, and the process
+    would still look as big as before the unload)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def process_memory_bytes(pid: int | None = None) -> int:
@@ -57,19 +101,23 @@ def process_memory_bytes(pid: int | None = None) -> int:
 class ModelCache:
     """Thread-safe cache of loaded models with a memory budget and LRU unloading."""
 
-    def __init__(self, budget_bytes: int) -> None:
+    def __init__(self, budget_bytes: int, reports: CacheReports | None = None) -> None:
         self.budget_bytes = budget_bytes
+        self.reports = reports
         self._lock = threading.Lock()
         self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
 
     @contextmanager
-    def use(self, key: CacheKey, plugin: ModelPlugin, load: Callable[[], Any]) -> Iterator[Any]:
-        """Yield the loaded model for ``key``, loading it with ``load()`` if needed.
+    def use(
+        self, key: CacheKey, plugin: ModelPlugin, load: Callable[[], Any], estimate: int = 0
+    ) -> Iterator[Any]:
+        """Yield the loaded model for ``key``, loading it with ``load()`` if needed
+        (``estimate``: about how many bytes it will take, for the budget).
 
         The model is pinned while the ``with`` block runs, so it is never unloaded under a job.
         Two jobs asking for the same key at once share one load.
         """
-        entry = self._acquire(key, plugin, load)
+        entry = self._acquire(key, plugin, load, estimate)
         try:
             yield entry.loaded
         finally:
@@ -77,7 +125,9 @@ class ModelCache:
                 entry.users -= 1
             self._evict_over_budget()
 
-    def _acquire(self, key: CacheKey, plugin: ModelPlugin, load: Callable[[], Any]) -> _Entry:
+    def _acquire(
+        self, key: CacheKey, plugin: ModelPlugin, load: Callable[[], Any], estimate: int
+    ) -> _Entry:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
@@ -94,7 +144,11 @@ class ModelCache:
                 with self._lock:
                     entry.users -= 1
                 raise entry.error
+            if self.reports is not None:
+                self.reports.used(key.text)
             return entry
+        if self.reports is not None:
+            self._unload_keys(self.reports.before_load(key.text, key.label, estimate))
         before = process_memory_bytes()
         try:
             entry.loaded = load()
@@ -104,15 +158,39 @@ class ModelCache:
                 self._entries.pop(key, None)
                 entry.users -= 1
             entry.ready.set()
+            if self.reports is not None:
+                self.reports.load_failed(key.text)
             raise
         grown = max(0, process_memory_bytes() - before)
         entry.size = max(int(plugin.memory_bytes(entry.loaded) or 0), grown)
         log.info("loaded %s (%.1f MB)", key.plugin_id, entry.size / 1e6)
         entry.ready.set()
+        if self.reports is not None:
+            self._unload_keys(self.reports.loaded(key.text, key.label, entry.size))
         self._evict_over_budget()
         return entry
 
+    def _unload_keys(self, keys: list[str]) -> None:
+        for text in keys:
+            self.unload(text)
+
+    def unload(self, key_text: str) -> bool:
+        """Unload the model named ``key_text`` (:attr:`CacheKey.text`) if no job is using it:
+        True if it is not loaded now."""
+        with self._lock:
+            found = [(k, e) for k, e in self._entries.items() if k.text == key_text]
+            if not found:
+                return True
+            key, entry = found[0]
+            if entry.users or not entry.ready.is_set():
+                return False
+            del self._entries[key]
+        self._unload(key, entry)
+        return True
+
     def _evict_over_budget(self) -> None:
+        if self.reports is not None:
+            return  # the one budget decides, and asks
         victims: list[tuple[CacheKey, _Entry]] = []
         with self._lock:
             total = sum(e.size for e in self._entries.values())
@@ -136,6 +214,9 @@ class ModelCache:
         torch = sys.modules.get("torch")  # only if a plugin already imported it
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
+        _give_memory_back()
+        if self.reports is not None:
+            self.reports.unloaded(key.text)
 
     def unload_all(self) -> None:
         """Unload every model no job is using (on exit, or when the user asks)."""

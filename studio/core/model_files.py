@@ -49,3 +49,23 @@ def model_panel(path: Path) -> Panel | None:
     if "audio" in config and ("model" in config or "model_args" in config):
         return Panel.VOICE  # Coqui configs: {"model": "vits", "audio": {...}, ...}
     return None
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".param")
+
+
+def weights_size(path: Path | None) -> int:
+    """Bytes of a model's weight files on disk (a file, or the weight files under a folder): the
+    memory budget's guess of what loading it takes, before it is loaded the first time."""
+    if path is None:
+        return 0
+    try:
+        if path.is_file():
+            return path.stat().st_size
+        return sum(
+            p.stat().st_size
+            for p in path.rglob("*")
+            if p.suffix.lower() in WEIGHT_SUFFIXES and p.is_file()
+        )
+    except OSError:
+        return 0

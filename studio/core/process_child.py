@@ -1,21 +1,28 @@
 """The model process: builds its own executor and runs the jobs its parent sends.
 
 The messages, both ways, are the frozen dataclasses of :mod:`studio.core.process_messages`:
-the parent sends :class:`PreparePlugin` (import a plugin's libraries, and warm a model up),
-:class:`RunJob`, :class:`AssetStored` or :class:`AssetRefused` in answer to each result, and
-:class:`Stop`; the child answers a job with :class:`EventMessage` and :class:`AssetReady`, then
-one of :class:`JobDone`, :class:`JobCancelledMessage`, :class:`JobRefused`, :class:`JobError`.
+the parent sends :class:`PreparePlugin` (import a plugin's libraries, and warm a model up;
+answered by :class:`Prepared`), :class:`RunJob`, :class:`AssetStored` or :class:`AssetRefused`
+in answer to each result, :class:`UnloadModel` and :class:`Stop`; the child answers a job with
+:class:`EventMessage` and :class:`AssetReady`, then one of :class:`JobDone`,
+:class:`JobCancelledMessage`, :class:`JobRefused`, :class:`JobError`. Before each load it asks the
+window's budget for room (:class:`RoomFor`), and it reports each model it loads, uses and
+unloads.
 The jobs it gets are checked already (:meth:`JobExecutor.check`, in the parent): they run as
 they are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
+from studio.core.cpu_lease import CpuLease, lease_folder
 from studio.core.device import detect_devices
 from studio.core.errors import UserError
 from studio.core.hashing import HashCache
@@ -26,15 +33,25 @@ from studio.core.offline import enforce_offline
 from studio.core.paths import Paths
 from studio.core.process_messages import (
     AssetReady,
+    AssetRefused,
     AssetStored,
     EventMessage,
     JobCancelledMessage,
     JobDone,
     JobError,
     JobRefused,
+    ModelKept,
+    ModelLoaded,
+    ModelLoadFailed,
+    ModelUnloaded,
+    ModelUsed,
+    Prepared,
     PreparePlugin,
+    RoomFor,
+    RoomMade,
     RunJob,
     Stop,
+    UnloadModel,
 )
 from studio.core.registry import PluginRegistry
 from studio.core.safety.consent import ConsentStore
@@ -49,7 +66,64 @@ class _SinkRefused(Exception):
     pass
 
 
-def build_child_executor(config: Any) -> JobExecutor:
+class ParentLink:
+    """The child's end of the pipe. Only the child's main thread uses it. A question (an asset
+    to commit, room for a model) waits for its answer; anything else the parent sends meanwhile
+    (an unload asked for while a warm-up loads) is kept for the main loop."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._kept: deque[Any] = deque()
+
+    def send(self, message: Any) -> None:
+        self.conn.send(message)
+
+    def ask(self, message: Any, *answers: type) -> Any:
+        self.conn.send(message)
+        while True:
+            reply = self.conn.recv()
+            if isinstance(reply, answers):
+                return reply
+            self._kept.append(reply)
+
+    def next(self) -> Any:
+        return self._kept.popleft() if self._kept else self.conn.recv()
+
+
+class BudgetReports:
+    """The model cache's reports (:class:`~studio.core.model_cache.CacheReports`), sent to the
+    window, which owns the one budget of all its processes."""
+
+    def __init__(self, link: ParentLink) -> None:
+        self.link = link
+
+    def before_load(self, key: str, label: str, estimate: int) -> list[str]:
+        return list(self._ask(RoomFor(key, label, estimate)))
+
+    def loaded(self, key: str, label: str, size: int) -> list[str]:
+        return list(self._ask(ModelLoaded(key, label, size)))
+
+    def _ask(self, message: Any) -> tuple[str, ...]:
+        try:
+            return self.link.ask(message, RoomMade).unload
+        except (EOFError, OSError):
+            return ()
+
+    def load_failed(self, key: str) -> None:
+        self._send(ModelLoadFailed(key))
+
+    def used(self, key: str) -> None:
+        self._send(ModelUsed(key))
+
+    def unloaded(self, key: str) -> None:
+        self._send(ModelUnloaded(key))
+
+    def _send(self, message: Any) -> None:
+        with contextlib.suppress(OSError):
+            self.link.send(message)
+
+
+def build_child_executor(config: Any, reports: BudgetReports | None = None) -> JobExecutor:
     paths = Paths(data_dir=config.data_dir)
     paths = Paths(
         data_dir=config.data_dir,
@@ -58,8 +132,9 @@ def build_child_executor(config: Any) -> JobExecutor:
     return new_job_executor(
         paths,
         PluginRegistry(plugin_dirs=config.plugin_dirs),
-        ModelCache(config.budget_bytes),
-        DeviceScheduler(),
+        # The window's budget decides (asked before each load); alone, no limit of its own.
+        ModelCache(sys.maxsize, reports),
+        DeviceScheduler(lease=CpuLease(lease_folder(paths.data_dir))),
         detect_devices(),
         ConsentStore.in_data_dir(paths),
         HashCache.in_data_dir(paths),
@@ -73,39 +148,37 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     paths = Paths(data_dir=config.data_dir)
     configure_logging(paths)
     enable_crash_stacks(paths)
-    executor = build_child_executor(config)
+    link = ParentLink(conn)
+    executor = build_child_executor(config, BudgetReports(link))
+    if executor.scheduler.lease is not None:
+        executor.scheduler.lease.start()
 
     def send_event(event: JobEvent) -> None:
-        conn.send(EventMessage(event))
+        link.send(EventMessage(event))
 
     def sink(produced: ProducedAsset) -> str:
-        conn.send(AssetReady(produced))
-        answer = conn.recv()
+        answer = link.ask(AssetReady(produced), AssetStored, AssetRefused)
         if not isinstance(answer, AssetStored):
             raise _SinkRefused(answer.message)
         return answer.asset_id
 
     while True:
         try:
-            message = conn.recv()
+            message = link.next()
         except (EOFError, OSError):
             return  # the parent went away
         if isinstance(message, Stop):
             executor.cache.unload_all()
             return
+        if isinstance(message, UnloadModel):
+            gone = executor.cache.unload(message.key)
+            if not gone:
+                link.send(ModelKept(message.key))
+            # else the cache has reported ModelUnloaded
+            continue
         if isinstance(message, PreparePlugin):
-            try:
-                executor.plugin_instance(message.plugin_id).prepare()
-            except Exception:
-                log.warning("preparing %s failed", message.plugin_id, exc_info=True)
-                continue
-            if message.load_options is not None:
-                executor.preload(
-                    message.plugin_id,
-                    message.load_options,
-                    message.device,
-                    CancelToken(cancel_event),
-                )
+            _prepare(executor, message, cancel_event)
+            link.send(Prepared())
             continue
         if not isinstance(message, RunJob):
             continue
@@ -114,13 +187,25 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
         try:
             executor.execute(job, token, send_event, sink)
         except JobCancelled:
-            conn.send(JobCancelledMessage())
+            link.send(JobCancelledMessage())
         except UserError as exc:
-            conn.send(JobRefused(str(exc)))
+            link.send(JobRefused(str(exc)))
         except _SinkRefused as exc:
-            conn.send(JobError(str(exc)))
+            link.send(JobError(str(exc)))
         except Exception as exc:
             log.exception("job %s (%s) failed in the model process", job.job_id, job.plugin_id)
-            conn.send(JobError(readable_error(exc)))
+            link.send(JobError(readable_error(exc)))
         else:
-            conn.send(JobDone())
+            link.send(JobDone())
+
+
+def _prepare(executor: JobExecutor, message: PreparePlugin, cancel_event: Any) -> None:
+    try:
+        executor.plugin_instance(message.plugin_id).prepare()
+    except Exception:
+        log.warning("preparing %s failed", message.plugin_id, exc_info=True)
+        return
+    if message.load_options is not None:
+        executor.preload(
+            message.plugin_id, message.load_options, message.device, CancelToken(cancel_event)
+        )

@@ -7,9 +7,12 @@ same in smaller pieces. A :class:`ProcessExecutor` is an executor
 the job in a child process of its own: checked jobs go in, events come out, as the frozen
 messages of :mod:`studio.core.process_messages`
 (DESIGN.md: a transport change, not an API change). The parent keeps what must be shared:
-checking the job, the device scheduler, and the asset sink that commits to the project, so every
-write still goes through the project's single writer. A crash of a native library ends only the
-child; the next job starts a new one. Unloading is certain: the child exits.
+checking the job, the device scheduler, the asset sink that commits to the project (so every
+write still goes through the project's single writer), and the one memory budget
+(:class:`~studio.core.model_budget.ModelBudget`) the child asks before each load and tells of
+each model it loads and unloads. A reader thread takes everything the child says: job messages
+go to the job's thread, budget messages are answered at once (also during a warm-up, when no
+job runs). A crash of a native library ends only the child; the next job starts a new one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +41,7 @@ from studio.core.jobs import (
     JobOutcome,
     Waiting,
 )
+from studio.core.model_budget import ModelBudget
 from studio.core.process_messages import (
     AssetReady,
     AssetRefused,
@@ -46,9 +51,18 @@ from studio.core.process_messages import (
     JobDone,
     JobError,
     JobRefused,
+    ModelKept,
+    ModelLoaded,
+    ModelLoadFailed,
+    ModelUnloaded,
+    ModelUsed,
+    Prepared,
     PreparePlugin,
+    RoomFor,
+    RoomMade,
     RunJob,
     Stop,
+    UnloadModel,
 )
 from studio.plugin_api import CancelToken
 
@@ -59,6 +73,9 @@ POLL_SECONDS = 0.05
 FORCE_CANCEL_AFTER_S = 5.0
 """How long a cancelled job may take to stop by itself before its model process is ended (a
 plugin that never looks at its cancel token would otherwise hold the device, and Quit, forever)."""
+
+UNLOAD_WAIT_S = 30.0
+"""How long the budget waits for an idle model process to unload a model it asked for."""
 
 STOP_WAIT_S = 2.0
 """How long :meth:`ProcessExecutor.shutdown` waits for a running job to stop when asked, before
@@ -71,7 +88,6 @@ class ChildConfig:
 
     data_dir: Path
     plugin_dirs: tuple[Path, ...]
-    budget_bytes: int
     environ: dict[str, str]
 
 
@@ -100,17 +116,33 @@ def exit_description(code: int | None) -> str:
     return f"exit code {code}"
 
 
+class _Ended:
+    """Put in the inbox by the reader thread when the child's end of the pipe closed."""
+
+
 class ProcessExecutor:
     """Runs jobs like :class:`JobExecutor`, but inside one child process (started on first use)."""
 
-    def __init__(self, local: JobExecutor, config: ChildConfig, name: str) -> None:
+    def __init__(
+        self,
+        local: JobExecutor,
+        config: ChildConfig,
+        name: str,
+        budget: ModelBudget | None = None,
+    ) -> None:
         self.local = local
         self.config = config
         self.name = name
+        self.budget = budget
         self._context = multiprocessing.get_context("spawn")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one job (or unload) at a time
+        self._send_lock = threading.Lock()  # the job's thread and the reader both answer
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._owner = name  # the child's name in the budget (with its pid once started)
+        self._warming = threading.Event()  # the child is busy with a PreparePlugin
+        self._unload_answers: dict[str, tuple[threading.Event, list[bool]]] = {}
         self._cancel = self._context.Event()
         self._crashes: dict[tuple[str, str], int] = {}
         self._stopping = threading.Event()  # shutdown: a running job gets STOP_WAIT_S, no more
@@ -138,12 +170,15 @@ class ProcessExecutor:
             raise ModelProcessCrashed(self._crashed_twice(job))
         device = resolve_device(job.device, self.local.devices)
         scheduler = self.local.scheduler
-        with self._lock, scheduler.slot(device, cancel, lambda pos: on_event(Waiting(pos))):
-            conn = self._ensure_child()
+        # The window's turn for the device; the model process takes the CPU lease itself.
+        waiting = lambda pos: on_event(Waiting(pos))  # noqa: E731
+        with self._lock, scheduler.slot(device, cancel, waiting, lease=False):
+            self._ensure_child()
+            inbox = self._inbox
             self._cancel.clear()
-            conn.send(RunJob(job))
+            self._send(RunJob(job))
             try:
-                return self._follow(job, conn, cancel, on_event, sink)
+                return self._follow(job, inbox, cancel, on_event, sink)
             except ModelProcessCrashed:
                 self._crashes[crash_key] = self._crashes.get(crash_key, 0) + 1
                 if self._crashes[crash_key] >= CRASHES_BEFORE_REFUSING:
@@ -183,13 +218,109 @@ class ProcessExecutor:
         process.start()
         child_end.close()
         self._process, self._conn = process, parent_end
+        self._inbox = queue.Queue()
+        self._owner = f"{self.name} (pid {process.pid})"
+        if self.budget is not None:
+            self.budget.add_owner(self._owner, self.unload_model)
+        threading.Thread(
+            target=self._read,
+            args=(parent_end, self._inbox, self._owner),
+            name=f"studio-models-{self.name}-reader",
+            daemon=True,
+        ).start()
         log.info("started model process %s (pid %s)", process.name, process.pid)
         return parent_end
+
+    def _send(self, message: Any) -> None:
+        if self._conn is None:
+            raise BrokenPipeError("the model process is not running")
+        with self._send_lock:
+            self._conn.send(message)
+
+    def _read(
+        self, conn: multiprocessing.connection.Connection, inbox: queue.Queue[Any], owner: str
+    ) -> None:
+        """The reader thread of one child: job messages to ``inbox``, budget messages
+        answered here, until the child's end closes."""
+        try:
+            while True:
+                try:
+                    message = conn.recv()
+                except (EOFError, OSError):
+                    break
+                if isinstance(
+                    message,
+                    RoomFor | ModelLoaded | ModelLoadFailed | ModelUsed | ModelUnloaded | ModelKept,
+                ):
+                    self._on_budget_message(conn, owner, message)
+                elif isinstance(message, Prepared):
+                    self._warming.clear()
+                else:
+                    inbox.put(message)
+        finally:
+            self._warming.clear()
+            inbox.put(_Ended())
+            for event, _ in list(self._unload_answers.values()):
+                event.set()
+            if self.budget is not None:
+                self.budget.forget_owner(owner)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def _on_budget_message(
+        self, conn: multiprocessing.connection.Connection, owner: str, message: Any
+    ) -> None:
+        budget = self.budget
+        if isinstance(message, RoomFor | ModelLoaded):
+            unload: list[str] = []
+            if budget is not None and isinstance(message, RoomFor):
+                unload = budget.before_load(owner, message.key, message.label, message.estimate)
+            elif budget is not None and isinstance(message, ModelLoaded):
+                unload = budget.loaded(owner, message.key, message.label, message.size)
+            with self._send_lock, contextlib.suppress(OSError):
+                conn.send(RoomMade(tuple(unload)))
+            return
+        if budget is not None:
+            if isinstance(message, ModelLoadFailed):
+                budget.load_failed(owner, message.key)
+            elif isinstance(message, ModelUsed):
+                budget.used(owner, message.key)
+            elif isinstance(message, ModelUnloaded):
+                budget.unloaded(owner, message.key)
+        if isinstance(message, ModelUnloaded | ModelKept):
+            answer = self._unload_answers.get(message.key)
+            if answer is not None:
+                answer[1].append(isinstance(message, ModelUnloaded))
+                answer[0].set()
+
+    def unload_model(self, key: str) -> bool:
+        """Ask the model process to unload ``key`` (for the budget): True once it has. False
+        at once when a job or a warm-up runs there (the budget asks another)."""
+        if self._warming.is_set() or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._warming.is_set():
+                return False
+            if self._conn is None or self._process is None or not self._process.is_alive():
+                return True  # the process is gone, and its models with it
+            event, gone = threading.Event(), []
+            self._unload_answers[key] = (event, gone)
+            try:
+                self._send(UnloadModel(key))
+                if not event.wait(UNLOAD_WAIT_S):
+                    return False
+            except OSError:
+                return True
+            finally:
+                self._unload_answers.pop(key, None)
+            return not gone or gone[0]
+        finally:
+            self._lock.release()
 
     def _follow(
         self,
         job: Job,
-        conn: multiprocessing.connection.Connection,
+        inbox: queue.Queue[Any],
         cancel: CancelToken,
         on_event: Callable[[JobEvent], None],
         sink: AssetSink,
@@ -206,12 +337,10 @@ class ProcessExecutor:
                     self._force_stop(job, wait)
                     raise JobCancelled(tuple(committed), forced=True)
             try:
-                if not conn.poll(POLL_SECONDS):
-                    if self._process is not None and not self._process.is_alive():
-                        raise EOFError
-                    continue
-                message = conn.recv()
-            except (EOFError, OSError):
+                message = inbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if isinstance(message, _Ended):
                 code = None
                 if self._process is not None:
                     self._process.join(2)  # reap it, so its exit code is known
@@ -222,21 +351,21 @@ class ProcessExecutor:
                 raise ModelProcessCrashed(
                     f"The model process stopped unexpectedly while running {name} "
                     f"({exit_description(code)}); the next job starts a new one."
-                ) from None
+                )
             if isinstance(message, EventMessage):
                 on_event(message.event)
             elif isinstance(message, AssetReady):
                 try:
                     asset_id = sink(message.produced)
                 except UserError as exc:  # an input refused by its complete check
-                    conn.send(AssetRefused(str(exc)))
+                    self._answer(AssetRefused(str(exc)))
                     continue
                 except Exception as exc:
                     log.exception("committing an asset failed")
-                    conn.send(AssetRefused(f"The asset could not be saved: {exc}"))
+                    self._answer(AssetRefused(f"The asset could not be saved: {exc}"))
                     continue
                 committed.append(asset_id)
-                conn.send(AssetStored(asset_id))
+                self._answer(AssetStored(asset_id))
             elif isinstance(message, JobDone):
                 return JobOutcome(job_id=job.job_id, asset_ids=tuple(committed))
             elif isinstance(message, JobCancelledMessage):
@@ -245,6 +374,10 @@ class ProcessExecutor:
                 raise UserError(message.message)
             elif isinstance(message, JobError):
                 raise JobFailed(message.message)
+
+    def _answer(self, message: Any) -> None:
+        with contextlib.suppress(OSError):  # a dead child is noticed by the reader
+            self._send(message)
 
     def prepare_plugin(
         self,
@@ -261,8 +394,11 @@ class ProcessExecutor:
         options = None if load_options is None else dict(load_options)
         try:
             self._cancel.clear()
-            self._ensure_child().send(PreparePlugin(plugin_id, options, device))
-        except (OSError, BrokenPipeError):
+            self._ensure_child()
+            self._warming.set()  # until the child says Prepared
+            self._send(PreparePlugin(plugin_id, options, device))
+        except OSError:
+            self._warming.clear()
             self._forget_child()
         finally:
             self._lock.release()
@@ -283,8 +419,8 @@ class ProcessExecutor:
             process.join(5)
 
     def _forget_child(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        """End the child (its reader thread sees the pipe close, tells the budget its models
+        are gone, and closes the parent's end)."""
         if self._process is not None and self._process.is_alive():
             self._process.kill()
         self._process = self._conn = None
@@ -292,6 +428,11 @@ class ProcessExecutor:
     @property
     def child_pid(self) -> int | None:
         return self._process.pid if self._process is not None and self._process.is_alive() else None
+
+    @property
+    def child_pids(self) -> list[int]:
+        pid = self.child_pid
+        return [] if pid is None else [pid]
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the model process. A running job is asked to stop and gets :data:`STOP_WAIT_S`;
@@ -301,8 +442,8 @@ class ProcessExecutor:
         acquired = self._lock.acquire(timeout=STOP_WAIT_S + 2 * POLL_SECONDS + 1.0)
         try:
             if self._conn is not None and acquired:
-                with contextlib.suppress(OSError, BrokenPipeError):
-                    self._conn.send(Stop())
+                with contextlib.suppress(OSError):
+                    self._send(Stop())
             if self._process is not None and acquired:
                 self._process.join(timeout)
             self._forget_child()
@@ -320,7 +461,6 @@ def model_process_executor(services: Any, name: str) -> ProcessExecutor:
     config = ChildConfig(
         data_dir=services.paths.data_dir,
         plugin_dirs=services.paths.plugin_dirs,
-        budget_bytes=services.settings.memory_budget_bytes,
         environ=dict(os.environ),
     )
-    return ProcessExecutor(services.executor, config, name)
+    return ProcessExecutor(services.executor, config, name, services.budget)

@@ -49,7 +49,23 @@ class Stop:
     """Unload everything and end."""
 
 
-ToChild = RunJob | PreparePlugin | AssetStored | AssetRefused | Stop
+@dataclass(frozen=True)
+class UnloadModel:
+    """Unload this model (the window's budget needs the room); answered by
+    :class:`ModelUnloaded`, or :class:`ModelKept` when a job is using it."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class RoomMade:
+    """The answer to :class:`RoomFor` and :class:`ModelLoaded`: the budget made room
+    elsewhere; unload these models of this process first."""
+
+    unload: tuple[str, ...] = ()
+
+
+ToChild = RunJob | PreparePlugin | AssetStored | AssetRefused | Stop | UnloadModel | RoomMade
 
 # The child to the parent ---------------------------------------------------------------------
 
@@ -93,4 +109,58 @@ class JobError:
     message: str
 
 
-ToParent = EventMessage | AssetReady | JobDone | JobCancelledMessage | JobRefused | JobError
+@dataclass(frozen=True)
+class Prepared:
+    """The answer to :class:`PreparePlugin`: done (the warm-up load too, if one was asked)."""
+
+
+@dataclass(frozen=True)
+class RoomFor:
+    """About to load a model of about ``estimate`` bytes: the child waits for
+    :class:`RoomMade`."""
+
+    key: str
+    label: str
+    estimate: int
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    """A model is loaded and takes ``size`` bytes; the child waits for :class:`RoomMade`."""
+
+    key: str
+    label: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ModelLoadFailed:
+    key: str
+
+
+@dataclass(frozen=True)
+class ModelUsed:
+    """A job used this loaded model (it is the most recently used now)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class ModelUnloaded:
+    key: str
+
+
+@dataclass(frozen=True)
+class ModelKept:
+    """The answer to :class:`UnloadModel` when a job is using the model."""
+
+    key: str
+
+
+JobMessage = EventMessage | AssetReady | JobDone | JobCancelledMessage | JobRefused | JobError
+"""What the child says about the job it runs."""
+
+BudgetMessage = RoomFor | ModelLoaded | ModelLoadFailed | ModelUsed | ModelUnloaded | ModelKept
+"""What the child says about its models (for the window's one budget)."""
+
+ToParent = JobMessage | BudgetMessage | Prepared

@@ -3,7 +3,9 @@
 Each panel has its own worker thread, so panels stay responsive, but two CPU-bound runs at once
 oversubscribe the cores and both crawl (DESIGN.md: 15.8 → 1.2-2.4 tokens/s on 2 cores). By
 default each device runs one job at a time; the others wait in first-come, first-served order
-and can be cancelled while they wait.
+and can be cancelled while they wait. On the CPU a run also holds the cross-process lease
+(:mod:`studio.core.cpu_lease`), which decides its threads with every other Studio process and
+program on the machine in view.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
+from studio.core.cpu_lease import CpuLease
 from studio.plugin_api import Cancelled, CancelToken
 
 WAIT_POLL_SECONDS = 0.05
@@ -22,9 +25,15 @@ WAIT_POLL_SECONDS = 0.05
 class DeviceScheduler:
     """Hands out run slots per device (``cpu``, ``cuda:0``, ``mps``), first come first served."""
 
-    def __init__(self, slots: Mapping[str, int] | None = None, cpu_threads: int | None = None):
+    def __init__(
+        self,
+        slots: Mapping[str, int] | None = None,
+        cpu_threads: int | None = None,
+        lease: CpuLease | None = None,
+    ):
         self._slots = dict(slots or {})
         self.cpu_threads = max(1, cpu_threads or os.cpu_count() or 1)
+        self.lease = lease
         self._condition = threading.Condition()
         self._waiting: dict[str, deque[object]] = {}
         self._running: dict[str, int] = {}
@@ -52,11 +61,15 @@ class DeviceScheduler:
         device: str,
         cancel: CancelToken | None = None,
         on_wait: Callable[[int], None] | None = None,
+        *,
+        lease: bool = True,
     ) -> Iterator[int]:
         """Wait for a run slot on ``device``; yields the thread budget for the run.
 
-        ``on_wait(position)`` is called once if the run has to wait (position 1 = next).
-        Raises :class:`Cancelled` if ``cancel`` is set while waiting.
+        ``on_wait(position)`` is called once if the run has to wait (position 1 = next), and
+        with position 0 if it then waits for cores another Studio process holds. ``lease``:
+        also hold the cross-process CPU lease (False where a model process runs the job and
+        takes the lease itself). Raises :class:`Cancelled` if ``cancel`` is set while waiting.
         """
         ticket = object()
         with self._condition:
@@ -84,7 +97,12 @@ class DeviceScheduler:
             self._running[device] = self._running.get(device, 0) + 1
             self._condition.notify_all()
         try:
-            yield self.threads_for(device)
+            if device == "cpu" and lease and self.lease is not None:
+                told_lease = (lambda: on_wait(0)) if on_wait is not None else None
+                with self.lease.hold(cancel, told_lease) as threads:
+                    yield min(threads, self.threads_for(device))
+            else:
+                yield self.threads_for(device)
         finally:
             with self._condition:
                 self._running[device] -= 1

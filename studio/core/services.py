@@ -9,21 +9,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from studio.core.cpu_lease import CpuLease, lease_folder
 from studio.core.device import Devices, detect_devices
 from studio.core.engine_checks import EngineChecks, VerdictStore
 from studio.core.executor import PanelExecutor
 from studio.core.hashing import HashCache
 from studio.core.jobs import JobExecutor
+from studio.core.model_budget import ModelBudget, OwnerReports
 from studio.core.model_cache import ModelCache
 from studio.core.model_library import ModelLibrary
 from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
 from studio.core.pipeline import JobPipeline
-from studio.core.registry import PluginRegistry
+from studio.core.registry import PluginRegistry, PluginSource
 from studio.core.safety.consent import ConsentStore
 from studio.core.safety.converter import converted_dir
 from studio.core.scheduler import DeviceScheduler
 from studio.core.settings import Settings, SettingsFile
+
+WINDOW_OWNER = "this process"
+"""The budget's name for models loaded in the front end's own process."""
 
 
 @dataclass
@@ -36,6 +41,9 @@ class CoreServices:
     consents: ConsentStore
     devices: Devices
     cache: ModelCache
+    budget: ModelBudget
+    """The one memory budget of this front end's processes (the window's own cache and every
+    model process report to it)."""
     scheduler: DeviceScheduler
     executor: JobExecutor
     model_library: ModelLibrary
@@ -51,14 +59,20 @@ class CoreServices:
         return JobPipeline(self.registry, self.executor.check)
 
     def panel_executor(self, name: str) -> PanelExecutor:
-        """The executor of one panel (or one command): its own model process while the
-        preference says so (read at each job), else this process."""
+        """The executor of one panel (or one command): its model process while the preference
+        says so (read at each job), and one more for each third-party plugin; else this
+        process."""
         from studio.core.process_host import model_process_executor
+
+        def third_party(plugin_id: str) -> bool:
+            return self.registry.get(plugin_id).source is not PluginSource.BUILTIN
 
         return PanelExecutor(
             self.executor,
             lambda: self.settings.isolate_models,
-            lambda: model_process_executor(self, name),
+            lambda process_name: model_process_executor(self, process_name),
+            name=name,
+            third_party=third_party,
         )
 
 
@@ -99,8 +113,10 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
     registry = PluginRegistry(plugin_dirs=paths.plugin_dirs)
     hashes = HashCache.in_data_dir(paths)
     devices = detect_devices()
-    cache = ModelCache(settings.memory_budget_bytes)
-    scheduler = DeviceScheduler()
+    budget = ModelBudget(settings.memory_budget_bytes)
+    cache = ModelCache(settings.memory_budget_bytes, OwnerReports(budget, WINDOW_OWNER))
+    budget.add_owner(WINDOW_OWNER, cache.unload)
+    scheduler = DeviceScheduler(lease=CpuLease(lease_folder(paths.data_dir)))
     consents = ConsentStore.in_data_dir(paths)
     executor = new_job_executor(paths, registry, cache, scheduler, devices, consents, hashes)
     return CoreServices(
@@ -112,6 +128,7 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
         consents=consents,
         devices=devices,
         cache=cache,
+        budget=budget,
         scheduler=scheduler,
         executor=executor,
         model_library=ModelLibrary(paths.data_dir / "models" / "library.json"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
@@ -555,7 +556,17 @@ class MainWindow(QMainWindow):
         )
         if dialog.exec():
             self.services.settings = dialog.result_settings
-            self.services.cache.budget_bytes = dialog.result_settings.memory_budget_bytes
+            budget = dialog.result_settings.memory_budget_bytes
+            self.services.cache.budget_bytes = budget
+            # One budget for every process, applied now (models over it unload at once), off
+            # the GUI thread: a model process may take a moment to answer.
+            threading.Thread(
+                target=setattr,
+                args=(self.services.budget, "budget_bytes", budget),
+                name="apply-memory-budget",
+                daemon=True,
+            ).start()
+            self._update_memory()
             apply_theme(dialog.result_settings.theme)
             self._update_device()
 
@@ -588,15 +599,25 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_memory(self) -> None:
+        """The real memory of the window and of every model process, and what the loaded
+        models take of the one budget (the tooltip lists them, most recently used first)."""
         used = process_memory_bytes()
-        children = {r.executor.child_pid for r in self.runners.values()}
-        model_processes = sum(process_memory_bytes(pid) for pid in children if pid)
-        text = f"Memory: {used / 2**30:.1f} GB"
-        if model_processes:
-            text += f" + models {model_processes / 2**30:.1f} GB"
-        elif self.services.cache.total_bytes:
-            text += f" (models {self.services.cache.total_bytes / 2**30:.1f} GB)"
+        children = {pid for r in self.runners.values() for pid in r.executor.child_pids}
+        model_processes = sum(process_memory_bytes(pid) for pid in children)
+        budget = self.services.budget
+        held = budget.held()
+        text = f"Memory: {(used + model_processes) / 2**30:.1f} GB"
+        if held:
+            models, limit = budget.total_bytes / 2**30, budget.budget_bytes / 2**30
+            text += f" · models {models:.1f} of {limit:.1f} GB"
         self.memory_label.setText(text)
+        lines = [
+            f"This window: {used / 2**30:.2f} GB",
+            f"Model processes ({len(children)}): {model_processes / 2**30:.2f} GB",
+            f"Memory for models (Preferences): {budget.budget_bytes / 2**30:.1f} GB",
+        ]
+        lines += [f"  {h.label}: {h.size / 2**30:.2f} GB in {h.owner}" for h in held]
+        self.memory_label.setToolTip("\n".join(lines))
 
     # closing -----------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.durations import format_duration
+from studio.core.jobs import Waiting
 
 
 class ErrorBanner(QFrame):
@@ -164,7 +165,7 @@ class JobProgress(QWidget):
 
     def waiting(self, position: int) -> None:
         self.bar.set_fraction(None)
-        self.label.setText(f"Waiting for the device (next in line: {position})")
+        self.label.setText(Waiting(position).words)
 
     def update_progress(self, fraction: float | None, message: str, eta: float | None) -> None:
         self.bar.set_fraction(fraction)

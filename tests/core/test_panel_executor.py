@@ -8,7 +8,7 @@ import os
 from studio.core.executor import Executor, PanelExecutor
 from studio.core.jobs import Job
 from studio.core.process_host import ChildConfig, ProcessExecutor
-from studio.plugin_api import CancelToken, Panel, TextRequest
+from studio.plugin_api import CancelToken, ImageRequest, Panel, TextRequest
 from studio.plugin_api.testing import TEST_PLUGINS_DIR
 from tests.support import make_executor
 
@@ -24,17 +24,16 @@ def test_the_preference_applies_to_the_next_job(tmp_path):
     config = ChildConfig(
         data_dir=tmp_path / "data",
         plugin_dirs=(TEST_PLUGINS_DIR,),
-        budget_bytes=2**30,
         environ=dict(os.environ),
     )
     started: list[ProcessExecutor] = []
 
-    def start_process() -> ProcessExecutor:
-        started.append(ProcessExecutor(local, config, "writing"))
+    def start_process(name: str) -> ProcessExecutor:
+        started.append(ProcessExecutor(local, config, name))
         return started[-1]
 
     isolate = [True]
-    executor = PanelExecutor(local, lambda: isolate[0], start_process)
+    executor = PanelExecutor(local, lambda: isolate[0], start_process, name="writing")
     typed: Executor = executor  # one protocol for both (checked by the type checker)
     assert typed is executor
     try:
@@ -55,3 +54,37 @@ def test_the_preference_applies_to_the_next_job(tmp_path):
     finally:
         executor.shutdown()
     assert executor.child_pid is None
+
+
+def test_a_third_party_plugin_runs_in_a_model_process_of_its_own(tmp_path):
+    """Built-in plugins share the panel's process; a third-party plugin's crash or libraries
+    never reach it."""
+    local, _ = make_executor(tmp_path / "data")
+    config = ChildConfig(
+        data_dir=tmp_path / "data", plugin_dirs=(TEST_PLUGINS_DIR,), environ=dict(os.environ)
+    )
+    names: list[str] = []
+
+    def start_process(name: str) -> ProcessExecutor:
+        names.append(name)
+        return ProcessExecutor(local, config, name)
+
+    executor = PanelExecutor(
+        local,
+        lambda: True,
+        start_process,
+        name="writing",
+        third_party=lambda plugin_id: plugin_id == "studio-test.echo",
+    )
+    try:
+        executor.execute(executor.check(echo("one")), CancelToken())
+        gradient = Job(
+            plugin_id="studio-test.gradient", panel=Panel.IMAGE, request=ImageRequest(prompt="x")
+        )
+        executor.execute(executor.check(gradient), CancelToken())
+        assert names == ["writing-studio-test.echo", "writing"]
+        assert len(set(executor.child_pids)) == 2
+        assert executor.process_name("studio-test.gradient") == "writing"
+    finally:
+        executor.shutdown()
+    assert executor.child_pids == []

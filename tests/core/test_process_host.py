@@ -52,9 +52,7 @@ def host(tmp_path):
     write_folder_plugin(tmp_path / "extra", "counter", code=LOAD_COUNTER)
     dirs = (TEST_PLUGINS_DIR, tmp_path / "extra")
     local, sink = make_executor(tmp_path / "data", plugin_dirs=dirs, engine_checks=True)
-    config = ChildConfig(
-        data_dir=tmp_path / "data", plugin_dirs=dirs, budget_bytes=2**30, environ=dict(os.environ)
-    )
+    config = ChildConfig(data_dir=tmp_path / "data", plugin_dirs=dirs, environ=dict(os.environ))
     executor = ProcessExecutor(local, config, "test")
     yield executor, sink
     executor.shutdown()
