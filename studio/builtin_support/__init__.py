@@ -14,6 +14,8 @@ do (import-linter contracts in ``pyproject.toml``, ``tests/test_layers.py``).
 - :mod:`studio.builtin_support.model_folders`: Hugging Face model folders (``config.json``,
   single or sharded weights, safetensors before pickle) as the transformers-based built-ins
   read them.
+- :mod:`studio.builtin_support.cpu_features`: whether the CPU does bfloat16 fast (AMX or
+  AVX-512 BF16, from ``/proc/cpuinfo``), for the torch plugins' ``auto`` number format.
 
 Like :mod:`studio.plugin_api`, nothing here imports Qt, ``studio.core`` or a model library at
 import time: only the standard library and :mod:`studio.plugin_api`.
