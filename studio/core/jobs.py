@@ -264,7 +264,8 @@ class JobExecutor:
 
     def check(self, job: Job) -> Job:
         """``job`` checked: the plugin is usable for the panel, the request fits it, the
-        options are valid (returned complete, with the seed chosen), the device exists.
+        options are valid (returned complete, with the seed chosen and the load options' 'auto'
+        values made concrete by the plugin's ``resolve_auto_options``), the device exists.
         Raises :class:`UserError` with a clear sentence otherwise."""
         if job.checked:
             return job
@@ -285,9 +286,15 @@ class JobExecutor:
             run_options = plugin_class.run_options.validate(job.run_options)
         except OptionError as exc:
             raise UserError(str(exc)) from exc
-        resolve_device(job.device, self.devices)
+        device = resolve_device(job.device, self.devices)
         if run_options.get("seed") == -1 and "seed" in plugin_class.run_options:
             run_options["seed"] = random.randrange(2**32)
+        try:  # an 'auto' that depends on the machine, made concrete so the recipe is exact
+            load_options = plugin_class.load_options.validate(
+                plugin_class.resolve_auto_options(load_options, device)
+            )
+        except OptionError as exc:
+            raise UserError(str(exc)) from exc
         return dataclasses.replace(
             job, load_options=load_options, run_options=run_options, checked=True
         )

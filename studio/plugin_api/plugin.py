@@ -72,9 +72,9 @@ class ModelPlugin(ABC):
         engine_checks: the native engines it runs, each with a known-answer check
             (:meth:`check_engine`; see :mod:`studio.plugin_api.engine_checks`).
 
-    Optional hooks: :meth:`prepare`, :meth:`known_model_path`, :meth:`check_engine`,
-    :meth:`unload`, :meth:`memory_bytes`, :meth:`example_request`, and for image plugins
-    :meth:`options_from_settings` (settings read from another tool's image).
+    Optional hooks: :meth:`prepare`, :meth:`resolve_auto_options`, :meth:`known_model_path`,
+    :meth:`check_engine`, :meth:`unload`, :meth:`memory_bytes`, :meth:`example_request`, and
+    for image plugins :meth:`options_from_settings` (settings read from another tool's image).
     """
 
     load_options: ClassVar[OptionSet] = OptionSet()
@@ -111,6 +111,22 @@ class ModelPlugin(ABC):
         Studio calls it in the panel's model process when the plugin is picked, so the first
         Run does not wait for ``import torch``. The window's own process never calls it.
         """
+
+    @classmethod
+    def resolve_auto_options(cls, load_options: Mapping[str, Any], device: str) -> dict[str, Any]:
+        """The load options with every machine-dependent ``auto`` value made concrete.
+
+        Studio calls it once when it checks a job, with the validated ``load_options`` and the
+        concrete device the job runs on (``"cpu"``, ``"cuda:0"``, ``"mps"``), and records what
+        it returns in the recipe: a re-run then loads exactly the same way, on any machine.
+        Return a new mapping (the values must still be valid choices of
+        :attr:`load_options`); e.g. ``{**load_options, "dtype": "float32"}`` where ``auto``
+        means float32 on this device.
+
+        A class method called in the window's process for every job: it must be cheap and
+        import nothing heavy (no torch). Default: the options unchanged.
+        """
+        return dict(load_options)
 
     @classmethod
     def options_from_settings(cls, settings: GenerationSettings) -> SettingsMapping:
