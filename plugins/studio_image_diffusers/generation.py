@@ -263,11 +263,12 @@ def generate_image(
         torch.set_num_threads(max(1, ctx.threads))  # the device slot's budget, in this thread too
         hooks = [block.register_forward_pre_hook(check) for block in cancel_points(pipe)]
         try:
-            output = pipe(
-                **arguments,
-                callback_on_step_end=on_step_end,
-                callback_on_step_end_tensor_inputs=["latents"],
-            )
+            with loaded.precision():  # bfloat16 autocast is per thread: entered here
+                output = pipe(
+                    **arguments,
+                    callback_on_step_end=on_step_end,
+                    callback_on_step_end_tensor_inputs=["latents"],
+                )
             events.put(("image", output.images[0]))
         except BaseException as exc:  # handed to the reading thread, raised there
             events.put(("error", exc))
