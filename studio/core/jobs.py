@@ -323,8 +323,13 @@ class JobExecutor:
         try:
             record = self.registry.get(plugin_id)
             plugin = self._plugin(plugin_id)
-            options = type(plugin).load_options.validate(load_options)
             resolved_device = resolve_device(device, self.devices)
+            # Resolved as a job's are (check), so the warm-up loads the model the job will use.
+            options = type(plugin).load_options.validate(
+                type(plugin).resolve_auto_options(
+                    type(plugin).load_options.validate(load_options), resolved_device
+                )
+            )
             assert record.manifest is not None
             with self.scheduler.slot(resolved_device, cancel, lambda position: None) as threads:
                 model, variants = self._resolve(

@@ -94,11 +94,6 @@ def test_the_default_hook_changes_nothing(tmp_path):
     assert checked.load_options == plugin_class.load_options.validate({})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobExecutor.preload does not call resolve_auto_options yet: a warm-up load keyed "
-    "with 'auto' is not the job's (resolved) load, so the model loads twice",
-)
 def test_a_warm_up_load_is_the_one_the_job_uses(executor):
     executor, _ = executor
     assert executor.preload("precise", {}, "cpu", CancelToken())
