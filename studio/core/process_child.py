@@ -57,7 +57,7 @@ from studio.core.registry import PluginRegistry
 from studio.core.safety.consent import ConsentStore
 from studio.core.scheduler import DeviceScheduler
 from studio.core.services import new_job_executor
-from studio.plugin_api import CancelToken
+from studio.plugin_api import Cancelled, CancelToken
 
 log = logging.getLogger("studio.models")
 
@@ -186,7 +186,7 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
         token = CancelToken(cancel_event)
         try:
             executor.execute(job, token, send_event, sink)
-        except JobCancelled:
+        except (JobCancelled, Cancelled):  # also cancelled while waiting for CPU cores
             link.send(JobCancelledMessage())
         except UserError as exc:
             link.send(JobRefused(str(exc)))
