@@ -522,3 +522,108 @@ def jobs_in_progress(out: Path | None = None) -> list[Path]:
     for path in paths:
         print("saved", path)
     return paths
+
+
+LEASE_HOLDER = """
+import sys, time
+from pathlib import Path
+from studio.core.cpu_lease import CpuLease
+lease = CpuLease(Path(sys.argv[1]))
+lease.probe.other_busy_cores = lambda: 0.0  # a quiet machine: it takes every core
+with lease.hold() as threads:
+    print("holding", threads, flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def memory_and_cpu(out: Path | None = None) -> list[Path]:
+    """The one memory budget and the CPU lease as a user sees them, with the shipped defaults:
+    the status bar and its tooltip after jobs in three panels under a budget of 0.6 GB (the
+    least recently used model was unloaded from its process), and the Writing panel waiting for
+    a CPU core that another Studio process (a command-line run, simulated) holds.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['memory_and_cpu']()"
+    """
+    import json
+    import subprocess
+
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)
+    (data_dir / "settings.json").write_text(json.dumps({"memory_budget_gb": 0.6}))
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.move(0, 0)
+    window.show()
+    paths: list[Path] = []
+
+    def until(condition, seconds: float) -> None:
+        for _ in range(int(seconds * 20)):
+            if condition():
+                return
+            wait(50)
+
+    def run_in(panel_kind: Panel, setup) -> None:
+        panel = window.panels[panel_kind]
+        window.tabs.setCurrentIndex(list(window.panels).index(panel_kind))
+        until(lambda: panel.current_plugin_id() is not None, 20)
+        setup(panel)
+        ended: list[str] = []
+        panel.runner.finished.connect(lambda job_id, ids: ended.append(job_id))
+        panel.runner.failed.connect(lambda job_id, message: ended.append(message))
+        panel.run()
+        until(lambda: bool(ended), 180)
+
+    image = write_sample_png(data_dir / "sign.png", 320, 200)
+
+    def writing_setup(panel) -> None:
+        panel.document.setPlainText("The lighthouse keeper climbed the stairs at dusk.")
+        panel.run_form.editors["max_new_tokens"].put(16)
+
+    run_in(Panel.WRITING, writing_setup)
+    run_in(Panel.VOICE, lambda p: p.text.setPlainText("The lamp is lit."))
+    run_in(Panel.CAPTIONING, lambda p: p.image_input.set_path(image))
+    wait(2500)  # the status bar updates every 2 s
+    window._update_memory()
+    label = window.memory_label
+    QToolTip.showText(label.mapToGlobal(QPoint(0, -10)), label.toolTip(), label)
+    wait(600)
+    path = out / "window-memory-budget.png"
+    QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
+    paths.append(path)
+    QToolTip.hideText()
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LEASE_HOLDER, str(data_dir / "cpu-lease"), "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    holder.stdout.readline()
+    writing = window.panels[Panel.WRITING]
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.WRITING))
+    writing.run()
+    until(lambda: "free CPU core" in writing.progress.label.text(), 30)
+    wait(500)
+    path = out / "window-waiting-for-cpu.png"
+    if not window.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    paths.append(path)
+    holder.kill()
+    studio.shutdown()
+    app.quit()
+    for path in paths:
+        print("saved", path)
+    return paths

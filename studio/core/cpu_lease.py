@@ -68,6 +68,10 @@ def _process_ticks(pid: int) -> int:
         return 0
 
 
+class CoresBusy(Cancelled):
+    """No core is free, and the job (a warm-up) does not wait for one."""
+
+
 class LoadProbe:
     """How many cores programs other than Studio keep busy (a background sample every
     :data:`SAMPLE_SECONDS`, over the last :data:`WINDOW_SECONDS`)."""
@@ -226,10 +230,13 @@ class CpuLease:
         self,
         cancel: CancelToken | None = None,
         on_wait: Callable[[], None] | None = None,
+        *,
+        wait: bool = True,
     ) -> Iterator[int]:
         """Wait for at least one free core, take the threads this job should have now, and
         yield how many. ``on_wait()`` is called once if the job has to wait; a cancel while
-        waiting raises :class:`Cancelled`."""
+        waiting raises :class:`Cancelled`. ``wait=False`` (a warm-up, which never queues
+        before real work): raise :class:`CoresBusy` at once instead of waiting."""
         self._register()
         self.probe.start()
         held: list[int] = []
@@ -240,6 +247,8 @@ class CpuLease:
                 held = self._take_free(1)
                 if held:
                     break
+                if not wait:
+                    raise CoresBusy()
                 if waiting_fd is None:
                     waiting_file = self.folder / f"wait-{os.getpid()}-{threading.get_ident()}"
                     waiting_fd = os.open(waiting_file, os.O_CREAT | os.O_RDWR, 0o644)

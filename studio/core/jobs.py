@@ -331,7 +331,8 @@ class JobExecutor:
                 )
             )
             assert record.manifest is not None
-            with self.scheduler.slot(resolved_device, cancel, lambda position: None) as threads:
+            # A warm-up never waits for cores nor pushes another model out: it is skipped.
+            with self.scheduler.slot(resolved_device, cancel, wait=False) as threads:
                 model, variants = self._resolve(
                     plugin_id, plugin, options.get("model", ""), lambda event: None
                 )
@@ -346,7 +347,7 @@ class JobExecutor:
                 )
                 key = CacheKey.make(plugin_id, options, resolved_device)
                 load = lambda: plugin.load(options, ctx)  # noqa: E731
-                with self.cache.use(key, plugin, load, weights_size(model.path)):
+                with self.cache.use(key, plugin, load, weights_size(model.path), optional=True):
                     pass
         except Cancelled:
             log.info("warm-up load of %s skipped or cancelled", plugin_id)

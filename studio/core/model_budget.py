@@ -64,12 +64,19 @@ class ModelBudget:
 
     # what the caches report -------------------------------------------------------------------
 
-    def before_load(self, owner: str, key: str, label: str, estimate: int) -> list[str]:
+    def before_load(
+        self, owner: str, key: str, label: str, estimate: int, optional: bool = False
+    ) -> list[str] | None:
         """``owner`` is about to load ``key`` (about ``estimate`` bytes, or what it took last
         time): make room by unloading least recently used models elsewhere, and return the
-        owner's own models it should unload first. The model is pinned until :meth:`loaded`."""
+        owner's own models it should unload first. The model is pinned until :meth:`loaded`.
+        ``optional`` (a warm-up nobody waits for): None, and nothing unloaded, when it does not
+        fit beside what is loaded; a warm-up never pushes out a model someone used."""
         with self._lock:
             estimate = max(estimate, self._known_sizes.get(key, 0))
+            if optional and sum(h.size for h in self._held.values()) + estimate > self._budget:
+                log.info("warm-up of %s skipped: it does not fit in the budget now", label)
+                return None
             self._held[(owner, key)] = HeldModel(
                 owner, key, label, estimate, time.monotonic(), pinned=1
             )
@@ -209,8 +216,10 @@ class OwnerReports:
         self.budget = budget
         self.owner = owner
 
-    def before_load(self, key: str, label: str, estimate: int) -> list[str]:
-        return self.budget.before_load(self.owner, key, label, estimate)
+    def before_load(
+        self, key: str, label: str, estimate: int, optional: bool = False
+    ) -> list[str] | None:
+        return self.budget.before_load(self.owner, key, label, estimate, optional)
 
     def loaded(self, key: str, label: str, size: int) -> list[str]:
         return self.budget.loaded(self.owner, key, label, size)

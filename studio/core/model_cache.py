@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from studio.plugin_api import ModelPlugin
+from studio.plugin_api import Cancelled, ModelPlugin
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,18 @@ class CacheKey:
         return f"{self.plugin_id} ({Path(model).name})" if model else self.plugin_id
 
 
+class NoRoom(Cancelled):
+    """An optional load (a warm-up) that would have pushed another model out: not done."""
+
+
 class CacheReports(Protocol):
     """Where a cache reports its models, and asks before loading one (the one budget)."""
 
-    def before_load(self, key: str, label: str, estimate: int) -> list[str]:
-        """About to load ``key``: the keys of this cache to unload first."""
+    def before_load(
+        self, key: str, label: str, estimate: int, optional: bool = False
+    ) -> list[str] | None:
+        """About to load ``key``: the keys of this cache to unload first; None when an
+        ``optional`` load (a warm-up) does not fit and must not happen."""
         ...
 
     def loaded(self, key: str, label: str, size: int) -> list[str]:
@@ -109,15 +116,21 @@ class ModelCache:
 
     @contextmanager
     def use(
-        self, key: CacheKey, plugin: ModelPlugin, load: Callable[[], Any], estimate: int = 0
+        self,
+        key: CacheKey,
+        plugin: ModelPlugin,
+        load: Callable[[], Any],
+        estimate: int = 0,
+        optional: bool = False,
     ) -> Iterator[Any]:
         """Yield the loaded model for ``key``, loading it with ``load()`` if needed
-        (``estimate``: about how many bytes it will take, for the budget).
+        (``estimate``: about how many bytes it will take, for the budget). ``optional`` (a
+        warm-up): raise :class:`NoRoom` rather than unload another model to make room.
 
         The model is pinned while the ``with`` block runs, so it is never unloaded under a job.
         Two jobs asking for the same key at once share one load.
         """
-        entry = self._acquire(key, plugin, load, estimate)
+        entry = self._acquire(key, plugin, load, estimate, optional)
         try:
             yield entry.loaded
         finally:
@@ -126,7 +139,12 @@ class ModelCache:
             self._evict_over_budget()
 
     def _acquire(
-        self, key: CacheKey, plugin: ModelPlugin, load: Callable[[], Any], estimate: int
+        self,
+        key: CacheKey,
+        plugin: ModelPlugin,
+        load: Callable[[], Any],
+        estimate: int,
+        optional: bool,
     ) -> _Entry:
         with self._lock:
             entry = self._entries.get(key)
@@ -148,7 +166,15 @@ class ModelCache:
                 self.reports.used(key.text)
             return entry
         if self.reports is not None:
-            self._unload_keys(self.reports.before_load(key.text, key.label, estimate))
+            own = self.reports.before_load(key.text, key.label, estimate, optional)
+            if own is None:
+                with self._lock:
+                    self._entries.pop(key, None)
+                    entry.users -= 1
+                entry.error = NoRoom(f"{key.label} does not fit in the memory budget now")
+                entry.ready.set()
+                raise entry.error
+            self._unload_keys(own)
         before = process_memory_bytes()
         try:
             entry.loaded = load()

@@ -97,17 +97,20 @@ class BudgetReports:
     def __init__(self, link: ParentLink) -> None:
         self.link = link
 
-    def before_load(self, key: str, label: str, estimate: int) -> list[str]:
-        return list(self._ask(RoomFor(key, label, estimate)))
+    def before_load(
+        self, key: str, label: str, estimate: int, optional: bool = False
+    ) -> list[str] | None:
+        answer = self._ask(RoomFor(key, label, estimate, optional))
+        return None if answer.refused else list(answer.unload)
 
     def loaded(self, key: str, label: str, size: int) -> list[str]:
-        return list(self._ask(ModelLoaded(key, label, size)))
+        return list(self._ask(ModelLoaded(key, label, size)).unload)
 
-    def _ask(self, message: Any) -> tuple[str, ...]:
+    def _ask(self, message: Any) -> RoomMade:
         try:
-            return self.link.ask(message, RoomMade).unload
+            return self.link.ask(message, RoomMade)
         except (EOFError, OSError):
-            return ()
+            return RoomMade()
 
     def load_failed(self, key: str) -> None:
         self._send(ModelLoadFailed(key))

@@ -219,7 +219,7 @@ class ProcessExecutor:
         child_end.close()
         self._process, self._conn = process, parent_end
         self._inbox = queue.Queue()
-        self._owner = f"{self.name} (pid {process.pid})"
+        self._owner = f"model process '{self.name}' (pid {process.pid})"
         if self.budget is not None:
             self.budget.add_owner(self._owner, self.unload_model)
         threading.Thread(
@@ -272,13 +272,16 @@ class ProcessExecutor:
     ) -> None:
         budget = self.budget
         if isinstance(message, RoomFor | ModelLoaded):
-            unload: list[str] = []
+            unload: list[str] | None = []
             if budget is not None and isinstance(message, RoomFor):
-                unload = budget.before_load(owner, message.key, message.label, message.estimate)
+                unload = budget.before_load(
+                    owner, message.key, message.label, message.estimate, message.optional
+                )
             elif budget is not None and isinstance(message, ModelLoaded):
                 unload = budget.loaded(owner, message.key, message.label, message.size)
+            answer = RoomMade(refused=True) if unload is None else RoomMade(tuple(unload))
             with self._send_lock, contextlib.suppress(OSError):
-                conn.send(RoomMade(tuple(unload)))
+                conn.send(answer)
             return
         if budget is not None:
             if isinstance(message, ModelLoadFailed):

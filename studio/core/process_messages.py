@@ -63,6 +63,8 @@ class RoomMade:
     elsewhere; unload these models of this process first."""
 
     unload: tuple[str, ...] = ()
+    refused: bool = False
+    """An optional load (a warm-up) that does not fit: do not load it."""
 
 
 ToChild = RunJob | PreparePlugin | AssetStored | AssetRefused | Stop | UnloadModel | RoomMade
@@ -122,6 +124,8 @@ class RoomFor:
     key: str
     label: str
     estimate: int
+    optional: bool = False
+    """A warm-up: refused rather than push another model out."""
 
 
 @dataclass(frozen=True)

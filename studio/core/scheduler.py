@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from studio.core.cpu_lease import CpuLease
+from studio.core.cpu_lease import CoresBusy, CpuLease
 from studio.plugin_api import Cancelled, CancelToken
 
 WAIT_POLL_SECONDS = 0.05
@@ -63,13 +63,15 @@ class DeviceScheduler:
         on_wait: Callable[[int], None] | None = None,
         *,
         lease: bool = True,
+        wait: bool = True,
     ) -> Iterator[int]:
         """Wait for a run slot on ``device``; yields the thread budget for the run.
 
         ``on_wait(position)`` is called once if the run has to wait (position 1 = next), and
         with position 0 if it then waits for cores another Studio process holds. ``lease``:
         also hold the cross-process CPU lease (False where a model process runs the job and
-        takes the lease itself). Raises :class:`Cancelled` if ``cancel`` is set while waiting.
+        takes the lease itself). Raises :class:`Cancelled` if ``cancel`` is set while waiting;
+        with ``wait=False`` (a warm-up), :class:`CoresBusy` at once where it would wait.
         """
         ticket = object()
         with self._condition:
@@ -79,10 +81,10 @@ class DeviceScheduler:
             while not (
                 queue[0] is ticket and self._running.get(device, 0) < self.slots_for(device)
             ):
-                if cancel is not None and cancel.cancelled:
+                if not wait or (cancel is not None and cancel.cancelled):
                     queue.remove(ticket)
                     self._condition.notify_all()
-                    raise Cancelled()
+                    raise Cancelled() if wait else CoresBusy()
                 if on_wait is not None and not told:
                     told = True
                     position = list(queue).index(ticket) + 1
@@ -99,7 +101,7 @@ class DeviceScheduler:
         try:
             if device == "cpu" and lease and self.lease is not None:
                 told_lease = (lambda: on_wait(0)) if on_wait is not None else None
-                with self.lease.hold(cancel, told_lease) as threads:
+                with self.lease.hold(cancel, told_lease, wait=wait) as threads:
                     yield min(threads, self.threads_for(device))
             else:
                 yield self.threads_for(device)

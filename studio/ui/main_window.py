@@ -616,8 +616,19 @@ class MainWindow(QMainWindow):
             f"Model processes ({len(children)}): {model_processes / 2**30:.2f} GB",
             f"Memory for models (Preferences): {budget.budget_bytes / 2**30:.1f} GB",
         ]
-        lines += [f"  {h.label}: {h.size / 2**30:.2f} GB in {h.owner}" for h in held]
+        lines += [
+            f"  {self._model_words(h.label)}: {h.size / 2**30:.2f} GB, {h.owner}" for h in held
+        ]
         self.memory_label.setToolTip("\n".join(lines))
+
+    def _model_words(self, label: str) -> str:
+        """A loaded model as people name it: the plugin's name, and its model file if any."""
+        plugin_id, _, rest = label.partition(" ")
+        try:
+            name = self.services.registry.get(plugin_id).name
+        except Exception:
+            return label
+        return f"{name} {rest}".strip()
 
     # closing -----------------------------------------------------------------------------------
 

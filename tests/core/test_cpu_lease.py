@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from studio.core import cpu_lease
-from studio.core.cpu_lease import CpuLease
+from studio.core.cpu_lease import CoresBusy, CpuLease
 from studio.core.scheduler import DeviceScheduler
 from studio.plugin_api import Cancelled, CancelToken
 
@@ -87,7 +87,7 @@ def test_cancel_while_waiting_raises_and_holds_nothing(tmp_path: Path) -> None:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from studio.core.cpu_lease import CpuLease
+from studio.core.cpu_lease import CoresBusy, CpuLease
 lease = CpuLease(Path(sys.argv[1]), cores=2)
 lease.probe.other_busy_cores = lambda: 0.0
 with lease.hold() as threads:
@@ -159,3 +159,12 @@ def test_the_scheduler_yields_the_lease_threads_and_waits_with_position_zero(
     with scheduler.slot("cpu", lease=False) as threads:  # a model process takes it instead
         assert threads == 2
         assert other.held_elsewhere() == 0
+
+
+def test_a_warm_up_does_not_queue_for_cores(tmp_path: Path) -> None:
+    lease = quiet(CpuLease(tmp_path, cores=2))
+    scheduler = DeviceScheduler(cpu_threads=2, lease=quiet(CpuLease(tmp_path, cores=2)))
+    with lease.hold(), pytest.raises(CoresBusy), scheduler.slot("cpu", wait=False):
+        pass
+    with scheduler.slot("cpu", wait=False) as threads:
+        assert threads == 2

@@ -12,7 +12,7 @@ import pytest
 
 from studio.core.jobs import Job
 from studio.core.model_budget import ModelBudget, OwnerReports
-from studio.core.model_cache import CacheKey, ModelCache, process_memory_bytes
+from studio.core.model_cache import CacheKey, ModelCache, NoRoom, process_memory_bytes
 from studio.core.process_host import ChildConfig, ProcessExecutor
 from studio.plugin_api import CancelToken, ModelPlugin, Panel, TextRequest
 from studio.plugin_api.testing import TEST_PLUGINS_DIR
@@ -187,7 +187,7 @@ def test_a_load_in_one_process_unloads_the_older_model_in_another(processes) -> 
     assert ["unload", str(one.child_pid)] == lines[2:4]  # before process two loaded
     assert lines[4:6] == ["load", str(two.child_pid)]
     assert [(h.owner, h.size // (10 * MB)) for h in budget.held()] == [
-        (f"two (pid {two.child_pid})", 20)
+        (f"model process 'two' (pid {two.child_pid})", 20)
     ]
     assert process_memory_bytes(one.child_pid) < one_rss - 150 * MB  # the memory went back
 
@@ -210,3 +210,27 @@ def test_an_ended_process_leaves_the_budget(processes) -> None:
     assert 20 * MB <= budget.total_bytes < 30 * MB
     one.shutdown()
     wait_for(lambda: budget.total_bytes == 0)
+
+
+def test_a_warm_up_that_does_not_fit_is_refused_and_pushes_nothing_out() -> None:
+    budget = ModelBudget(150 * MB)
+    a, b = Recorder(budget, "a"), Recorder(budget, "b")
+    a.load("writer", 100 * MB)
+    assert budget.before_load("b", "voice", "voice", 100 * MB, optional=True) is None
+    assert a.asked == [] and [h.key for h in budget.held()] == ["writer"]
+    assert budget.before_load("b", "small", "small", 40 * MB, optional=True) == []
+    del b
+
+
+def test_the_cache_does_not_load_a_warm_up_the_budget_refuses() -> None:
+    budget = ModelBudget(50 * MB)
+    cache = ModelCache(0, OwnerReports(budget, "window"))
+    other = Recorder(budget, "process")
+    other.load("voice", 40 * MB)
+    plugin = Sized()
+    key = CacheKey.make("sized", {}, "cpu")
+    loads: list[int] = []
+    load = lambda: loads.append(1)  # noqa: E731
+    with pytest.raises(NoRoom), cache.use(key, plugin, load, estimate=40 * MB, optional=True):
+        pass
+    assert loads == [] and other.asked == [] and cache.cached_keys() == []

@@ -1,5 +1,6 @@
-"""The window's jobs share the CPU with every other Studio process: while another process
-(a command-line run) holds the cores, a Run waits and says so, then runs when they are free."""
+"""The window shares the CPU with every Studio process and one memory budget with its model
+processes: while another process (a command-line run) holds the cores, a Run waits and says
+so, then runs when they are free; the status bar shows every process's memory and the budget."""
 
 from __future__ import annotations
 
@@ -56,4 +57,28 @@ def test_a_run_waits_for_cores_another_studio_process_holds(qtbot, test_plugins)
             holder.stdin.flush()
     finally:
         holder.kill()
+        app.shutdown()
+
+
+def test_the_status_bar_shows_all_processes_and_the_one_budget(qtbot, test_plugins):
+    services = build_core_services()
+    services.registry.discover()
+    app = build_app(services=services)
+    qtbot.addWidget(app.window)
+    try:
+        writing = app.window.panels[Panel.WRITING]
+        qtbot.waitUntil(lambda: writing.current_plugin_id() is not None, timeout=10_000)
+        assert writing.select_plugin("studio-test.echo")
+        writing.open_text("Once upon")
+        with qtbot.waitSignal(app.runners[Panel.WRITING].finished, timeout=30_000):
+            writing.run_button.click()
+        app.window._update_memory()
+        limit = services.budget.budget_bytes / 2**30
+        assert f"of {limit:.1f} GB" in app.window.memory_label.text()
+        tip = app.window.memory_label.toolTip()
+        pid = app.executors[Panel.WRITING].child_pid
+        name = services.registry.get("studio-test.echo").name
+        assert "Model processes (1)" in tip
+        assert f"{name}:" in tip and f"(pid {pid})" in tip  # the model, and where it is
+    finally:
         app.shutdown()
