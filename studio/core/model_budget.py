@@ -88,6 +88,9 @@ class ModelBudget:
         """``owner`` loaded ``key``, which takes ``size`` bytes: the owner's own models to
         unload if that went over the budget (others are asked here)."""
         with self._lock:
+            # The most it ever took: a reload into memory the allocator kept from the last
+            # unload grows the process less than the model really takes.
+            size = max(size, self._known_sizes.get(key, 0))
             self._known_sizes[key] = size
             held = self._held.get((owner, key))
             if held is None:

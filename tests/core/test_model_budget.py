@@ -234,3 +234,13 @@ def test_the_cache_does_not_load_a_warm_up_the_budget_refuses() -> None:
     with pytest.raises(NoRoom), cache.use(key, plugin, load, estimate=40 * MB, optional=True):
         pass
     assert loads == [] and other.asked == [] and cache.cached_keys() == []
+
+
+def test_a_reload_counts_the_most_the_model_ever_took() -> None:
+    """Reloaded into memory the allocator kept, a process grows less than the model takes."""
+    budget = ModelBudget(1000 * MB)
+    a = Recorder(budget, "a")
+    a.load("caption", 300 * MB)
+    budget.unloaded("a", "caption")
+    a.load("caption", 60 * MB)
+    assert budget.total_bytes == 300 * MB
