@@ -2,11 +2,15 @@
 
 The weights are random (no model files needed), but the work on the worker thread is what a
 real writer does: import torch and transformers, build a model, generate token by token.
+With ``STUDIO_BENCH_EVENTS`` set, each step is marked with its time in that file (the two-panel
+mode of bench/bench_heartbeat.py uses it).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 from studio.plugin_api import (
     GeneratedAsset,
@@ -17,6 +21,16 @@ from studio.plugin_api import (
     Progress,
     Result,
 )
+
+PLUGIN_ID = "bench.heartbeat-writer"
+
+
+def mark(event: str, detail: str = "") -> None:
+    """Note ``event`` with the system-wide monotonic clock (comparable between processes)."""
+    path = os.environ.get("STUDIO_BENCH_EVENTS")
+    if path:
+        with open(path, "a", encoding="utf-8") as events:
+            events.write(f"{time.monotonic():.6f} {PLUGIN_ID} {event} {detail}\n")
 
 
 class HeartbeatWriter(ModelPlugin):
@@ -29,6 +43,7 @@ class HeartbeatWriter(ModelPlugin):
     )
 
     def load(self, options, ctx):
+        mark("load-start")
         ctx.report_progress(None, "phase:import")
         import torch
         from transformers import GPT2Config, GPT2LMHeadModel
@@ -43,7 +58,9 @@ class HeartbeatWriter(ModelPlugin):
             n_layer=options["layers"],
             n_head=8,
         )
-        return GPT2LMHeadModel(config).eval()
+        model = GPT2LMHeadModel(config).eval()
+        mark("load-end", f"threads={ctx.threads}")
+        return model
 
     def run(self, loaded, request, options, ctx):
         import torch
@@ -76,9 +93,12 @@ class HeartbeatWriter(ModelPlugin):
         worker.start()
         pieces = []
         for count, piece in enumerate(streamer, start=1):
+            if count == 1:
+                mark("generate-start")
             pieces.append(piece)
             yield Partial(text=piece)
             yield Progress(fraction=min(1.0, count / options["tokens"]), message="phase:generate")
         worker.join()
+        mark("generate-end", f"pieces={len(pieces)} threads={torch.get_num_threads()}")
         ctx.cancel.raise_if_cancelled()
         yield Result(assets=(GeneratedAsset.from_text("".join(pieces) or "(empty)"),))
