@@ -135,6 +135,9 @@ class TransformersCaptioner(ModelPlugin):
         options: Mapping[str, Any],
         ctx: RunContext,
     ) -> Iterator[Event]:
+        import torch
+
+        torch.set_num_threads(max(1, ctx.threads))  # what the CPU lease gives this run
         return run_request(loaded, request, options, ctx)
 
     def unload(self, loaded: LoadedCaptioner) -> None:
