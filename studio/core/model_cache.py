@@ -200,6 +200,11 @@ class ModelCache:
         for text in keys:
             self.unload(text)
 
+    def has(self, key_text: str) -> bool:
+        """Whether the model named ``key_text`` is loaded (or loading)."""
+        with self._lock:
+            return any(k.text == key_text for k in self._entries)
+
     def unload(self, key_text: str) -> bool:
         """Unload the model named ``key_text`` (:attr:`CacheKey.text`) if no job is using it:
         True if it is not loaded now."""

@@ -174,10 +174,11 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
             executor.cache.unload_all()
             return
         if isinstance(message, UnloadModel):
-            gone = executor.cache.unload(message.key)
-            if not gone:
+            had = executor.cache.has(message.key)
+            if not executor.cache.unload(message.key):
                 link.send(ModelKept(message.key))
-            # else the cache has reported ModelUnloaded
+            elif not had:  # gone already: say so (an unload the cache reports itself)
+                link.send(ModelUnloaded(message.key))
             continue
         if isinstance(message, PreparePlugin):
             _prepare(executor, message, cancel_event)

@@ -244,3 +244,13 @@ def test_a_reload_counts_the_most_the_model_ever_took() -> None:
     budget.unloaded("a", "caption")
     a.load("caption", 60 * MB)
     assert budget.total_bytes == 300 * MB
+
+
+def test_an_unload_asked_for_a_model_the_process_no_longer_has_is_answered_at_once(
+    processes,
+) -> None:
+    (one, _), _, log = processes
+    one.execute(hog(log, 10), CancelToken())
+    start = time.monotonic()
+    assert one.unload_model("not a model it has")
+    assert time.monotonic() - start < 5
