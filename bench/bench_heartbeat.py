@@ -340,7 +340,7 @@ def two_panels(args: argparse.Namespace, data_dir: Path, events_file: Path) -> i
         def check_b(self) -> None:
             events = read_events(events_file)
             processes = getattr(runner_b.executor, "_processes", {}).values()
-            warming = any(getattr(p, "_warming", None) and p._warming.is_set() for p in processes)
+            warming = any(getattr(p, "warming", False) for p in processes)
             prepared = processes and not warming and first(events, VOICE, "import-end")
             if prepared:  # a warm-up that found no free core skips its load (CPU lease)
                 self.mark("b-warm-up-ended")

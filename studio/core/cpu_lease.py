@@ -25,6 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.plugin_api import Cancelled, CancelToken
@@ -74,21 +75,23 @@ class CoresBusy(Cancelled):
 
 class LoadProbe:
     """How many cores programs other than Studio keep busy (a background sample every
-    :data:`SAMPLE_SECONDS`, over the last :data:`WINDOW_SECONDS`)."""
+    :data:`SAMPLE_SECONDS`, over the last :data:`WINDOW_SECONDS`). Studio's own CPU time is
+    counted per process, over the processes alive at both ends of the window: one that starts
+    or ends inside it changes nothing."""
 
     def __init__(self, studio_pids: Callable[[], list[int]], cores: int) -> None:
         self._studio_pids = studio_pids
         self._cores = cores
-        self._samples: deque[tuple[float, int, int, int]] = deque()
+        self._samples: deque[_Sample] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def _sample(self) -> tuple[float, int, int, int] | None:
+    def _sample(self) -> _Sample | None:
         machine = _machine_busy_ticks()
         if machine is None:
             return None
-        studio = sum(_process_ticks(pid) for pid in self._studio_pids())
-        return time.monotonic(), machine[0], machine[1], studio
+        studio = {pid: _process_ticks(pid) for pid in self._studio_pids()}
+        return _Sample(time.monotonic(), machine[0], machine[1], studio)
 
     def start(self) -> None:
         with self._lock:
@@ -109,7 +112,7 @@ class LoadProbe:
                 return
             with self._lock:
                 self._samples.append(sample)
-                while len(self._samples) > 2 and sample[0] - self._samples[1][0] >= WINDOW_SECONDS:
+                while len(self._samples) > 2 and sample.at - self._samples[1].at >= WINDOW_SECONDS:
                     self._samples.popleft()
 
     def other_busy_cores(self) -> float:
@@ -118,20 +121,32 @@ class LoadProbe:
         self.start()
         with self._lock:
             samples = list(self._samples)
-        if len(samples) < 2 or samples[-1][0] - samples[0][0] < SAMPLE_SECONDS / 2:
+        if len(samples) < 2 or samples[-1].at - samples[0].at < SAMPLE_SECONDS / 2:
             time.sleep(SAMPLE_SECONDS / 2)
             now = self._sample()
             if now is None or not samples:
                 return 0.0
             samples = [samples[0], now]
-        (_, busy0, total0, studio0), (_, busy1, total1, studio1) = samples[0], samples[-1]
-        if total1 <= total0:
+        old, new = samples[0], samples[-1]
+        if new.total <= old.total:
             return 0.0
         # /proc/stat's totals cover every core: a fraction of the whole machine, in cores.
-        busy = (busy1 - busy0) / (total1 - total0) * self._cores
-        ticks_per_core = (total1 - total0) / self._cores
-        ours = (studio1 - studio0) / ticks_per_core if ticks_per_core else 0.0
-        return max(0.0, busy - max(0.0, ours))
+        busy = (new.busy - old.busy) / (new.total - old.total) * self._cores
+        ticks_per_core = (new.total - old.total) / self._cores
+        ours = sum(
+            max(0, ticks - old.studio[pid])
+            for pid, ticks in new.studio.items()
+            if pid in old.studio
+        )
+        return max(0.0, busy - ours / ticks_per_core)
+
+
+@dataclass(frozen=True)
+class _Sample:
+    at: float
+    busy: int
+    total: int
+    studio: dict[int, int]  # CPU ticks used so far, per Studio process
 
 
 class CpuLease:
@@ -236,7 +251,7 @@ class CpuLease:
         """Wait for at least one free core, take the threads this job should have now, and
         yield how many. ``on_wait()`` is called once if the job has to wait; a cancel while
         waiting raises :class:`Cancelled`. ``wait=False`` (a warm-up, which never queues
-        before real work): raise :class:`CoresBusy` at once instead of waiting."""
+        before real work): one core, or :class:`CoresBusy` at once instead of waiting."""
         self._register()
         self.probe.start()
         held: list[int] = []
@@ -258,8 +273,12 @@ class CpuLease:
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled()
                 time.sleep(WAIT_POLL_SECONDS)
-            free = 1 + self._count_free()
-            threads = self.wanted_threads(free, self._others_waiting(waiting_file))
+            # A warm-up (wait=False) loads on one core: mostly reading and copying, and it
+            # must not make a real job wait for the cores it took.
+            threads = 1
+            if wait:
+                free = 1 + self._count_free()
+                threads = self.wanted_threads(free, self._others_waiting(waiting_file))
             if threads > 1:
                 held += self._take_free(threads - 1)
             log.debug("CPU lease: %d of %d cores", len(held), self.cores)

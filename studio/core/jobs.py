@@ -347,7 +347,8 @@ class JobExecutor:
                 )
                 key = CacheKey.make(plugin_id, options, resolved_device)
                 load = lambda: plugin.load(options, ctx)  # noqa: E731
-                with self.cache.use(key, plugin, load, weights_size(model.path), optional=True):
+                size = lambda: weights_size(model.path)  # noqa: E731 - only if it loads
+                with self.cache.use(key, plugin, load, size, optional=True):
                     pass
         except Cancelled:
             log.info("warm-up load of %s skipped or cancelled", plugin_id)
@@ -412,7 +413,8 @@ class JobExecutor:
             committed: list[str] = []
             ended_with_result = False
             try:
-                with self.cache.use(key, plugin, load, weights_size(model.path)) as loaded:
+                size = lambda: weights_size(model.path)  # noqa: E731 - only if it loads
+                with self.cache.use(key, plugin, load, size) as loaded:
                     ctx = RunContext(
                         model=model,
                         device=device,

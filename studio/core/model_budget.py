@@ -60,6 +60,7 @@ class ModelBudget:
         with self._lock:
             for key in [k for k in self._held if k[0] == owner]:
                 del self._held[key]
+            self._owners.pop(owner, None)
         self._changed()
 
     # what the caches report -------------------------------------------------------------------
@@ -84,9 +85,12 @@ class ModelBudget:
         self._changed()
         return own
 
-    def loaded(self, owner: str, key: str, label: str, size: int) -> list[str]:
+    def loaded(
+        self, owner: str, key: str, label: str, size: int, optional: bool = False
+    ) -> list[str]:
         """``owner`` loaded ``key``, which takes ``size`` bytes: the owner's own models to
-        unload if that went over the budget (others are asked here)."""
+        unload if that went over the budget (others are asked here). An ``optional`` load
+        (a warm-up) that turned out bigger than there is room for unloads itself instead."""
         with self._lock:
             # The most it ever took: a reload into memory the allocator kept from the last
             # unload grows the process less than the model really takes.
@@ -97,6 +101,9 @@ class ModelBudget:
                 held = self._held[(owner, key)] = HeldModel(owner, key, label, size, 0.0)
             held.size, held.label, held.last_used = size, label, time.monotonic()
             held.pinned = 0
+            if optional and sum(h.size for h in self._held.values()) > self._budget:
+                log.info("warm-up of %s unloads again: it is bigger than there is room", label)
+                return [key]
         own = self._make_room(owner)
         self._changed()
         return own
@@ -143,19 +150,20 @@ class ModelBudget:
         self._changed()
 
     def _make_room(self, requester: str | None) -> list[str]:
-        own: list[str] = []
-        refused: set[tuple[str, str]] = set()
+        own: list[str] = []  # the requester's own models, for it to unload (still counted
+        # until it reports them unloaded: it may not be able to, if a job uses one)
+        asked: set[tuple[str, str]] = set()
         while True:
             with self._lock:
-                total = sum(h.size for h in self._held.values())
+                total = sum(
+                    h.size
+                    for k, h in self._held.items()
+                    if not (k[0] == requester and h.key in own)
+                )
                 if total <= self._budget:
                     return own
                 victims = sorted(
-                    (
-                        h
-                        for k, h in self._held.items()
-                        if h.pinned == 0 and k not in refused and h.key not in own
-                    ),
+                    (h for k, h in self._held.items() if h.pinned == 0 and k not in asked),
                     key=lambda h: h.last_used,
                 )
                 if not victims:
@@ -166,10 +174,9 @@ class ModelBudget:
                     )
                     return own
                 victim = victims[0]
+                asked.add((victim.owner, victim.key))
                 if victim.owner == requester:
                     own.append(victim.key)
-                    # counted as gone: the requester unloads it before it loads
-                    self._held.pop((victim.owner, victim.key), None)
                     continue
                 unload = self._owners.get(victim.owner)
             log.info(
@@ -178,9 +185,12 @@ class ModelBudget:
                 victim.owner,
                 self._budget / 1e6,
             )
-            if unload is None or not unload(victim.key):
-                refused.add((victim.owner, victim.key))
-            else:
+            try:
+                gone = unload is not None and unload(victim.key)
+            except Exception:
+                log.exception("asking %s to unload %s failed", victim.owner, victim.label)
+                gone = False
+            if gone:
                 with self._lock:
                     self._held.pop((victim.owner, victim.key), None)
 
@@ -224,8 +234,8 @@ class OwnerReports:
     ) -> list[str] | None:
         return self.budget.before_load(self.owner, key, label, estimate, optional)
 
-    def loaded(self, key: str, label: str, size: int) -> list[str]:
-        return self.budget.loaded(self.owner, key, label, size)
+    def loaded(self, key: str, label: str, size: int, optional: bool = False) -> list[str]:
+        return self.budget.loaded(self.owner, key, label, size, optional)
 
     def load_failed(self, key: str) -> None:
         self.budget.load_failed(self.owner, key)

@@ -10,6 +10,7 @@ the cache asks before each load and unloads what it is told to.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -64,8 +65,9 @@ class CacheReports(Protocol):
         ``optional`` load (a warm-up) does not fit and must not happen."""
         ...
 
-    def loaded(self, key: str, label: str, size: int) -> list[str]:
-        """``key`` is loaded: the keys of this cache to unload now."""
+    def loaded(self, key: str, label: str, size: int, optional: bool = False) -> list[str]:
+        """``key`` is loaded: the keys of this cache to unload now (``key`` itself, for an
+        ``optional`` load that does not fit)."""
         ...
 
     def load_failed(self, key: str) -> None: ...
@@ -120,11 +122,11 @@ class ModelCache:
         key: CacheKey,
         plugin: ModelPlugin,
         load: Callable[[], Any],
-        estimate: int = 0,
+        estimate: Callable[[], int] = lambda: 0,
         optional: bool = False,
     ) -> Iterator[Any]:
         """Yield the loaded model for ``key``, loading it with ``load()`` if needed
-        (``estimate``: about how many bytes it will take, for the budget). ``optional`` (a
+        (``estimate()``: about how many bytes it will take, for the budget). ``optional`` (a
         warm-up): raise :class:`NoRoom` rather than unload another model to make room.
 
         The model is pinned while the ``with`` block runs, so it is never unloaded under a job.
@@ -143,7 +145,7 @@ class ModelCache:
         key: CacheKey,
         plugin: ModelPlugin,
         load: Callable[[], Any],
-        estimate: int,
+        estimate: Callable[[], int],
         optional: bool,
     ) -> _Entry:
         with self._lock:
@@ -165,18 +167,13 @@ class ModelCache:
             if self.reports is not None:
                 self.reports.used(key.text)
             return entry
-        if self.reports is not None:
-            own = self.reports.before_load(key.text, key.label, estimate, optional)
-            if own is None:
-                with self._lock:
-                    self._entries.pop(key, None)
-                    entry.users -= 1
-                entry.error = NoRoom(f"{key.label} does not fit in the memory budget now")
-                entry.ready.set()
-                raise entry.error
-            self._unload_keys(own)
-        before = process_memory_bytes()
         try:
+            if self.reports is not None:
+                own = self.reports.before_load(key.text, key.label, estimate(), optional)
+                if own is None:
+                    raise NoRoom(f"{key.label} does not fit in the memory budget now")
+                self._unload_keys(own)
+            before = process_memory_bytes()
             entry.loaded = load()
         except BaseException as exc:
             entry.error = exc
@@ -184,15 +181,26 @@ class ModelCache:
                 self._entries.pop(key, None)
                 entry.users -= 1
             entry.ready.set()
-            if self.reports is not None:
-                self.reports.load_failed(key.text)
+            if self.reports is not None and not isinstance(exc, NoRoom):
+                with contextlib.suppress(Exception):
+                    self.reports.load_failed(key.text)
             raise
         grown = max(0, process_memory_bytes() - before)
         entry.size = max(int(plugin.memory_bytes(entry.loaded) or 0), grown)
         log.info("loaded %s (%.1f MB)", key.plugin_id, entry.size / 1e6)
         entry.ready.set()
         if self.reports is not None:
-            self._unload_keys(self.reports.loaded(key.text, key.label, entry.size))
+            try:
+                unload = self.reports.loaded(key.text, key.label, entry.size, optional)
+            except Exception:
+                log.exception("reporting the load of %s failed", key.plugin_id)
+                unload = []
+            if key.text in unload:
+                with self._lock:
+                    entry.users -= 1  # the warm-up's own hold, so it can go again
+                self._unload_keys(unload)
+                raise NoRoom(f"{key.label} is bigger than there is room for now")
+            self._unload_keys(unload)
         self._evict_over_budget()
         return entry
 

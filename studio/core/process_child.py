@@ -103,8 +103,8 @@ class BudgetReports:
         answer = self._ask(RoomFor(key, label, estimate, optional))
         return None if answer.refused else list(answer.unload)
 
-    def loaded(self, key: str, label: str, size: int) -> list[str]:
-        return list(self._ask(ModelLoaded(key, label, size)).unload)
+    def loaded(self, key: str, label: str, size: int, optional: bool = False) -> list[str]:
+        return list(self._ask(ModelLoaded(key, label, size, optional)).unload)
 
     def _ask(self, message: Any) -> RoomMade:
         try:
@@ -151,6 +151,7 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     paths = Paths(data_dir=config.data_dir)
     configure_logging(paths)
     enable_crash_stacks(paths)
+    os.set_inheritable(conn.fileno(), False)  # a program a plugin starts must not keep it
     link = ParentLink(conn)
     executor = build_child_executor(config, BudgetReports(link))
     if executor.scheduler.lease is not None:

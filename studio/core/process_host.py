@@ -141,7 +141,9 @@ class ProcessExecutor:
         self._conn: multiprocessing.connection.Connection | None = None
         self._inbox: queue.Queue[Any] = queue.Queue()
         self._owner = name  # the child's name in the budget (with its pid once started)
-        self._warming = threading.Event()  # the child is busy with a PreparePlugin
+        self._warming = 0  # PreparePlugin messages the child has not answered yet
+        self._starts = 0
+        self._state_lock = threading.Lock()  # _warming, _unload_answers, _owner: reader vs rest
         self._unload_answers: dict[str, tuple[threading.Event, list[bool]]] = {}
         self._cancel = self._context.Event()
         self._crashes: dict[tuple[str, str], int] = {}
@@ -219,12 +221,20 @@ class ProcessExecutor:
         child_end.close()
         self._process, self._conn = process, parent_end
         self._inbox = queue.Queue()
-        self._owner = f"model process '{self.name}' (pid {process.pid})"
+        self._starts += 1
+        owner = f"model process '{self.name}' (pid {process.pid})"
+        if self._starts > 1:
+            owner = f"model process '{self.name}' #{self._starts} (pid {process.pid})"
+        self._owner = owner
+        self._warming = 0
         if self.budget is not None:
-            self.budget.add_owner(self._owner, self.unload_model)
+            # Asks this child only: after a restart, the new one has its own entry.
+            self.budget.add_owner(
+                owner, lambda key: self.unload_model(key) if self._owner == owner else True
+            )
         threading.Thread(
             target=self._read,
-            args=(parent_end, self._inbox, self._owner),
+            args=(parent_end, process, self._inbox, owner),
             name=f"studio-models-{self.name}-reader",
             daemon=True,
         ).start()
@@ -232,19 +242,27 @@ class ProcessExecutor:
         return parent_end
 
     def _send(self, message: Any) -> None:
-        if self._conn is None:
-            raise BrokenPipeError("the model process is not running")
         with self._send_lock:
+            if self._conn is None:
+                raise BrokenPipeError("the model process is not running")
             self._conn.send(message)
 
     def _read(
-        self, conn: multiprocessing.connection.Connection, inbox: queue.Queue[Any], owner: str
+        self,
+        conn: multiprocessing.connection.Connection,
+        process: multiprocessing.process.BaseProcess,
+        inbox: queue.Queue[Any],
+        owner: str,
     ) -> None:
         """The reader thread of one child: job messages to ``inbox``, budget messages
-        answered here, until the child's end closes."""
+        answered here, until the child ends (its pipe closes, or the process is gone even if
+        something it started keeps the pipe open)."""
         try:
             while True:
                 try:
+                    ready = multiprocessing.connection.wait([conn, process.sentinel])
+                    if conn not in ready:
+                        break  # the process ended and said nothing more
                     message = conn.recv()
                 except (EOFError, OSError):
                     break
@@ -254,17 +272,21 @@ class ProcessExecutor:
                 ):
                     self._on_budget_message(conn, owner, message)
                 elif isinstance(message, Prepared):
-                    self._warming.clear()
+                    with self._state_lock:
+                        if self._owner == owner:
+                            self._warming = max(0, self._warming - 1)
                 else:
                     inbox.put(message)
         finally:
-            self._warming.clear()
             inbox.put(_Ended())
-            for event, _ in list(self._unload_answers.values()):
-                event.set()
+            with self._state_lock:
+                if self._owner == owner:
+                    self._warming = 0
+                    for event, _ in list(self._unload_answers.values()):
+                        event.set()
             if self.budget is not None:
                 self.budget.forget_owner(owner)
-            with contextlib.suppress(OSError):
+            with self._send_lock, contextlib.suppress(OSError):
                 conn.close()
 
     def _on_budget_message(
@@ -273,15 +295,21 @@ class ProcessExecutor:
         budget = self.budget
         if isinstance(message, RoomFor | ModelLoaded):
             unload: list[str] | None = []
-            if budget is not None and isinstance(message, RoomFor):
-                unload = budget.before_load(
-                    owner, message.key, message.label, message.estimate, message.optional
-                )
-            elif budget is not None and isinstance(message, ModelLoaded):
-                unload = budget.loaded(owner, message.key, message.label, message.size)
-            answer = RoomMade(refused=True) if unload is None else RoomMade(tuple(unload))
-            with self._send_lock, contextlib.suppress(OSError):
-                conn.send(answer)
+            try:
+                if budget is not None and isinstance(message, RoomFor):
+                    unload = budget.before_load(
+                        owner, message.key, message.label, message.estimate, message.optional
+                    )
+                elif budget is not None and isinstance(message, ModelLoaded):
+                    unload = budget.loaded(
+                        owner, message.key, message.label, message.size, message.optional
+                    )
+            except Exception:
+                log.exception("the memory budget failed to answer %s", owner)
+            finally:  # the child waits for this answer, whatever happened
+                answer = RoomMade(refused=True) if unload is None else RoomMade(tuple(unload))
+                with self._send_lock, contextlib.suppress(OSError):
+                    conn.send(answer)
             return
         if budget is not None:
             if isinstance(message, ModelLoadFailed):
@@ -291,7 +319,8 @@ class ProcessExecutor:
             elif isinstance(message, ModelUnloaded):
                 budget.unloaded(owner, message.key)
         if isinstance(message, ModelUnloaded | ModelKept):
-            answer = self._unload_answers.get(message.key)
+            with self._state_lock:
+                answer = self._unload_answers.get(message.key) if self._owner == owner else None
             if answer is not None:
                 answer[1].append(isinstance(message, ModelUnloaded))
                 answer[0].set()
@@ -299,15 +328,17 @@ class ProcessExecutor:
     def unload_model(self, key: str) -> bool:
         """Ask the model process to unload ``key`` (for the budget): True once it has. False
         at once when a job or a warm-up runs there (the budget asks another)."""
-        if self._warming.is_set() or not self._lock.acquire(blocking=False):
+        if self._warming or not self._lock.acquire(blocking=False):
             return False
         try:
-            if self._warming.is_set():
+            process = self._process
+            if self._warming:
                 return False
-            if self._conn is None or self._process is None or not self._process.is_alive():
+            if self._conn is None or process is None or not process.is_alive():
                 return True  # the process is gone, and its models with it
             event, gone = threading.Event(), []
-            self._unload_answers[key] = (event, gone)
+            with self._state_lock:
+                self._unload_answers[key] = (event, gone)
             try:
                 self._send(UnloadModel(key))
                 if not event.wait(UNLOAD_WAIT_S):
@@ -315,7 +346,8 @@ class ProcessExecutor:
             except OSError:
                 return True
             finally:
-                self._unload_answers.pop(key, None)
+                with self._state_lock:
+                    self._unload_answers.pop(key, None)
             return not gone or gone[0]
         finally:
             self._lock.release()
@@ -342,6 +374,9 @@ class ProcessExecutor:
             try:
                 message = inbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
+                process = self._process
+                if process is not None and not process.is_alive() and inbox.empty():
+                    inbox.put(_Ended())  # the reader says so too; whichever comes first
                 continue
             if isinstance(message, _Ended):
                 code = None
@@ -398,10 +433,10 @@ class ProcessExecutor:
         try:
             self._cancel.clear()
             self._ensure_child()
-            self._warming.set()  # until the child says Prepared
+            with self._state_lock:
+                self._warming += 1  # until the child says Prepared
             self._send(PreparePlugin(plugin_id, options, device))
         except OSError:
-            self._warming.clear()
             self._forget_child()
         finally:
             self._lock.release()
@@ -429,8 +464,14 @@ class ProcessExecutor:
         self._process = self._conn = None
 
     @property
+    def warming(self) -> bool:
+        """The child is still on a PreparePlugin (importing, or a warm-up load)."""
+        return self._warming > 0
+
+    @property
     def child_pid(self) -> int | None:
-        return self._process.pid if self._process is not None and self._process.is_alive() else None
+        process = self._process  # read once: another thread may forget it meanwhile
+        return process.pid if process is not None and process.is_alive() else None
 
     @property
     def child_pids(self) -> list[int]:

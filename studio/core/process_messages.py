@@ -135,6 +135,8 @@ class ModelLoaded:
     key: str
     label: str
     size: int
+    optional: bool = False
+    """A warm-up: if it does not fit, the answer asks it to unload itself."""
 
 
 @dataclass(frozen=True)

@@ -167,4 +167,26 @@ def test_a_warm_up_does_not_queue_for_cores(tmp_path: Path) -> None:
     with lease.hold(), pytest.raises(CoresBusy), scheduler.slot("cpu", wait=False):
         pass
     with scheduler.slot("cpu", wait=False) as threads:
-        assert threads == 2
+        assert threads == 1  # a warm-up loads on one core
+
+
+def test_a_studio_process_that_ends_inside_the_window_is_not_taken_for_another_program(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The probe counts Studio's CPU per process, over those alive at both ends."""
+    from studio.core.cpu_lease import LoadProbe, _Sample
+
+    probe = LoadProbe(lambda: [], cores=2)
+    # 1 s on 2 cores (200 ticks): the machine was busy 180 ticks; Studio's process 7 used
+    # 90 of them and ended before the second sample; process 8 started meanwhile (its 50
+    # ticks so far were all inside the window, but it has no first sample).
+    probe._samples.extend(
+        [
+            _Sample(0.0, 1000, 5000, {7: 400, 9: 0}),
+            _Sample(1.0, 1180, 5200, {8: 50, 9: 40}),
+        ]
+    )
+    probe._thread = object()  # type: ignore[assignment]  # no background sampling here
+    # busy 1.8 cores; Studio's process 9 used 0.4 of a core: 1.4 for other programs at most
+    # (process 7's lifetime ticks are not subtracted, process 8's are not added).
+    assert probe.other_busy_cores() == pytest.approx(1.4)

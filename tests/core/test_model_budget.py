@@ -39,8 +39,14 @@ class Recorder:
         return True
 
     def load(self, key: str, size: int) -> list[str]:
+        """As a cache does: its own models the budget names are unloaded (and reported)."""
         own = self.budget.before_load(self.name, key, key, size)
-        return own + self.budget.loaded(self.name, key, key, size)
+        for victim in own:
+            self.budget.unloaded(self.name, victim)
+        after = self.budget.loaded(self.name, key, key, size)
+        for victim in after:
+            self.budget.unloaded(self.name, victim)
+        return own + after
 
 
 def test_the_least_recently_used_model_elsewhere_goes_first() -> None:
@@ -102,7 +108,7 @@ def test_the_windows_own_cache_reports_and_unloads_through_the_budget() -> None:
     other.load("voice", 40 * MB)
     plugin = Sized()
     key = CacheKey.make("sized", {}, "cpu")
-    with cache.use(key, plugin, lambda: plugin.load({}, None), estimate=40 * MB):
+    with cache.use(key, plugin, lambda: plugin.load({}, None), estimate=lambda: 40 * MB):
         assert other.asked == ["voice"]  # room made before the load
         budget.budget_bytes = 1  # in use: kept
         assert cache.cached_keys() == [key]
@@ -197,7 +203,7 @@ def test_a_warm_up_load_counts_and_a_smaller_budget_unloads_it(processes) -> Non
     one.execute(hog(log, 120), CancelToken())
     job = two.check(hog(log, 120))
     two.prepare_plugin("hog", job.load_options, "cpu")
-    wait_for(lambda: len(budget.held()) == 2 and not two._warming.is_set())
+    wait_for(lambda: len(budget.held()) == 2 and not two.warming)
     assert log.read_text().split()[2] == "warm"
     budget.budget_bytes = 130 * MB  # Preferences: applies at once
     assert len(budget.held()) == 1
@@ -231,7 +237,10 @@ def test_the_cache_does_not_load_a_warm_up_the_budget_refuses() -> None:
     key = CacheKey.make("sized", {}, "cpu")
     loads: list[int] = []
     load = lambda: loads.append(1)  # noqa: E731
-    with pytest.raises(NoRoom), cache.use(key, plugin, load, estimate=40 * MB, optional=True):
+    with (
+        pytest.raises(NoRoom),
+        cache.use(key, plugin, load, estimate=lambda: 40 * MB, optional=True),
+    ):
         pass
     assert loads == [] and other.asked == [] and cache.cached_keys() == []
 
@@ -254,3 +263,25 @@ def test_an_unload_asked_for_a_model_the_process_no_longer_has_is_answered_at_on
     start = time.monotonic()
     assert one.unload_model("not a model it has")
     assert time.monotonic() - start < 5
+
+
+def test_a_model_its_own_process_cannot_unload_stays_counted() -> None:
+    """The requester's own model in use (a job holds it) is named, not forgotten: the
+    budget counts it until the cache really unloads it."""
+    budget = ModelBudget(150 * MB)
+    requester = Recorder(budget, "req")
+    budget.before_load("req", "in use", "in use", 100 * MB)
+    budget.loaded("req", "in use", "in use", 100 * MB)
+    assert budget.before_load("req", "new", "new", 100 * MB) == ["in use"]
+    # the cache could not unload it (a job uses it): nothing reported, still counted
+    assert budget.total_bytes == 200 * MB
+    del requester
+
+
+def test_a_warm_up_bigger_than_its_estimate_unloads_itself_not_others() -> None:
+    budget = ModelBudget(150 * MB)
+    a = Recorder(budget, "a")
+    a.load("writer", 100 * MB)
+    assert budget.before_load("b", "voice", "voice", 10 * MB, optional=True) == []
+    assert budget.loaded("b", "voice", "voice", 100 * MB, optional=True) == ["voice"]
+    assert a.asked == []
