@@ -538,9 +538,9 @@ with lease.hold() as threads:
 
 def memory_and_cpu(out: Path | None = None) -> list[Path]:
     """The one memory budget and the CPU lease as a user sees them, with the shipped defaults:
-    the status bar and its tooltip after jobs in three panels under a budget of 0.6 GB (the
-    least recently used model was unloaded from its process), and the Writing panel waiting for
-    a CPU core that another Studio process (a command-line run, simulated) holds.
+    the status bar and its tooltip after jobs in three panels under a budget of 0.6 GB (each
+    model, its size and its model process), and the Writing panel waiting for a CPU core that
+    another Studio process (a command-line run, simulated) holds.
 
         xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
             runpy.run_path('docs/screenshots/make_screenshots.py')['memory_and_cpu']()"
