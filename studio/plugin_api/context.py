@@ -74,6 +74,9 @@ class LoadContext:
         model: the resolved model files.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``, already chosen by Studio.
         threads: how many CPU threads the plugin may use (pass it to torch/onnxruntime).
+            Studio decides it per job from what else runs on the machine (other Studio jobs
+            in any process, other programs): set it again in ``run()`` (``RunContext.threads``)
+            where the engine allows, not only at load.
         cancel: cancel token; long loads should check it.
         logger: where to log; never print.
         report_progress: call with (fraction or None, message) during long loads.
