@@ -9,6 +9,7 @@ from studio.core.project.checks import IntegrityReport
 from studio.core.project.errors import (
     AssetNotFoundError,
     DamagedProjectError,
+    ForeignJournalError,
     NewerProjectError,
     NotAProjectError,
     ProjectClosedError,
@@ -30,6 +31,7 @@ __all__ = [
     "AssetFilter",
     "AssetNotFoundError",
     "DamagedProjectError",
+    "ForeignJournalError",
     "IntegrityReport",
     "LineageLink",
     "NewerProjectError",

@@ -35,6 +35,11 @@ class DamagedProjectError(ProjectOpenError):
     """The file claims to be a project but its content is broken."""
 
 
+class ForeignJournalError(ProjectOpenError):
+    """A journal beside the project is not its own: SQLite would replay another file's
+    pages into it."""
+
+
 class ProjectExistsError(ProjectError):
     """A new project (or a copy) would replace an existing file."""
 

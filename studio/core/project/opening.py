@@ -16,6 +16,7 @@ from pathlib import Path
 
 from studio.core.project.errors import (
     DamagedProjectError,
+    ForeignJournalError,
     NewerProjectError,
     NotAProjectError,
     ProjectNotFoundError,
@@ -89,6 +90,7 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
     header_version = _check_header(path)
     if header_version > SCHEMA_VERSION:
         raise _newer(path, header_version)
+    _check_journal(path)
     try:
         conn = connect_read_only(path)
     except sqlite3.Error as exc:
@@ -164,3 +166,56 @@ def _check_header(path: Path) -> int:
             f"{name} is damaged: it is truncated ({size} of {page_count * page_size} bytes).",
         )
     return int.from_bytes(header[60:64], "big", signed=True)
+
+
+WAL_MAGICS = (0x377F0682, 0x377F0683)
+WAL_HEADER_SIZE = 32
+
+
+def _page_size(raw: int) -> int:
+    return 65536 if raw == 1 else raw
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse a write-ahead log beside the project that cannot be its own, before SQLite sees
+    it: SQLite would replay its pages into the project (SQLite's "How To Corrupt An SQLite
+    Database File": a WAL copied beside another database, or a backup restored over a file
+    whose crash WAL is still there). Nothing is moved or deleted.
+
+    A crash WAL can only be a file's own if the file was left in WAL mode (header bytes 18 and
+    19 are 2; a clean close sets them back to 1), and its pages must have the file's page
+    size. A WAL too short to hold a header is ignored by SQLite, and so here."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        with open(wal, "rb") as handle:
+            wal_header = handle.read(WAL_HEADER_SIZE)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise DamagedProjectError(
+            path, f"{path.name} cannot be opened: its journal {wal.name} cannot be read ({exc})."
+        ) from exc
+    if len(wal_header) < WAL_HEADER_SIZE:
+        return
+    with open(path, "rb") as handle:
+        header = handle.read(HEADER_SIZE)
+    in_wal_mode = header[18] == 2 and header[19] == 2
+    magic = int.from_bytes(wal_header[0:4], "big")
+    wal_page_size = int.from_bytes(wal_header[8:12], "big")
+    why = ""
+    if magic not in WAL_MAGICS:
+        why = "it is not an SQLite journal"
+    elif not in_wal_mode:
+        why = (
+            "the project was closed cleanly, so it has no journal of its own to replay (the "
+            "journal was copied or restored from another file)"
+        )
+    elif wal_page_size != _page_size(int.from_bytes(header[16:18], "big")):
+        why = "its pages are not the size of the project's pages (it belongs to another file)"
+    if why:
+        raise ForeignJournalError(
+            path,
+            f"{path.name} was not opened, and nothing was changed: the journal {wal.name} beside "
+            f"it is not its own ({why}). Move {wal.name} out of this folder (keep it if it "
+            "belongs to another project), then open the project again.",
+        )

@@ -1,0 +1,158 @@
+"""The project file never takes pages from a journal that is not its own (issue: "The project
+file never loses or corrupts work"). Each case is made as a careless user would make it; every
+command refuses with one sentence and leaves the project and the journal byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.cli.main import main
+from studio.core.project import ForeignJournalError, ProjectStore
+from tests.core.fixtures.media_samples import png_bytes
+
+CRASH_IN_WAL_MODE = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode = WAL")
+conn.execute("PRAGMA wal_autocheckpoint = 0")
+conn.execute("BEGIN")
+conn.execute("DELETE FROM assets")
+conn.execute("COMMIT")
+os._exit(0)  # a crash: the WAL stays, with its frames
+"""
+
+
+def project_with_assets(path: Path, count: int) -> Path:
+    """A project made as a user makes one: ``studio project import`` of ``count`` pictures."""
+    sources = []
+    for index in range(count):
+        source = path.parent / f"{path.stem}-{index}.png"
+        source.write_bytes(png_bytes(width=8 + index, color="blue"))
+        sources.append(str(source))
+    assert main(["project", "import", str(path), *sources]) == 0
+    return path
+
+
+def crash_in_wal_mode(path: Path) -> Path:
+    subprocess.run([sys.executable, "-c", CRASH_IN_WAL_MODE, str(path)], check=True)
+    wal = path.with_name(path.name + "-wal")
+    assert wal.stat().st_size > 32
+    return wal
+
+
+def digest(*paths: Path) -> list[str]:
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+def commands(project: Path, extra: Path, out: Path) -> list[list[str]]:
+    return [
+        ["project", "info", str(project)],
+        ["project", "export", str(project), str(out)],
+        ["project", "import", str(project), str(extra)],
+    ]
+
+
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    path = tmp_path / "x.png"
+    path.write_bytes(png_bytes(width=30, color="green"))
+    return path
+
+
+def test_another_projects_crash_wal_copied_beside_a_project_is_refused(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = project_with_assets(tmp_path / "A.studio", 3)
+    b = project_with_assets(tmp_path / "B.studio", 2)
+    wal = shutil.copy(crash_in_wal_mode(b), tmp_path / "A.studio-wal")
+    before = digest(a, Path(wal))
+    for argv in commands(a, picture, tmp_path / "out"):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "A.studio-wal" in err and "not its own" in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    with pytest.raises(ForeignJournalError):
+        ProjectStore.open(a)
+    assert digest(a, Path(wal)) == before  # not a byte changed, nothing moved
+    assert not (tmp_path / "out").exists()
+    Path(wal).unlink()  # what the sentence says to do: then A opens with its 3 assets
+    store = ProjectStore.open(a, read_only=True)
+    try:
+        assert store.count_assets() == 3
+    finally:
+        store.close()
+
+
+def test_an_older_copy_restored_over_a_crashed_project_keeps_its_own_pages(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_with_assets(tmp_path / "P.studio", 2)
+    backup = shutil.copy(project, tmp_path / "backup.studio")
+    crash_in_wal_mode(project)  # the newer project crashed; its WAL stays
+    shutil.copy(backup, project)  # the user restores yesterday's copy over it
+    before = digest(project)
+    assert main(["project", "import", str(project), str(picture)]) == 2
+    assert "P.studio-wal" in capsys.readouterr().err
+    assert digest(project) == before
+
+
+def test_a_projects_own_crash_wal_is_replayed(tmp_path: Path) -> None:
+    """The same crash, with the WAL left where it was: it is the project's own, and SQLite
+    replays it (here, a change that deleted the assets)."""
+    project = project_with_assets(tmp_path / "P.studio", 2)
+    crash_in_wal_mode(project)
+    store = ProjectStore.open(project)
+    try:
+        assert store.count_assets() == 0
+    finally:
+        store.close()
+
+
+def test_a_wal_of_another_page_size_is_refused(tmp_path: Path) -> None:
+    project = project_with_assets(tmp_path / "P.studio", 1)
+    other = tmp_path / "other.db"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('PRAGMA page_size = 1024'); c.execute('PRAGMA journal_mode = WAL'); "
+            "c.execute('CREATE TABLE t (x)'); c.execute('INSERT INTO t VALUES (1)'); os._exit(0)",
+            str(other),
+        ],
+        check=True,
+    )
+    crash_in_wal_mode(project)  # the project is in WAL mode now, like a crashed one
+    wal = project.with_name("P.studio-wal")
+    shutil.copy(other.with_name("other.db-wal"), wal)
+    with pytest.raises(ForeignJournalError, match="not the size of the project's pages"):
+        ProjectStore.open(project)
+
+
+def test_the_window_says_the_same_sentence_and_changes_nothing(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from studio.app import build_app
+
+    a = project_with_assets(tmp_path / "A.studio", 2)
+    b = project_with_assets(tmp_path / "B.studio", 1)
+    wal = Path(shutil.copy(crash_in_wal_mode(b), tmp_path / "A.studio-wal"))
+    before = digest(a, wal)
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    app = build_app()
+    qtbot.addWidget(app.window)
+    try:
+        assert not app.window.open_project(a)
+    finally:
+        app.shutdown()
+    assert shown and "A.studio-wal" in shown[0] and "not its own" in shown[0]
+    assert digest(a, wal) == before
