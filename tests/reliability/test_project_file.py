@@ -156,3 +156,30 @@ def test_the_window_says_the_same_sentence_and_changes_nothing(
         app.shutdown()
     assert shown and "A.studio-wal" in shown[0] and "not its own" in shown[0]
     assert digest(a, wal) == before
+
+
+CRASH_IN_ROLLBACK_MODE = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode = DELETE")
+conn.execute("PRAGMA cache_size = 1")  # the change spills into the file before the commit
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("DELETE FROM assets")
+conn.execute("CREATE TABLE junk (x)")
+conn.executemany("INSERT INTO junk VALUES (randomblob(2000))", [()] * 500)
+os._exit(0)  # a crash mid-transaction: the hot journal stays
+"""
+
+
+def test_a_projects_own_hot_journal_is_rolled_back_and_the_project_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_with_assets(tmp_path / "P.studio", 2)
+    capsys.readouterr()
+    subprocess.run([sys.executable, "-c", CRASH_IN_ROLLBACK_MODE, str(project)], check=True)
+    journal = project.with_name("P.studio-journal")
+    assert journal.exists() and journal.read_bytes()[:8] == bytes.fromhex("d9d505f920a163d7")
+    assert main(["project", "info", str(project)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "image 2" in out and "Integrity: ok" in out, out  # as before the cut-off change
+    assert not journal.exists() or journal.stat().st_size == 0  # rolled back

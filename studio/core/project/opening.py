@@ -91,6 +91,7 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
     if header_version > SCHEMA_VERSION:
         raise _newer(path, header_version)
     _check_journal(path)
+    _recover_own_rollback_journal(path)
     try:
         conn = connect_read_only(path)
     except sqlite3.Error as exc:
@@ -219,3 +220,49 @@ def _check_journal(path: Path) -> None:
             f"it is not its own ({why}). Move {wal.name} out of this folder (keep it if it "
             "belongs to another project), then open the project again.",
         )
+
+
+ROLLBACK_JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+
+
+def _recover_own_rollback_journal(path: Path) -> None:
+    """A hot rollback journal (a change cut off by a crash) that is the project's own is rolled
+    back now, as SQLite does on the first write connection: the project goes back to its last
+    committed state, and opens. A read-only connection cannot do it (SQLite says "attempt to
+    write a readonly database" for ever). A journal of another page size is not its own."""
+    journal = path.with_name(path.name + "-journal")
+    try:
+        with open(journal, "rb") as handle:
+            journal_header = handle.read(28)
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # SQLite will say what it cannot read
+    if len(journal_header) < 28 or not journal_header.startswith(ROLLBACK_JOURNAL_MAGIC):
+        return  # not hot: SQLite ignores it
+    with open(path, "rb") as handle:
+        header = handle.read(HEADER_SIZE)
+    page_size = _page_size(int.from_bytes(header[16:18], "big"))
+    if int.from_bytes(journal_header[24:28], "big") != page_size:
+        raise ForeignJournalError(
+            path,
+            f"{path.name} was not opened, and nothing was changed: the journal {journal.name} "
+            "beside it is not its own (its pages are not the size of the project's pages). "
+            f"Move {journal.name} out of this folder, then open the project again.",
+        )
+    if is_write_protected(path):
+        raise DamagedProjectError(
+            path,
+            f"{path.name} has a change that was cut off (its journal {journal.name}) and must be "
+            "rolled back before it can be read, but Studio may not write there: make the file "
+            "and its folder writable, then open it again.",
+        )
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True, timeout=10.0)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()  # the first read rolls it back
+    except sqlite3.Error as exc:
+        raise DamagedProjectError(
+            path, f"{path.name} is damaged: its cut-off change cannot be rolled back ({exc})."
+        ) from exc
+    finally:
+        conn.close()
