@@ -183,3 +183,22 @@ def test_a_projects_own_hot_journal_is_rolled_back_and_the_project_opens(
     out = capsys.readouterr().out
     assert "image 2" in out and "Integrity: ok" in out, out  # as before the cut-off change
     assert not journal.exists() or journal.stat().st_size == 0  # rolled back
+
+
+def test_a_mislabelled_schema_version_is_a_sentence_and_changes_nothing(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    project = project_with_assets(tmp_path / "P.studio", 1)
+    conn = sqlite3.connect(project)
+    conn.execute("PRAGMA user_version = 1")  # the tables are the current schema's
+    conn.close()
+    capsys.readouterr()
+    before = digest(project)
+    for argv in commands(project, picture, tmp_path / "out"):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "version number says schema 1" in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert digest(project) == before

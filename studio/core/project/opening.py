@@ -119,6 +119,19 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
         raise DamagedProjectError(
             path, f"{name} is damaged: the table(s) {', '.join(missing)} are missing."
         )
+    # Tables only a newer schema has, in a file whose version says older: upgrading it would
+    # create them again ("table project_meta already exists").
+    later = sorted(
+        (REQUIRED_TABLES[SCHEMA_VERSION] - REQUIRED_TABLES[version]) & tables
+        if version < SCHEMA_VERSION
+        else set()
+    )
+    if later:
+        raise DamagedProjectError(
+            path,
+            f"{name} is damaged: its version number says schema {version}, but it has the "
+            f"table(s) {', '.join(later)} of a later schema.",
+        )
     return ProjectFileInfo(
         path=path,
         schema_version=version,
