@@ -67,6 +67,15 @@ def cmd_project_export(args: argparse.Namespace, services) -> int:
     for item in exported:
         extra = f" (recipe in {item.sidecar.name})" if item.sidecar else ""
         print(f"Exported {item.asset_id} to {item.path}{extra}")
+    for left in exported.left_out:
+        print(f"Left out {left.asset_id} ({left.title}): {left.why}.", file=sys.stderr)
+    if exported.left_out:
+        print(
+            f"studio: {len(exported.left_out)} assets of {args.project.name} were left out "
+            "because the project is damaged; the others were exported.",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     if not exported:
         print("The project has no assets to export.")
     return EXIT_OK

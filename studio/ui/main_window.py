@@ -467,6 +467,14 @@ class MainWindow(QMainWindow):
         except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Export failed", str(exc))
             return
+        if files.left_out:
+            lines = [f"{left.title} ({left.asset_id}): {left.why}." for left in files.left_out]
+            QMessageBox.warning(
+                self,
+                "Some assets were left out",
+                f"Exported {len(files)} files to {folder}. {len(files.left_out)} assets were "
+                "left out because the project is damaged:\n\n" + "\n".join(lines[:20]),
+            )
         self.statusBar().showMessage(f"Exported {len(files)} files to {folder}", 8000)
 
     def _projects_dir(self) -> str:

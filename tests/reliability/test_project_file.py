@@ -202,3 +202,50 @@ def test_a_mislabelled_schema_version_is_a_sentence_and_changes_nothing(
         assert "version number says schema 1" in err and "Traceback" not in err, err
         assert len(err.strip().splitlines()) == 1
     assert digest(project) == before
+
+
+def damage_three_assets(project: Path) -> list[str]:
+    """Asset 0's content gets a flipped byte, asset 1's recipe stops being UTF-8, asset 2's
+    content goes missing (as byte-level damage does); asset 3 stays whole."""
+    import sqlite3
+
+    conn = sqlite3.connect(project)
+    rows = conn.execute("SELECT id, blob_sha256 FROM assets ORDER BY created_ns").fetchall()
+    conn.execute("PRAGMA ignore_check_constraints = ON")
+    (data,) = conn.execute("SELECT data FROM blobs WHERE sha256 = ?", (rows[0][1],)).fetchone()
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0xFF
+    conn.execute("UPDATE blobs SET data = ? WHERE sha256 = ?", (bytes(flipped), rows[0][1]))
+    conn.execute(
+        "UPDATE assets SET recipe = CAST(x'7b22ff227d' AS TEXT) WHERE id = ?", (rows[1][0],)
+    )
+    conn.execute("DELETE FROM blobs WHERE sha256 = ?", (rows[2][1],))
+    conn.commit()
+    conn.close()
+    return [row[0] for row in rows]
+
+
+def test_export_of_a_damaged_project_writes_only_whole_assets_and_says_what_it_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_with_assets(tmp_path / "P.studio", 4)
+    ids = damage_three_assets(project)
+    capsys.readouterr()
+    before = digest(project)
+    out = tmp_path / "out"
+    assert main(["project", "export", str(project), str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "internal error" not in captured.err
+    for asset_id, why in zip(
+        ids[:3],
+        ["does not match its SHA-256", "recipe is damaged", "content is missing"],
+        strict=True,
+    ):
+        assert f"Left out {asset_id}" in captured.err and why in captured.err, captured.err
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == 1 and ids[3].lower() in written[0]  # only the whole one
+    from PIL import Image
+
+    with Image.open(out / written[0]) as image:
+        image.load()  # it decodes
+    assert digest(project) == before

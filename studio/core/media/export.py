@@ -3,6 +3,10 @@
 File names are ``<title>-<asset id>.<ext>``: readable, unique, and the same every time, so a
 second export of the same asset names the same file. Existing files are never replaced unless
 asked; the check happens before the first file is written.
+
+Every asset is verified before it is written: its content must be there and match its SHA-256,
+and its recipe must be readable. One that fails is left out and reported (a damaged project
+never yields a damaged file that looks whole).
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core.errors import UserError
+from studio.core.hashing import sha256_bytes
 from studio.core.media.detect import TEXT, format_for_media_type
 from studio.core.media.embedded_recipe import (
     embed_recipe,
@@ -40,6 +45,30 @@ class ExportedFile:
     asset_id: str
     path: Path
     sidecar: Path | None = None
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An asset an export did not write, and why (its content is missing or damaged, or its
+    recipe cannot be read)."""
+
+    asset_id: str
+    title: str
+    why: str
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote, and what it left out (iterates over the files written)."""
+
+    files: list[ExportedFile] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[ExportedFile]:
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
 
 
 def _slug(title: str, fallback: str) -> str:
@@ -88,17 +117,24 @@ def export_assets(
     *,
     asset_ids: Iterable[str] | None = None,
     overwrite: bool = False,
-) -> list[ExportedFile]:
+) -> ExportReport:
     """Write assets (all live ones, oldest first, or those named) into ``directory``.
 
     Raises :class:`ExportError` before writing anything when a file would be replaced and
-    ``overwrite`` is False. Each file appears whole (written beside, then renamed).
+    ``overwrite`` is False. Each file appears whole (written beside, then renamed). Assets
+    whose content is missing or does not match its hash, or whose recipe cannot be read, are
+    left out and listed in the report.
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ExportError(f"{directory} is a file, not a folder.")
+    report = ExportReport()
     if asset_ids is None:
         assets = list(reversed(store.list_assets()))
+        report.left_out += [
+            LeftOut(asset_id, title, "its content is missing from the project")
+            for asset_id, title in store.assets_missing_content()
+        ]
     else:
         assets = [store.get_asset(asset_id) for asset_id in asset_ids]
     targets = [directory / export_name(asset) for asset in assets]
@@ -110,16 +146,37 @@ def export_assets(
                 f"{directory} already has {shown}; choose another folder or allow replacing."
             )
     directory.mkdir(parents=True, exist_ok=True)
-    exported = []
     for asset, target in zip(assets, targets, strict=True):
-        content, sidecar = exported_content(asset, store.read_blob(asset.id), target.name)
+        data, why = _verified_content(store, asset)
+        if data is None:
+            report.left_out.append(LeftOut(asset.id, asset.title, why))
+            continue
+        content, sidecar = exported_content(asset, data, target.name)
         _write_atomically(target, content)
         sidecar_file = None
         if sidecar is not None:
             sidecar_file = sidecar_path(target)
             _write_atomically(sidecar_file, sidecar.encode("utf-8"))
-        exported.append(ExportedFile(asset_id=asset.id, path=target, sidecar=sidecar_file))
-    return exported
+        report.files.append(ExportedFile(asset_id=asset.id, path=target, sidecar=sidecar_file))
+    return report
+
+
+def _verified_content(store: ProjectStore, asset: Asset) -> tuple[bytes | None, str]:
+    """The asset's content if it and its recipe are whole, else (None, why not)."""
+    from studio.core.recipe import RecipeError
+
+    try:
+        store.raw_recipe(asset.id).decode("utf-8")
+        asset.recipe  # noqa: B018 - parsed here, so a broken one is reported, not raised
+    except (UnicodeDecodeError, RecipeError, ValueError):
+        return None, "its recipe is damaged (it cannot be read)"
+    try:
+        data = store.read_blob(asset.id)
+    except (LookupError, OSError):
+        return None, "its content is missing from the project"
+    if sha256_bytes(data) != asset.sha256:
+        return None, "its content is damaged (it does not match its SHA-256)"
+    return data, ""
 
 
 def _write_atomically(target: Path, content: bytes) -> None:

@@ -54,6 +54,7 @@ from studio.core.project.documents import (
     normalize_text,
 )
 from studio.core.project.errors import (
+    AssetNotFoundError,
     NewerProjectError,
     NotAProjectError,
     ProjectClosedError,
@@ -522,6 +523,27 @@ class ProjectStore:
         with self._reader() as conn:
             return queries.read_blob(conn, asset_id)
 
+    def raw_recipe(self, asset_id: str) -> bytes:
+        """An asset's recipe as stored, as bytes (for checking a damaged one)."""
+        with self._reader() as conn:
+            row = conn.execute(
+                "SELECT CAST(recipe AS BLOB) FROM assets WHERE id = ?", (asset_id,)
+            ).fetchone()
+        if row is None:
+            raise AssetNotFoundError(f"No asset has the id {asset_id}.")
+        return bytes(row[0])
+
+    def assets_missing_content(self) -> list[tuple[str, str]]:
+        """(id, title) of live assets whose content is not in the project (a damaged file:
+        listings leave them out, since they join each asset to its content)."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                "SELECT a.id, CAST(a.title AS BLOB) FROM assets a "
+                "LEFT JOIN blobs b ON b.sha256 = a.blob_sha256 "
+                "WHERE b.sha256 IS NULL AND a.deleted_ns IS NULL ORDER BY a.created_ns"
+            ).fetchall()
+        return [(row[0], bytes(row[1]).decode("utf-8", "replace")) for row in rows]
+
     def inputs_of(self, asset_id: str) -> list[LineageLink]:
         """The assets this asset was made from, in request order."""
         with self._reader() as conn:
@@ -762,7 +784,14 @@ def _prepare_for_writing(conn: sqlite3.Connection) -> None:
 def _reader_connection(path: Path) -> sqlite3.Connection:
     conn = connect_read_only(path)
     add_functions(conn)
+    # Text that is not UTF-8 (a damaged file) reads with U+FFFD instead of failing the whole
+    # query: the assets still list, and export checks the stored bytes (raw_recipe).
+    conn.text_factory = _lenient_text
     return conn
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _read_only_readers(path: Path, schema_version: int) -> ReaderPool:
