@@ -198,6 +198,14 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
+        if _damaged_file(exc):
+            log.warning("damaged project file", exc_info=True)
+            print(
+                f"studio: {_project_name(argv)} is damaged ({exc}), so the command stopped; "
+                "nothing was written.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         log.exception("internal error")
         print(
             f"studio: internal error ({type(exc).__name__}: {exc}); "
@@ -205,6 +213,21 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+DAMAGE_WORDS = ("malformed", "file is not a database", "database corrupt")
+
+
+def _damaged_file(exc: BaseException) -> bool:
+    """An SQLite error that means the project file is damaged (not a bug of ours)."""
+    import sqlite3
+
+    return isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc) for word in DAMAGE_WORDS)
+
+
+def _project_name(argv: list[str]) -> str:
+    names = [Path(a).name for a in argv if a.endswith(".studio")]
+    return names[0] if names else "the project"
 
 
 def run() -> NoReturn:

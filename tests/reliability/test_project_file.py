@@ -249,3 +249,32 @@ def test_export_of_a_damaged_project_writes_only_whole_assets_and_says_what_it_l
     with Image.open(out / written[0]) as image:
         image.load()  # it decodes
     assert digest(project) == before
+
+
+def test_a_truncated_file_with_its_page_count_patched_is_a_sentence_and_stays_as_it_was(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    sources = []
+    for index in range(30):
+        source = tmp_path / f"noise-{index}.png"
+        Image.effect_noise((64, 64), 40 + index).convert("RGB").save(source)
+        sources.append(str(source))
+    project = tmp_path / "P.studio"
+    assert main(["project", "import", str(project), *sources]) == 0
+    data = bytearray(project.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    keep = len(data) // page // 2
+    data = data[: keep * page]
+    data[28:32] = keep.to_bytes(4, "big")  # the header agrees with the cut
+    project.write_bytes(bytes(data))
+    capsys.readouterr()
+    before = digest(project)
+    for argv in commands(project, picture, tmp_path / "out"):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert "P.studio is damaged" in err and "internal error" not in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert digest(project) == before

@@ -41,7 +41,14 @@ from studio.core.project.assets import (
     prompt_text,
     time_from_ns,
 )
-from studio.core.project.checks import BackgroundCheck, IntegrityReport, integrity_check
+from studio.core.project.checks import (
+    BackgroundCheck,
+    IntegrityReport,
+    integrity_check,
+)
+from studio.core.project.checks import (
+    quick_check as quick_check_file,
+)
 from studio.core.project.documents import (
     DOCUMENT_MEDIA_TYPE,
     DocumentUse,
@@ -55,6 +62,7 @@ from studio.core.project.documents import (
 )
 from studio.core.project.errors import (
     AssetNotFoundError,
+    DamagedProjectError,
     NewerProjectError,
     NotAProjectError,
     ProjectClosedError,
@@ -208,9 +216,33 @@ class ProjectStore:
         if self._read_only:
             self._readers = _read_only_readers(path, self._file_schema_version)
             return
-        self._writer = ProjectWriter(path, prepare=_prepare_for_writing)
+        self._writer = ProjectWriter(
+            path, prepare=_prepare_for_writing, before_first_change=self._refuse_if_damaged
+        )
         self._file_schema_version = SCHEMA_VERSION
         self._readers = ReaderPool(lambda: _reader_connection(path))
+
+    def _refuse_if_damaged(self) -> None:
+        """Before the first change: the file must pass SQLite's quick check (the one started
+        at open, or one now), so nothing is ever written into a damaged project."""
+        path = self._path
+        if path is None:
+            return
+        check = self._check
+        report = check.future.result() if check is not None else quick_check_file(path)
+        if not report.ok:
+            found = [
+                line.strip()
+                for problem in report.problems
+                for line in problem.replace("SQLite: ", "").splitlines()
+                if line.strip() and not line.startswith("***")
+            ] or ["SQLite's check failed"]
+            more = f", and {len(found) - 1} more problems" if len(found) > 1 else ""
+            raise DamagedProjectError(
+                path,
+                f"{path.name} is damaged ({found[0]}{more}), so Studio does not write into it; "
+                "'studio project export' copies out every asset that is intact.",
+            )
 
     # State
 

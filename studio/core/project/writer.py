@@ -43,6 +43,7 @@ class ProjectWriter:
         *,
         prepare: Callable[[sqlite3.Connection], None] | None = None,
         synchronous: str = "FULL",
+        before_first_change: Callable[[], None] | None = None,
     ) -> None:
         """Open ``path`` (which must exist) on a new writer thread.
 
@@ -52,6 +53,9 @@ class ProjectWriter:
         """
         self.path = path
         self._prepare = prepare
+        self._before_first_change = before_first_change
+        """Runs once, before the first change touches the file; what it raises refuses that
+        change (and the next, until it passes): the store's check that the file is whole."""
         self._synchronous = synchronous
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -137,6 +141,9 @@ class ProjectWriter:
         if not future.set_running_or_notify_cancel():
             return
         try:
+            if self._before_first_change is not None:
+                self._before_first_change()  # raises: nothing is written, not even the WAL
+                self._before_first_change = None
             self._ensure_wal(conn)
             if transaction:
                 conn.execute("BEGIN IMMEDIATE")
