@@ -174,8 +174,12 @@ class CpuLease:
             if self._registered is not None:
                 return
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.folder / f"pid-{os.getpid()}", os.O_CREAT | os.O_RDWR, 0o644)
+            # Locked before it has its name, so a pid file is never seen unlocked while its
+            # process lives.
+            temporary = self.folder / f".pid-{os.getpid()}-{threading.get_ident()}"
+            fd = os.open(temporary, os.O_CREAT | os.O_RDWR, 0o644)
             fcntl.flock(fd, fcntl.LOCK_SH)
+            os.replace(temporary, self.folder / f"pid-{os.getpid()}")
             self._registered = fd
 
     def _studio_pids(self) -> list[int]:
@@ -184,9 +188,9 @@ class CpuLease:
             for entry in self.folder.iterdir():
                 if entry.name.startswith("pid-") and entry.name[4:].isdigit():
                     pid = int(entry.name[4:])
-                    if _alive(pid):
+                    if _alive(pid) and _held(entry):
                         pids.append(pid)
-                    else:
+                    else:  # ended (a pid reused by another program holds no lock on it)
                         with contextlib.suppress(OSError):
                             entry.unlink()
         return pids
@@ -308,6 +312,21 @@ class CpuLease:
     def held_elsewhere(self) -> int:
         """Cores held by running jobs now (any Studio process): for the status line and tests."""
         return self.cores - self._count_free()
+
+
+def _held(path: Path) -> bool:
+    """Whether a live process holds its lock on ``path`` (an exclusive lock cannot be had)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # also drops the lock if it was had
+    return False
 
 
 def _alive(pid: int) -> bool:

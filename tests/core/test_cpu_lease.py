@@ -190,3 +190,15 @@ def test_a_studio_process_that_ends_inside_the_window_is_not_taken_for_another_p
     # busy 1.8 cores; Studio's process 9 used 0.4 of a core: 1.4 for other programs at most
     # (process 7's lifetime ticks are not subtracted, process 8's are not added).
     assert probe.other_busy_cores() == pytest.approx(1.4)
+
+
+def test_a_pid_file_whose_process_ended_is_not_studio_even_if_the_pid_lives_again(
+    tmp_path: Path,
+) -> None:
+    lease = CpuLease(tmp_path, cores=2)
+    lease._register()
+    assert lease._studio_pids() == [os.getpid()]
+    stale = tmp_path / f"pid-{os.getppid()}"  # a live pid (the test runner's parent)...
+    stale.touch()  # ...but no Studio process holds its file: left by one that ended
+    assert lease._studio_pids() == [os.getpid()]
+    assert not stale.exists()
