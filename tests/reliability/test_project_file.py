@@ -278,3 +278,73 @@ def test_a_truncated_file_with_its_page_count_patched_is_a_sentence_and_stays_as
         assert "P.studio is damaged" in err and "internal error" not in err, err
         assert len(err.strip().splitlines()) == 1
     assert digest(project) == before
+
+
+def hostile_files(tmp_path: Path) -> dict[str, Path]:
+    import sqlite3
+
+    random_bytes = tmp_path / "random.studio"
+    random_bytes.write_bytes(bytes(range(256)) * 20)
+    folder = tmp_path / "folder.studio"
+    folder.mkdir()
+    dangling = tmp_path / "dangling.studio"
+    dangling.symlink_to(tmp_path / "nowhere" / "p.studio")
+    other = tmp_path / "other.studio"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (text)")
+    conn.commit()
+    conn.close()
+    return {"random": random_bytes, "folder": folder, "dangling": dangling, "other": other}
+
+
+@pytest.mark.parametrize("case", ["random", "folder", "dangling", "other"])
+def test_what_is_not_a_project_is_a_sentence_for_every_command_and_stays_as_it_was(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    path = hostile_files(tmp_path)[case]
+    before = digest(path) if path.is_file() else None
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    for argv in commands(path, picture, tmp_path / "out"):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert path.name in err and "internal error" not in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert (digest(path) if path.is_file() else None) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing  # nothing made beside it
+
+
+@pytest.mark.parametrize("cut", [1, 99, 100, 4095, 4096, 8192, 12288, -4096, -1])
+def test_a_truncated_project_never_gives_an_internal_error_nor_changes(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str], cut: int
+) -> None:
+    project = project_with_assets(tmp_path / "P.studio", 3)
+    data = project.read_bytes()
+    project.write_bytes(data[:cut] if cut > 0 else data[: len(data) + cut])
+    capsys.readouterr()
+    before = digest(project)
+    for argv in commands(project, picture, tmp_path / "out"):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert "internal error" not in err and "Traceback" not in err, err
+    assert digest(project) == before
+
+
+@pytest.mark.parametrize("where", [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99])
+def test_a_flipped_byte_anywhere_never_gives_an_internal_error(
+    tmp_path: Path, picture: Path, capsys: pytest.CaptureFixture[str], where: float
+) -> None:
+    """Past the header (which the opening checks), a flipped byte is either found (a sentence,
+    exit 2, nothing written) or harmless to SQLite (and then export still verifies every
+    asset's content against its hash)."""
+    project = project_with_assets(tmp_path / "P.studio", 4)
+    data = bytearray(project.read_bytes())
+    offset = max(100, int(len(data) * where))
+    data[offset] ^= 0x5A
+    project.write_bytes(bytes(data))
+    capsys.readouterr()
+    for argv in commands(project, picture, tmp_path / "out"):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code in (0, 2), (argv, err)
+        assert "internal error" not in err and "Traceback" not in err, err
