@@ -188,7 +188,7 @@ class CpuLease:
             for entry in self.folder.iterdir():
                 if entry.name.startswith("pid-") and entry.name[4:].isdigit():
                     pid = int(entry.name[4:])
-                    if _alive(pid) and _held(entry):
+                    if _held(entry):
                         pids.append(pid)
                     else:  # ended (a pid reused by another program holds no lock on it)
                         with contextlib.suppress(OSError):
@@ -327,16 +327,6 @@ def _held(path: Path) -> bool:
     finally:
         os.close(fd)  # also drops the lock if it was had
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def lease_folder(data_dir: Path) -> Path:

@@ -47,7 +47,6 @@ class ModelBudget:
         self._held: dict[tuple[str, str], HeldModel] = {}
         self._owners: dict[str, Unloader] = {}
         self._known_sizes: dict[str, int] = {}
-        self._listeners: list[Callable[[], None]] = []
 
     # owners -----------------------------------------------------------------------------------
 
@@ -61,7 +60,6 @@ class ModelBudget:
             for key in [k for k in self._held if k[0] == owner]:
                 del self._held[key]
             self._owners.pop(owner, None)
-        self._changed()
 
     # what the caches report -------------------------------------------------------------------
 
@@ -82,7 +80,6 @@ class ModelBudget:
                 owner, key, label, estimate, time.monotonic(), pinned=1
             )
         own = self._make_room(owner)
-        self._changed()
         return own
 
     def loaded(
@@ -105,13 +102,11 @@ class ModelBudget:
                 log.info("warm-up of %s unloads again: it is bigger than there is room", label)
                 return [key]
         own = self._make_room(owner)
-        self._changed()
         return own
 
     def load_failed(self, owner: str, key: str) -> None:
         with self._lock:
             self._held.pop((owner, key), None)
-        self._changed()
 
     def used(self, owner: str, key: str) -> None:
         with self._lock:
@@ -122,15 +117,6 @@ class ModelBudget:
     def unloaded(self, owner: str, key: str) -> None:
         with self._lock:
             self._held.pop((owner, key), None)
-        self._changed()
-
-    def pin(self, owner: str, key: str, pinned: bool) -> None:
-        """A job of ``owner`` uses ``key`` (or stopped using it): never chosen to unload."""
-        with self._lock:
-            held = self._held.get((owner, key))
-            if held is not None:
-                held.pinned = max(0, held.pinned + (1 if pinned else -1))
-                held.last_used = time.monotonic()
 
     # the budget -------------------------------------------------------------------------------
 
@@ -147,7 +133,6 @@ class ModelBudget:
     def enforce(self) -> None:
         """Unload least recently used models until the total fits (where owners can)."""
         self._make_room(None)
-        self._changed()
 
     def _make_room(self, requester: str | None) -> list[str]:
         own: list[str] = []  # the requester's own models, for it to unload (still counted
@@ -208,17 +193,6 @@ class ModelBudget:
     def total_bytes(self) -> int:
         with self._lock:
             return sum(h.size for h in self._held.values())
-
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` (from any thread) whenever a model loads or unloads."""
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:
-                log.exception("a budget listener failed")
 
 
 class OwnerReports:

@@ -46,6 +46,7 @@ from studio.core.process_messages import (
     AssetReady,
     AssetRefused,
     AssetStored,
+    BudgetMessage,
     EventMessage,
     JobCancelledMessage,
     JobDone,
@@ -266,10 +267,7 @@ class ProcessExecutor:
                     message = conn.recv()
                 except (EOFError, OSError):
                     break
-                if isinstance(
-                    message,
-                    RoomFor | ModelLoaded | ModelLoadFailed | ModelUsed | ModelUnloaded | ModelKept,
-                ):
+                if isinstance(message, BudgetMessage):
                     self._on_budget_message(conn, owner, message)
                 elif isinstance(message, Prepared):
                     with self._state_lock:

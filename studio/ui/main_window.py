@@ -565,7 +565,6 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.services.settings = dialog.result_settings
             budget = dialog.result_settings.memory_budget_bytes
-            self.services.cache.budget_bytes = budget
             # One budget for every process, applied now (models over it unload at once), off
             # the GUI thread: a model process may take a moment to answer.
             threading.Thread(
