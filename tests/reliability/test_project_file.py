@@ -58,6 +58,28 @@ def commands(project: Path, extra: Path, out: Path) -> list[list[str]]:
     ]
 
 
+def refusals(
+    capsys: pytest.CaptureFixture[str],
+    project: Path,
+    picture: Path,
+    out: Path,
+    *,
+    one_sentence: bool = True,
+) -> list[str]:
+    """What each command said: every one exited 2, with no internal error or traceback (and,
+    with ``one_sentence``, one line)."""
+    said = []
+    for argv in commands(project, picture, out):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert "internal error" not in err and "Traceback" not in err, err
+        if one_sentence:
+            assert len(err.strip().splitlines()) == 1, err
+        said.append(err)
+    return said
+
+
 @pytest.fixture
 def picture(tmp_path: Path) -> Path:
     path = tmp_path / "x.png"
@@ -72,11 +94,8 @@ def test_another_projects_crash_wal_copied_beside_a_project_is_refused(
     b = project_with_assets(tmp_path / "B.studio", 2)
     wal = shutil.copy(crash_in_wal_mode(b), tmp_path / "A.studio-wal")
     before = digest(a, Path(wal))
-    for argv in commands(a, picture, tmp_path / "out"):
-        assert main(argv) == 2, argv
-        err = capsys.readouterr().err
-        assert "A.studio-wal" in err and "not its own" in err and "Traceback" not in err
-        assert len(err.strip().splitlines()) == 1
+    for err in refusals(capsys, a, picture, tmp_path / "out"):
+        assert "A.studio-wal" in err and "not its own" in err
     with pytest.raises(ForeignJournalError):
         ProjectStore.open(a)
     assert digest(a, Path(wal)) == before  # not a byte changed, nothing moved
@@ -196,11 +215,8 @@ def test_a_mislabelled_schema_version_is_a_sentence_and_changes_nothing(
     conn.close()
     capsys.readouterr()
     before = digest(project)
-    for argv in commands(project, picture, tmp_path / "out"):
-        assert main(argv) == 2, argv
-        err = capsys.readouterr().err
-        assert "version number says schema 1" in err and "Traceback" not in err, err
-        assert len(err.strip().splitlines()) == 1
+    for err in refusals(capsys, project, picture, tmp_path / "out"):
+        assert "version number says schema 1" in err, err
     assert digest(project) == before
 
 
@@ -271,12 +287,8 @@ def test_a_truncated_file_with_its_page_count_patched_is_a_sentence_and_stays_as
     project.write_bytes(bytes(data))
     capsys.readouterr()
     before = digest(project)
-    for argv in commands(project, picture, tmp_path / "out"):
-        code = main(argv)
-        err = capsys.readouterr().err
-        assert code == 2, (argv, err)
-        assert "P.studio is damaged" in err and "internal error" not in err, err
-        assert len(err.strip().splitlines()) == 1
+    for err in refusals(capsys, project, picture, tmp_path / "out"):
+        assert "P.studio is damaged" in err, err
     assert digest(project) == before
 
 
@@ -304,11 +316,8 @@ def test_what_is_not_a_project_is_a_sentence_for_every_command_and_stays_as_it_w
     path = hostile_files(tmp_path)[case]
     before = digest(path) if path.is_file() else None
     listing = sorted(p.name for p in tmp_path.iterdir())
-    for argv in commands(path, picture, tmp_path / "out"):
-        assert main(argv) == 2, argv
-        err = capsys.readouterr().err
-        assert path.name in err and "internal error" not in err and "Traceback" not in err
-        assert len(err.strip().splitlines()) == 1
+    for err in refusals(capsys, path, picture, tmp_path / "out"):
+        assert path.name in err, err
     assert (digest(path) if path.is_file() else None) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == listing  # nothing made beside it
 
@@ -322,11 +331,7 @@ def test_a_truncated_project_never_gives_an_internal_error_nor_changes(
     project.write_bytes(data[:cut] if cut > 0 else data[: len(data) + cut])
     capsys.readouterr()
     before = digest(project)
-    for argv in commands(project, picture, tmp_path / "out"):
-        code = main(argv)
-        err = capsys.readouterr().err
-        assert code == 2, (argv, err)
-        assert "internal error" not in err and "Traceback" not in err, err
+    refusals(capsys, project, picture, tmp_path / "out", one_sentence=False)
     assert digest(project) == before
 
 
