@@ -105,11 +105,14 @@ def _check_blobs(conn: sqlite3.Connection) -> list[str]:
 def _check_assets(conn: sqlite3.Connection) -> list[str]:
     problems = []
     kinds = {kind.value for kind in AssetKind}
-    for asset_id, kind, recipe in conn.execute("SELECT id, kind, recipe FROM assets"):
+    rows = conn.execute("SELECT id, kind, CAST(recipe AS BLOB) FROM assets")
+    for asset_id, kind, recipe in rows:
         if kind not in kinds:
             problems.append(f"asset {asset_id} has an unknown kind {kind!r}")
         try:
-            Recipe.from_json_text(recipe)
+            Recipe.from_json_text(bytes(recipe or b"").decode("utf-8"))
+        except UnicodeDecodeError:
+            problems.append(f"asset {asset_id}: its recipe is not UTF-8 text")
         except RecipeError as exc:
             problems.append(f"asset {asset_id}: {exc}")
     return problems

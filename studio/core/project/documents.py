@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -489,22 +489,35 @@ def _check_documents(conn: sqlite3.Connection) -> list[str]:
             "ORDER BY number DESC",
             (document,),
         ).fetchall()
-        if not rows:
-            problems.append(f"document {asset_id} has no revision")
-            continue
         try:
             text = bytes(data).decode("utf-8")
-            for index, (number, chars, back) in enumerate(rows):
-                if number != rows[0][0] - index:
-                    raise ValueError(f"revision {rows[0][0] - index} is missing")
-                if index:
-                    if back is None:
-                        raise ValueError(f"revision {number} has no delta")
-                    text = text_delta.apply(text, text_delta.decode(back))
-                if len(text) != chars:
-                    raise ValueError(
-                        f"revision {number} rebuilds to {len(text)} characters, not {chars}"
-                    )
-        except (ValueError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
             problems.append(f"document {asset_id}: {exc}")
+            continue
+        _, problem = intact_history(text, rows)
+        if problem:
+            problems.append(f"document {asset_id}: {problem}")
     return problems
+
+
+def intact_history(text: str, rows: Sequence[Sequence]) -> tuple[int, str]:
+    """How many of a document's revisions, newest first, rebuild from its newest ``text``
+    (each row begins ``number, chars, back``), and what stopped the rest ("" when none did)."""
+    if not rows:
+        return 0, "it has no revision"
+    newest = rows[0][0]
+    for index, (number, chars, back, *_) in enumerate(rows):
+        try:
+            if number != newest - index:
+                raise ValueError(f"revision {newest - index} is missing")
+            if index:
+                if back is None:
+                    raise ValueError(f"revision {number} has no delta")
+                text = text_delta.apply(text, text_delta.decode(back))
+            if len(text) != chars:
+                raise ValueError(
+                    f"revision {number} rebuilds to {len(text)} characters, not {chars}"
+                )
+        except (ValueError, UnicodeDecodeError) as exc:
+            return index, str(exc)
+    return len(rows), ""

@@ -35,6 +35,25 @@ class DamagedProjectError(ProjectOpenError):
     """The file claims to be a project but its content is broken."""
 
 
+DAMAGE_WORDS = ("malformed", "file is not a database", "database corrupt")
+"""What SQLite's errors say when the file is damaged (not a mistake of the caller's)."""
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether an SQLite error means that the project file is damaged."""
+    import sqlite3
+
+    return isinstance(exc, sqlite3.DatabaseError) and any(w in str(exc) for w in DAMAGE_WORDS)
+
+
+def repair_advice(name: str) -> str:
+    """What saves the work of a damaged project (the end of a sentence about it)."""
+    return (
+        f"File > Repair Project (or 'studio project repair {name}') saves every intact asset "
+        "into a new file beside it"
+    )
+
+
 class ForeignJournalError(ProjectOpenError):
     """A journal beside the project is not its own: SQLite would replay another file's
     pages into it."""

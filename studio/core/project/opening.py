@@ -90,7 +90,7 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
     header_version = _check_header(path)
     if header_version > SCHEMA_VERSION:
         raise _newer(path, header_version)
-    _check_journal(path)
+    check_journal(path)
     _recover_own_rollback_journal(path)
     try:
         conn = connect_read_only(path)
@@ -190,7 +190,7 @@ def _page_size(raw: int) -> int:
     return 65536 if raw == 1 else raw
 
 
-def _check_journal(path: Path) -> None:
+def check_journal(path: Path) -> None:
     """Refuse a write-ahead log beside the project that cannot be its own, before SQLite sees
     it: SQLite would replay its pages into the project (SQLite's "How To Corrupt An SQLite
     Database File": a WAL copied beside another database, or a backup restored over a file

@@ -165,10 +165,13 @@ def insert_asset(
     created_ns: int,
     data: bytes,
     prompt_text: str,
+    inputs_must_exist: bool = True,
 ) -> Asset:
-    """Add the blob (once per content) and the asset with its lineage; inputs must exist."""
+    """Add the blob (once per content) and the asset with its lineage; inputs must exist
+    (unless not ``inputs_must_exist``: a repair keeps lineage to an input that was lost, as a
+    purge does)."""
     inputs = asset.recipe.inputs
-    for item in inputs:
+    for item in inputs if inputs_must_exist else ():
         if conn.execute("SELECT 1 FROM assets WHERE id = ?", (item.asset_id,)).fetchone() is None:
             raise AssetNotFoundError(
                 f"The input asset {item.asset_id} is not in this project, so lineage cannot "

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -69,6 +67,14 @@ from studio.core.project.errors import (
     ProjectError,
     ProjectExistsError,
     ProjectReadOnlyError,
+    is_damage,
+    repair_advice,
+)
+from studio.core.project.files import (
+    create_project_file,
+    fsync_file,
+    move_into_place,
+    temporary_beside,
 )
 from studio.core.project.ids import new_asset_id
 from studio.core.project.opening import (
@@ -152,7 +158,7 @@ class ProjectStore:
     def create(cls, path: Path) -> ProjectStore:
         """Create a new, empty project at ``path`` (which must not exist) and open it."""
         path = Path(path)
-        _create_project_file(path)
+        create_project_file(path)
         return cls.open(path, background_check=False)
 
     @classmethod
@@ -241,7 +247,7 @@ class ProjectStore:
             raise DamagedProjectError(
                 path,
                 f"{path.name} is damaged ({found[0]}{more}), so Studio does not write into it; "
-                "'studio project export' copies out every asset that is intact.",
+                f"{repair_advice(path.name)}.",
             )
 
     # State
@@ -645,18 +651,18 @@ class ProjectStore:
                 raise ProjectExistsError(f"{target} already exists.")
             if self._path is not None and target.exists() and target.samefile(self._path):
                 raise ProjectExistsError(f"{target} is this project's own file.")
-            temporary = _temporary_beside(target, "saving")
+            temporary = temporary_beside(target, "saving")
             try:
                 vacuum = _vacuum_into(temporary)
                 if self._writer is not None:
                     self._writer.run(vacuum, transaction=False)
                 elif self._path is None:
-                    _create_project_file(temporary)
+                    create_project_file(temporary)
                 else:
                     with self._reader() as conn:
                         vacuum(conn)
-                _fsync(temporary)
-                _move_into_place(temporary, target, overwrite=overwrite)
+                fsync_file(temporary)
+                move_into_place(temporary, target, overwrite=overwrite)
             finally:
                 temporary.unlink(missing_ok=True)
         return target
@@ -726,7 +732,17 @@ class ProjectStore:
             readers = self._readers
         assert readers is not None
         with readers.connection() as conn:
-            yield conn
+            try:
+                yield conn
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
+                name = self._path.name if self._path else "The project"
+                raise DamagedProjectError(
+                    self._path or Path(name),
+                    f"{name} is damaged ({exc}), so this part of it cannot be read; "
+                    f"{repair_advice(name)}.",
+                ) from exc
 
     def _writer_for_change(self) -> ProjectWriter:
         with self._lock:
@@ -753,7 +769,7 @@ class ProjectStore:
             suffix = "" if number == 1 else f" ({number})"
             path = self._untitled_folder / f"Untitled {stamp}{suffix}{PROJECT_SUFFIX}"
             try:
-                _create_project_file(path)
+                create_project_file(path)
             except ProjectExistsError:
                 continue
             break
@@ -805,6 +821,18 @@ def _prepare_for_writing(conn: sqlite3.Connection) -> None:
                 path, f"{path.name} was made by a newer Studio (schema {version})."
             )
         if version < SCHEMA_VERSION:
+            # An upgrade writes: never into a damaged file (the quick check before the first
+            # change comes too late for it).
+            try:
+                found = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
+            except sqlite3.DatabaseError as exc:
+                found = [str(exc)]
+            if found != ["ok"]:
+                raise DamagedProjectError(
+                    path,
+                    f"{path.name} is damaged ({found[0]}), so Studio does not upgrade it; "
+                    f"{repair_advice(path.name)}.",
+                )
             steps = migrate(conn, version)
             log.info("%s: upgraded from schema %d in %d step(s)", path, version, steps)
         conn.execute("COMMIT")
@@ -850,53 +878,8 @@ def _empty_readers() -> ReaderPool:
     return ReaderPool(lambda: memory, size=1)
 
 
-def _temporary_beside(target: Path, purpose: str) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(4)}.{purpose}")
-
-
-def _create_project_file(path: Path) -> None:
-    """Create an empty project at ``path`` atomically; refuses to replace a file."""
-    if path.exists():
-        raise ProjectExistsError(f"{path} already exists.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary_beside(path, "creating")
-    try:
-        conn = sqlite3.connect(temporary, isolation_level=None)
-        try:
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table
-            conn.execute("BEGIN")
-            create_schema(conn)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-        _fsync(temporary)
-        _move_into_place(temporary, path, overwrite=False)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _vacuum_into(target: Path) -> Callable[[sqlite3.Connection], None]:
     def vacuum(conn: sqlite3.Connection) -> None:
         conn.execute("VACUUM INTO ?", (str(target),))
 
     return vacuum
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _move_into_place(source: Path, target: Path, *, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(source, target)
-        return
-    try:
-        # A hard link fails if the target exists, so a file that appeared meanwhile survives.
-        os.link(source, target)
-    except FileExistsError as exc:
-        raise ProjectExistsError(f"{target} already exists.") from exc
-    except OSError:  # file systems without hard links
-        if target.exists():
-            raise ProjectExistsError(f"{target} already exists.") from None
-        os.replace(source, target)
