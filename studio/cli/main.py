@@ -22,6 +22,7 @@ from studio.cli.generate_commands import add_generate_commands
 from studio.cli.project_commands import add_project_commands
 from studio.core.errors import UserError
 from studio.core.offline import enforce_offline
+from studio.core.project.errors import is_damage
 
 log = logging.getLogger("studio.cli")
 
@@ -189,7 +190,7 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
             raise UserError("Name a command (see 'studio --help').")
         return args.handler(args, services)
     except UserError as exc:
-        print(f"studio: {exc}", file=sys.stderr)
+        print(f"studio: {exc}{_repair_hint(exc, argv)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("studio: interrupted.", file=sys.stderr)
@@ -198,11 +199,13 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
-        if _damaged_file(exc):
+        if is_damage(exc):
             log.warning("damaged project file", exc_info=True)
+            name = _project_name(argv)
             print(
-                f"studio: {_project_name(argv)} is damaged ({exc}), so the command stopped; "
-                "nothing was written.",
+                f"studio: {name} is damaged ({exc}), so the command stopped; nothing was "
+                f"written. 'studio project repair {name}' saves every intact asset into a new "
+                "file beside it.",
                 file=sys.stderr,
             )
             return EXIT_USAGE
@@ -215,14 +218,19 @@ def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
         return EXIT_INTERNAL
 
 
-DAMAGE_WORDS = ("malformed", "file is not a database", "database corrupt")
+def _repair_hint(exc: UserError, argv: list[str]) -> str:
+    """For a damaged project (other than in the repair command, or where the sentence says it
+    already): what saves its work."""
+    from studio.core.project import DamagedProjectError
 
-
-def _damaged_file(exc: BaseException) -> bool:
-    """An SQLite error that means the project file is damaged (not a bug of ours)."""
-    import sqlite3
-
-    return isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc) for word in DAMAGE_WORDS)
+    if not isinstance(exc, DamagedProjectError) or argv[:2] == ["project", "repair"]:
+        return ""
+    if "repair" in str(exc):
+        return ""
+    return (
+        f" 'studio project repair {exc.path.name}' saves every intact asset into a new file "
+        "beside it."
+    )
 
 
 def _project_name(argv: list[str]) -> str:

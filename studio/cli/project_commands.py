@@ -10,6 +10,7 @@ from pathlib import Path
 from studio.core.media.export import export_assets
 from studio.core.media.importing import check_import, import_checked
 from studio.core.project import ProjectStore
+from studio.core.project.repair import repair_project
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -45,7 +46,11 @@ def cmd_project_info(args: argparse.Namespace, services) -> int:
         print(f"Integrity: {info['integrity']}")
     if report.ok:
         return EXIT_OK
-    print(f"studio: {args.project.name} failed its integrity check.", file=sys.stderr)
+    print(
+        f"studio: {args.project.name} failed its integrity check; 'studio project repair "
+        f"{args.project.name}' saves every intact asset into a new file beside it.",
+        file=sys.stderr,
+    )
     return EXIT_BAD_INPUT
 
 
@@ -81,8 +86,20 @@ def cmd_project_export(args: argparse.Namespace, services) -> int:
     return EXIT_OK
 
 
+def cmd_project_repair(args: argparse.Namespace, services) -> int:
+    report = repair_project(args.project, args.into)
+    print(report.summary())
+    for item in report.partly_kept:
+        print(f"Kept {item.asset_id} ({item.title}), but {item.why}.")
+    for item in report.lost:
+        print(f"Lost {item.asset_id} ({item.title}): {item.why}.", file=sys.stderr)
+    for note in report.notes:
+        print(note)
+    return EXIT_OK
+
+
 def add_project_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``studio project info|import|export``."""
+    """Register ``studio project info|import|export|repair``."""
     project = subparsers.add_parser("project", help="look into, import into, export from projects")
     commands = project.add_subparsers(dest="project_command", metavar="COMMAND", required=True)
 
@@ -109,3 +126,17 @@ def add_project_commands(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="replace files of the same name in DIR"
     )
     export.set_defaults(handler=cmd_project_export)
+
+    repair = commands.add_parser(
+        "repair",
+        help="save every intact asset of a damaged project into a new file beside it "
+        "(the damaged file is not changed)",
+    )
+    repair.add_argument("project", type=Path, metavar="PROJECT.studio")
+    repair.add_argument(
+        "--into",
+        type=Path,
+        metavar="NEW.studio",
+        help="where to write the repaired project (default: 'NAME (repaired).studio' beside it)",
+    )
+    repair.set_defaults(handler=cmd_project_repair)

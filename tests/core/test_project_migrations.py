@@ -172,3 +172,43 @@ def test_no_migration_path_is_an_error() -> None:
     conn = sqlite3.connect(":memory:")
     with pytest.raises(ValueError, match="no migration path"):
         migrate(conn, 0)
+
+
+def test_a_damaged_old_project_is_not_upgraded_and_stays_as_it_was(old_project: Path) -> None:
+    from studio.core.project import DamagedProjectError
+
+    conn = sqlite3.connect(old_project)
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'assets'").fetchone()[0]
+    conn.close()
+    data = bytearray(old_project.read_bytes())
+    data[(root - 1) * page + 8 : root * page] = bytes(page - 8)  # a lost sector
+    old_project.write_bytes(bytes(data))
+    with pytest.raises(DamagedProjectError, match="does not upgrade it.*studio project repair"):
+        ProjectStore.open(old_project)
+    assert old_project.read_bytes() == bytes(data)
+    assert sorted(p.name for p in old_project.parent.iterdir()) == ["old.studio"]
+
+
+def test_repair_upgrades_a_copy_of_an_old_project_and_keeps_its_intact_assets(
+    old_project: Path,
+) -> None:
+    from studio.core.project.repair import repair_project
+
+    conn = sqlite3.connect(old_project)
+    conn.execute(
+        "UPDATE blobs SET data = zeroblob(length(data)) WHERE sha256 = "
+        "(SELECT blob FROM assets WHERE id = ?)",
+        (IMAGE,),
+    )
+    conn.commit()
+    conn.close()
+    before = old_project.read_bytes()
+    report = repair_project(old_project)
+    assert old_project.read_bytes() == before
+    assert [item.asset_id for item in report.lost] == [IMAGE]
+    assert any("early Studio" in note for note in report.notes)
+    with ProjectStore.open(report.target) as store:
+        assert store.schema_version == SCHEMA_VERSION and store.integrity_check().ok
+        kept = {asset.id for asset in store.list_assets(deleted=None)}
+    assert TEXT in kept and IMAGE not in kept
