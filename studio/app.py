@@ -141,7 +141,14 @@ def reopen_last_project(session, qsettings) -> str:
         session.open(Path(last))
     except UserError as exc:
         log.warning("cannot reopen %s: %s", last, exc)
-        return f"The last project could not be opened again: {exc}"
+        from studio.core.project import DamagedProjectError
+
+        repair = (
+            " (File > Repair Project saves its intact assets)"
+            if isinstance(exc, DamagedProjectError)
+            else ""
+        )
+        return f"The last project could not be opened again{repair}: {exc}"
     return f"Reopened {session.display_name} (File > New Project starts an empty one)."
 
 

@@ -627,3 +627,88 @@ def memory_and_cpu(out: Path | None = None) -> list[Path]:
     for path in paths:
         print("saved", path)
     return paths
+
+
+def repair_dialogs(out: Path | None = None) -> list[Path]:
+    """A damaged project opened in the window (a copy cut short, and one picture's bytes
+    damaged): the offer to repair, the report with its details, and the
+    repaired project open with its assets.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['repair_dialogs']()"
+    """
+    import sqlite3
+
+    from PIL import Image
+
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from studio.app import build_app
+    from studio.core.media.importing import import_files
+    from studio.core.project import ProjectStore
+
+    folder = data_dir / "Projects"
+    folder.mkdir()
+    pictures = []
+    for index in range(24):
+        path = data_dir / f"Harbour {index + 1}.png"
+        noise = Image.effect_noise((96, 96), 30 + index * 3).convert("L")
+        Image.merge("RGB", (noise, noise.rotate(90), noise.rotate(180))).save(path)
+        pictures.append(path)
+    project = folder / "Harbour.studio"
+    with ProjectStore.create(project) as store:
+        import_files(store, pictures)
+        store.create_document("Harbour notes\n\nThe boats came in at six.")
+    conn = sqlite3.connect(project)
+    victim = conn.execute("SELECT blob_sha256 FROM assets ORDER BY created_ns LIMIT 1").fetchone()
+    conn.execute("UPDATE blobs SET data = zeroblob(length(data)) WHERE sha256 = ?", (victim[0],))
+    conn.commit()
+    conn.close()
+    data = project.read_bytes()
+    project.write_bytes(data[: len(data) * 3 // 4 // 4096 * 4096])  # a copy cut short
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.move(0, 0)
+    window.show()
+    wait(1500)
+    paths: list[Path] = []
+
+    def shoot(name: str, then: str) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(200, lambda: shoot(name, then))
+            return
+        for button in box.buttons():
+            if button.text().replace("&", "").startswith("Show Details"):
+                button.click()
+        wait(400)
+        path = out / name
+        QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
+        paths.append(path)
+        for button in box.buttons():
+            if button.text().replace("&", "").rstrip("…") == then:
+                button.click()
+                return
+
+    QTimer.singleShot(300, lambda: shoot("window-repair-offer.png", "Repair"))
+    QTimer.singleShot(2500, lambda: shoot("window-repair-report.png", "Open Repaired Project"))
+    window.browser_dock.show()
+    window.open_project(project)
+    wait(2500)
+    path = out / "window-repaired-project.png"
+    window.grab().save(str(path))
+    paths.append(path)
+    studio.shutdown()
+    app.quit()
+    for path in paths:
+        print("saved", path)
+    return paths

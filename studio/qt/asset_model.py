@@ -43,7 +43,13 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap,
 
 from studio.core.durations import format_duration
 from studio.core.errors import UserError
-from studio.core.project import Asset, AssetNotFoundError, ProjectClosedError, ProjectStore
+from studio.core.project import (
+    Asset,
+    AssetNotFoundError,
+    DamagedProjectError,
+    ProjectClosedError,
+    ProjectStore,
+)
 from studio.core.project.assets import TEXT_KINDS
 from studio.plugin_api.kinds import AssetKind
 from studio.qt.asset_drag import ASSET_MIME_TYPE, asset_mime_data
@@ -421,6 +427,9 @@ def _load_page_in_worker(
         page = _Page(assets, total)
     except ProjectClosedError:
         page = _Page(None, closed=True)
+    except DamagedProjectError as exc:  # the window offers the repair
+        log.warning("Cannot list the assets: %s", exc)
+        page = _Page(None)
     except Exception:
         log.exception("Cannot list the assets of %s", store)
         page = _Page(None)

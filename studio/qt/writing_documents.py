@@ -36,7 +36,7 @@ from PySide6.QtGui import QTextCursor, QTextDocument
 
 from studio.core.errors import UserError
 from studio.core.media.importing import read_media_file
-from studio.core.project import Asset, ProjectClosedError, ProjectError
+from studio.core.project import Asset, DamagedProjectError, ProjectClosedError, ProjectError
 from studio.core.project.documents import (
     DocumentView,
     OpenedDocument,
@@ -157,6 +157,9 @@ class WritingDocuments(QObject):
             return self.session.store.documents()
         except ProjectClosedError:
             return []
+        except DamagedProjectError as exc:  # the window offers the repair
+            log.warning("cannot list the documents: %s", exc)
+            return []
 
     # Opening -------------------------------------------------------------------------------
 
@@ -166,6 +169,9 @@ class WritingDocuments(QObject):
             document_id = self.session.store.last_opened_document()
         except ProjectClosedError:
             return
+        except DamagedProjectError as exc:
+            log.warning("cannot find the last document: %s", exc)
+            document_id = None
         if document_id is None:
             self._show(None)
         else:

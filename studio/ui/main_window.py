@@ -32,6 +32,7 @@ from studio.core.media.export import export_assets
 from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
 from studio.core.pipeline import draft_from_recipe
+from studio.core.project import DamagedProjectError
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import local_paths
@@ -46,6 +47,7 @@ from studio.ui.panels.image import ImagePanel
 from studio.ui.panels.voice import VoicePanel
 from studio.ui.panels.writing import WritingPanel
 from studio.ui.preferences import PreferencesDialog
+from studio.ui.repair_dialog import offer_repair, run_repair, show_report
 from studio.ui.theme import apply_theme
 from studio.ui.welcome import WELCOME_SHOWN_KEY, welcome_dialog
 
@@ -190,6 +192,12 @@ class MainWindow(QMainWindow):
             "Ctrl+E",
             "Write the project's assets as files, with their recipes",
         )
+        self._action(
+            file_menu,
+            "Re&pair Project…",
+            self.repair_project_dialog,
+            tip="Save every intact asset of a damaged project into a new file beside it",
+        )
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -310,11 +318,35 @@ class MainWindow(QMainWindow):
             return False
         try:
             self.session.open(path)
+        except DamagedProjectError as exc:
+            if offer_repair(self, path, str(exc)):
+                return self.repair_project(path)
+            return False
         except UserError as exc:
             QMessageBox.warning(self, "Cannot open the project", str(exc))
             return False
         self.remember_recent(path)
         return True
+
+    def repair_project_dialog(self) -> None:
+        """File > Repair Project: the open project, or a file the user picks."""
+        current = None if self.session.store.is_untitled else self.session.path
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Repair project",
+            str(current or self._projects_dir()),
+            PROJECT_FILTER,
+        )
+        if path:
+            self.repair_project(Path(path))
+
+    def repair_project(self, path: Path) -> bool:
+        """Save the intact assets of a damaged project into a new file beside it, say what
+        was lost, and open the repaired project if the user wants (True when it opened)."""
+        report = run_repair(self, path)
+        if report is None or not show_report(self, report) or report.target is None:
+            return False
+        return self.open_project(report.target)
 
     def open_from_another_launch(self, path: str) -> None:
         """A second launch (a double-clicked project) handed its path to this window."""
@@ -666,12 +698,13 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _integrity_problem(self, summary: str) -> None:
-        QMessageBox.warning(
-            self,
-            "The project is damaged",
-            f"A check of {self.session.display_name} found problems: {summary}\n\n"
-            "What can be read stays available; File > Save As writes a copy.",
+        path = self.session.path
+        problem = (
+            f"A check of {self.session.display_name} found problems: {summary}. What can be "
+            "read stays available, but nothing new is saved into it."
         )
+        if path is not None and offer_repair(self, path, problem):
+            self.repair_project(path)
 
     @Slot(str)
     def _show_status(self, message: str) -> None:
