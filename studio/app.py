@@ -83,8 +83,12 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     qsettings = QSettings(str(services.paths.data_dir / "window.ini"), QSettings.Format.IniFormat)
     session = ProjectSession(services.paths.data_dir)
     reopened = ""
+    cannot_open: UserError | None = None
     if project is not None:
-        session.open(project)
+        try:
+            session.open(project)
+        except UserError as exc:  # said in the window (a double-click has no terminal)
+            cannot_open = exc
     else:
         reopened = reopen_last_project(session, qsettings)
     executors = panel_executors(services, list(Panel))
@@ -93,8 +97,13 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     runners = {panel: PanelJobRunner(executors[panel], panel.value) for panel in Panel}
     apply_theme(services.settings.theme)
     window = MainWindow(services, session, runners, qsettings)
-    if project is not None:
+    if project is not None and cannot_open is None:
         window.remember_recent(project)
+    elif project is not None and cannot_open is not None:
+        from PySide6.QtCore import QTimer
+
+        problem = cannot_open
+        QTimer.singleShot(0, lambda: window.cannot_open(project, problem))
     if services.settings_file.problem:
         window.statusBar().showMessage(services.settings_file.problem, 15000)
     elif reopened:

@@ -33,6 +33,7 @@ from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
 from studio.core.pipeline import draft_from_recipe
 from studio.core.project import DamagedProjectError
+from studio.core.project.opening import refusal_by_header
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import local_paths
@@ -318,15 +319,20 @@ class MainWindow(QMainWindow):
             return False
         try:
             self.session.open(path)
-        except DamagedProjectError as exc:
-            if offer_repair(self, path, str(exc)):
-                return self.repair_project(path)
-            return False
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot open the project", str(exc))
-            return False
+            return self.cannot_open(path, exc)
         self.remember_recent(path)
         return True
+
+    def cannot_open(self, path: Path, problem: UserError) -> bool:
+        """Say why ``path`` did not open; a damaged project is offered for repair (True when
+        the repaired project opened)."""
+        if isinstance(problem, DamagedProjectError):
+            if offer_repair(self, path, str(problem)):
+                return self.repair_project(path)
+            return False
+        QMessageBox.warning(self, "Cannot open the project", str(problem))
+        return False
 
     def repair_project_dialog(self) -> None:
         """File > Repair Project: the open project, or a file the user picks."""
@@ -390,6 +396,9 @@ class MainWindow(QMainWindow):
             return False, "Only files and folders can be dropped here."
         projects = [p for p in paths if p.suffix.lower() == ".studio" and p.is_file()]
         if projects:
+            refused = refusal_by_header(projects[0])
+            if refused:
+                return False, refused
             return True, f"Drop to open the project {projects[0].name}"
         panel = model_panel(paths[0])
         if panel is not None:

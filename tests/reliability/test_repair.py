@@ -541,3 +541,38 @@ def test_the_window_says_a_sentence_for_every_damaged_file_and_changes_nothing(
         assert len(answers.seen) == 1, answers.seen
         assert path.stem in answers.seen[0], answers.seen
     assert {p.name: digest(p) for p in neighbours} == before
+
+
+def test_a_double_clicked_file_that_is_not_a_project_is_said_in_the_window(
+    qtbot, tmp_path: Path
+) -> None:
+    """A double-click has no terminal: the window opens (untitled) and says why the file did
+    not; a damaged project double-clicked is offered for repair."""
+    from studio.app import build_app
+
+    random_file = hostile_files(tmp_path)["random"]
+    app = build_app(random_file)
+    qtbot.addWidget(app.window)
+    answers = BoxAnswers([])
+    try:
+        qtbot.waitUntil(lambda: bool(answers.seen), timeout=5000)
+        assert "random.studio is not a Studio project" in answers.seen[0]
+        assert app.session.store.is_untitled
+        accepted, said = app.window.drop_answer([random_file])
+        assert not accepted and said.startswith("random.studio is not a Studio project")
+    finally:
+        answers.timer.stop()
+        app.shutdown()
+
+    damaged = truncated_project(tmp_path)
+    app = build_app(damaged)
+    qtbot.addWidget(app.window)
+    answers = BoxAnswers(["Repair", "Open Repaired Project"])
+    try:
+        qtbot.waitUntil(lambda: app.session.path is not None, timeout=20000)
+        assert "Album.studio is damaged" in answers.seen[0]
+        assert app.session.path == tmp_path / "Album (repaired).studio"
+        assert app.window.drop_answer([damaged])[0]  # damaged, but a project: offered
+    finally:
+        answers.timer.stop()
+        app.shutdown()

@@ -20,6 +20,7 @@ from studio.core.project.errors import (
     NewerProjectError,
     NotAProjectError,
     ProjectNotFoundError,
+    ProjectOpenError,
 )
 from studio.core.project.schema import (
     APPLICATION_ID,
@@ -138,6 +139,18 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
         write_protected=is_write_protected(path),
         size=path.stat().st_size,
     )
+
+
+def refusal_by_header(path: Path) -> str:
+    """The sentence that says ``path`` is not a Studio project, by its first 100 bytes alone
+    (for a drop, before anything opens it); "" for a file that says it is one, damaged or not."""
+    try:
+        _check_header(path)
+    except NotAProjectError as exc:
+        return str(exc)
+    except (ProjectOpenError, OSError):
+        return ""
+    return ""
 
 
 def _newer(path: Path, version: int) -> NewerProjectError:
