@@ -87,7 +87,15 @@ def cmd_project_export(args: argparse.Namespace, services) -> int:
 
 
 def cmd_project_repair(args: argparse.Namespace, services) -> int:
-    report = repair_project(args.project, args.into)
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:  # on stderr, every 5%, as generate does
+        percent = done * 100 // max(total, 1)
+        if percent // 5 != shown[0] // 5:
+            shown[0] = percent
+            print(f"{percent}% read {done} of {total} assets", file=sys.stderr)
+
+    report = repair_project(args.project, args.into, progress=progress)
     print(report.summary())
     for item in report.partly_kept:
         print(f"Kept {item.asset_id} ({item.title}), but {item.why}.")

@@ -61,7 +61,11 @@ class SalvagedAsset:
     deleted_ns: int | None
     recipe: Recipe
     recipe_lost: bool
-    data: bytes
+    size: int
+    text: str | None
+    """A document's newest text (its history is rebuilt from it); None for other kinds, whose
+    content is read again when the new project is written, so that a repair never holds a
+    project's content in memory."""
 
 
 @dataclass
@@ -77,13 +81,14 @@ class Salvage:
     rows: list[SalvagedAsset] = field(default_factory=list)
     lost: list[RepairedItem] = field(default_factory=list)
     partly: list[RepairedItem] = field(default_factory=list)
-    recovered: list[tuple[bytes, MediaFormat]] = field(default_factory=list)
+    recovered: list[tuple[str, MediaFormat]] = field(default_factory=list)
     lost_content: dict[str, int] = field(default_factory=dict)
     _ids: set[str] = field(default_factory=set)
     meta: dict[str, str] = field(default_factory=dict)
     lineage: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
     histories: dict[str, tuple[tuple, list[tuple]]] = field(default_factory=dict)
     sqlite_ok: bool = True
+    _contents: _BlobFinder | None = None
 
     # Reading the damaged copy ---------------------------------------------------------------
 
@@ -242,7 +247,8 @@ class Salvage:
                 deleted_ns=deleted_ns,
                 recipe=recipe,
                 recipe_lost=recipe_lost,
-                data=data,
+                size=len(data),
+                text=data.decode("utf-8") if kind is AssetKind.DOCUMENT else None,
             )
         )
 
@@ -283,7 +289,8 @@ class Salvage:
                     {"repair": "its title and recipe were lost; its content was kept"},
                 ),
                 recipe_lost=True,
-                data=data,
+                size=len(data),
+                text=data.decode("utf-8") if kind is AssetKind.DOCUMENT else None,
             )
         )
         self.partly.append(
@@ -321,7 +328,8 @@ class Salvage:
                 )
             except sqlite3.DatabaseError:
                 revisions, document = [], None
-            keep, problem = _intact_revisions(row.data.decode("utf-8"), revisions)
+            assert row.text is not None
+            keep, problem = _intact_revisions(row.text, revisions)
             if document is not None and keep:
                 self.histories[row.asset_id] = (document, keep)
                 if problem:
@@ -341,7 +349,7 @@ class Salvage:
             fmt = _format_of(data)
             if fmt is None:
                 continue
-            self.recovered.append((data, fmt))
+            self.recovered.append((sha256, fmt))
             lost = self.lost_content.get(sha256)
             if lost is not None:  # its row was damaged, its content is whole: keep that
                 item = self.lost[lost]
@@ -369,6 +377,10 @@ class Salvage:
 
     def write(self, path: Path) -> None:
         create_project_file(path)
+        damaged = sqlite3.connect(self.copy, isolation_level=None)
+        damaged.text_factory = bytes
+        damaged.execute("PRAGMA writable_schema = ON")
+        self._contents = _BlobFinder(damaged)
         conn = sqlite3.connect(path, isolation_level=None)
         try:
             conn.execute("BEGIN")
@@ -392,6 +404,14 @@ class Salvage:
             raise
         finally:
             conn.close()
+            damaged.close()
+
+    def _content(self, sha256: str) -> bytes:
+        assert self._contents is not None
+        data, why = self._contents.content(sha256)
+        if data is None:  # it was whole a moment ago: the copy is Studio's own
+            raise RuntimeError(f"content {sha256[:12]} changed during the repair: {why}")
+        return data
 
     def _insert(self, conn: sqlite3.Connection, row: SalvagedAsset) -> None:
         asset = Asset(
@@ -400,7 +420,7 @@ class Salvage:
             title=row.title,
             media_type=row.media_type,
             sha256=row.sha256,
-            size=len(row.data),
+            size=row.size,
             created_at=time_from_ns(row.created_ns),
             recipe_json=row.recipe.to_json_text(),
         )
@@ -408,7 +428,7 @@ class Salvage:
             conn,
             asset=asset,
             created_ns=row.created_ns,
-            data=row.data,
+            data=self._content(row.sha256),
             prompt_text=prompt_text(row.recipe.request),
             inputs_must_exist=False,
         )
@@ -430,7 +450,7 @@ class Salvage:
             documents.insert_document(
                 conn,
                 row.asset_id,
-                row.data.decode("utf-8"),
+                row.text or "",
                 created_ns=row.created_ns,
                 origin=documents.RevisionOrigin.COPY,
                 source_asset_id=None,
@@ -456,8 +476,8 @@ class Salvage:
 
     def _insert_recovered(self, conn: sqlite3.Connection) -> None:
         now = time.time_ns()
-        for number, (data, fmt) in enumerate(self.recovered, 1):
-            sha256 = hashlib.sha256(data).hexdigest()
+        for number, (sha256, fmt) in enumerate(self.recovered, 1):
+            data = self._content(sha256)
             recipe = Recipe.for_import(
                 f"recovered-{sha256[:12]}{fmt.extension}",
                 {"repair": "its asset's details were lost; only the content was recovered"},
