@@ -184,7 +184,7 @@ def test_a_damaged_old_project_is_not_upgraded_and_stays_as_it_was(old_project: 
     data = bytearray(old_project.read_bytes())
     data[(root - 1) * page + 8 : root * page] = bytes(page - 8)  # a lost sector
     old_project.write_bytes(bytes(data))
-    with pytest.raises(DamagedProjectError, match="does not upgrade it.*studio project repair"):
+    with pytest.raises(DamagedProjectError, match=r"does not upgrade it.*studio project repair"):
         ProjectStore.open(old_project)
     assert old_project.read_bytes() == bytes(data)
     assert sorted(p.name for p in old_project.parent.iterdir()) == ["old.studio"]
