@@ -576,3 +576,24 @@ def test_a_double_clicked_file_that_is_not_a_project_is_said_in_the_window(
     finally:
         answers.timer.stop()
         app.shutdown()
+
+
+def test_a_full_disk_stops_the_repair_with_a_sentence_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import shutil
+
+    project = project_with_assets(tmp_path / "P.studio", 2)
+    damage(project, ("PRAGMA user_version = 1", ()))
+    listing = sorted(tmp_path.iterdir())
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", no_room)
+    capsys.readouterr()
+    assert main(["project", "repair", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "stopped, and nothing was written" in err and "No space left" in err, err
+    assert sorted(tmp_path.iterdir()) == listing

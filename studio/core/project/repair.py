@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,6 +158,18 @@ def repair_project(
             partly_kept=tuple(salvage.partly),
             notes=tuple(salvage.notes),
         )
+    except (OSError, sqlite3.OperationalError) as exc:
+        if isinstance(exc, sqlite3.OperationalError) and not any(
+            words in str(exc) for words in ("full", "disk I/O")
+        ):
+            raise
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ProjectOpenError(
+            source,
+            f"The repair of {source.name} stopped, and nothing was written: {folder} has no "
+            f"room or cannot be written ({why}); a repair needs room for a copy of the project "
+            "and for the repaired file.",
+        ) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
