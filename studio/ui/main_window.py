@@ -712,7 +712,9 @@ class MainWindow(QMainWindow):
             f"A check of {self.session.display_name} found problems: {summary}. What can be "
             "read stays available, but nothing new is saved into it."
         )
-        if path is not None and offer_repair(self, path, problem):
+        if path is None:  # an untitled project that has no file yet
+            QMessageBox.warning(self, "The project is damaged", problem)
+        elif offer_repair(self, path, problem):
             self.repair_project(path)
 
     @Slot(str)

@@ -50,6 +50,7 @@ def test_tabs_and_menus_exist(studio):
         "Save As…",
         "Import Media…",
         "Export…",
+        "Repair Project…",
         "Quit",
     ]
     undo, redo, preferences = menus["Edit"]
