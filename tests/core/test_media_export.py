@@ -256,3 +256,24 @@ def test_a_sidecar_of_another_file_is_ignored(tmp_path: Path) -> None:
     path.write_text("hello")
     sidecar_path(path).write_text(json.dumps({"file": "notes.png", "recipe": {}}))
     assert read_recipe(path) is None
+
+
+def test_an_export_removes_what_a_killed_export_left_and_only_that(
+    project: ProjectStore, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    add(project, AssetKind.TEXT, b"one", "text/plain", "One", Recipe.for_import("1.txt"))
+    out = tmp_path / "out"
+    out.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    left = out / f".One-x.png.{gone}-0123abcd.part"  # a killed export's half file
+    running = out / f".Two-x.png.{os.getpid()}-89abcdef.part"  # an export still writing
+    mine = out / ".notes.part"  # not Studio's
+    for path in (left, running, mine):
+        path.write_bytes(b"half")
+    export_assets(project, out)
+    assert not left.exists() and running.exists() and mine.exists()

@@ -146,6 +146,7 @@ def export_assets(
                 f"{directory} already has {shown}; choose another folder or allow replacing."
             )
     directory.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(directory)
     for asset, target in zip(assets, targets, strict=True):
         data, why = _verified_content(store, asset)
         if data is None:
@@ -179,8 +180,26 @@ def _verified_content(store: ProjectStore, asset: Asset) -> tuple[bytes | None, 
     return data, ""
 
 
+_PART = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.part$")
+
+
+def _remove_stale_parts(directory: Path) -> None:
+    """Files an export killed mid-write left (``.NAME.PID-XXXXXXXX.part``): removed when the
+    process that wrote them is gone, so a running export's files are never touched."""
+    for path in directory.iterdir():
+        found = _PART.match(path.name)
+        if found is None:
+            continue
+        try:
+            os.kill(int(found.group(1)), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (PermissionError, OverflowError, ValueError):
+            pass  # another user's process lives, or not a pid: leave it
+
+
 def _write_atomically(target: Path, content: bytes) -> None:
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    temporary = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         temporary.write_bytes(content)
         os.replace(temporary, target)
