@@ -353,3 +353,47 @@ def test_a_flipped_byte_anywhere_never_gives_an_internal_error(
         err = capsys.readouterr().err
         assert code in (0, 2), (argv, err)
         assert "internal error" not in err and "Traceback" not in err, err
+
+
+CRASH_AFTER_GROWING = """
+import os, sys
+from pathlib import Path
+from studio.core.project import ProjectStore
+from studio.core.recipe import Recipe
+from studio.plugin_api.kinds import AssetKind
+store = ProjectStore.open(Path(sys.argv[1]), background_check=False)
+store.add_asset(kind=AssetKind.TEXT, data=("many words " * 20000).encode(),
+                media_type="text/plain", recipe=Recipe.for_import("long.txt"))
+os._exit(0)  # the new pages are in the WAL only
+"""
+
+
+def test_a_checkpoint_killed_after_page_one_leaves_a_project_that_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the kill harness: a checkpoint writes page 1 first (with the new page count);
+    killed before it wrote the pages after it, the file is shorter than its header says, and
+    its own WAL holds the rest. That is not a truncated file: it opens, with everything."""
+    import os
+
+    project = project_with_assets(tmp_path / "P.studio", 2)
+    subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_GROWING, str(project)],
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    wal = project.with_name("P.studio-wal").read_bytes()
+    page_size = int.from_bytes(wal[8:12], "big")
+    frames = [
+        wal[offset : offset + 24 + page_size]
+        for offset in range(32, len(wal) - 24 - page_size + 1, 24 + page_size)
+    ]
+    page_one = [frame[24:] for frame in frames if int.from_bytes(frame[:4], "big") == 1][-1]
+    with open(project, "r+b") as handle:
+        handle.write(page_one)  # the checkpoint's first write, then the kill
+    claimed = int.from_bytes(page_one[28:32], "big") * page_size
+    assert project.stat().st_size < claimed
+    capsys.readouterr()
+    assert main(["project", "info", str(project)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "text 1, image 2" in out and "Integrity: ok" in out, out

@@ -91,8 +91,9 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
     header_version = _check_header(path)
     if header_version > SCHEMA_VERSION:
         raise _newer(path, header_version)
-    check_journal(path)
-    _recover_own_rollback_journal(path)
+    if not check_journal(path):
+        _recover_own_rollback_journal(path)
+        _check_size(path)
     try:
         conn = connect_read_only(path)
     except sqlite3.Error as exc:
@@ -181,6 +182,18 @@ def _check_header(path: Path) -> int:
     page_size = 65536 if raw_page_size == 1 else raw_page_size
     if page_size < 512 or page_size & (page_size - 1):
         raise DamagedProjectError(path, f"{name} is damaged: its header is invalid.")
+    return int.from_bytes(header[60:64], "big", signed=True)
+
+
+def _check_size(path: Path) -> None:
+    """The file must hold the pages its header counts. Only without a WAL of its own: a
+    checkpoint killed after it wrote page 1 (with the new page count) and before the pages
+    after it leaves a file shorter than its header says, and the WAL holds the rest."""
+    name = path.name
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        header = handle.read(HEADER_SIZE)
+    page_size = _page_size(int.from_bytes(header[16:18], "big"))
     if size % page_size:
         raise DamagedProjectError(
             path, f"{name} is damaged: its size is not a whole number of pages (truncated?)."
@@ -192,7 +205,6 @@ def _check_header(path: Path) -> int:
             path,
             f"{name} is damaged: it is truncated ({size} of {page_count * page_size} bytes).",
         )
-    return int.from_bytes(header[60:64], "big", signed=True)
 
 
 WAL_MAGICS = (0x377F0682, 0x377F0683)
@@ -203,7 +215,7 @@ def _page_size(raw: int) -> int:
     return 65536 if raw == 1 else raw
 
 
-def check_journal(path: Path) -> None:
+def check_journal(path: Path) -> bool:
     """Refuse a write-ahead log beside the project that cannot be its own, before SQLite sees
     it: SQLite would replay its pages into the project (SQLite's "How To Corrupt An SQLite
     Database File": a WAL copied beside another database, or a backup restored over a file
@@ -211,19 +223,20 @@ def check_journal(path: Path) -> None:
 
     A crash WAL can only be a file's own if the file was left in WAL mode (header bytes 18 and
     19 are 2; a clean close sets them back to 1), and its pages must have the file's page
-    size. A WAL too short to hold a header is ignored by SQLite, and so here."""
+    size. A WAL too short to hold a header is ignored by SQLite, and so here. Returns whether
+    the project has a WAL of its own (which may hold pages the file does not have yet)."""
     wal = path.with_name(path.name + "-wal")
     try:
         with open(wal, "rb") as handle:
             wal_header = handle.read(WAL_HEADER_SIZE)
     except FileNotFoundError:
-        return
+        return False
     except OSError as exc:
         raise DamagedProjectError(
             path, f"{path.name} cannot be opened: its journal {wal.name} cannot be read ({exc})."
         ) from exc
     if len(wal_header) < WAL_HEADER_SIZE:
-        return
+        return False
     with open(path, "rb") as handle:
         header = handle.read(HEADER_SIZE)
     in_wal_mode = header[18] == 2 and header[19] == 2
@@ -246,6 +259,7 @@ def check_journal(path: Path) -> None:
             f"it is not its own ({why}). Move {wal.name} out of this folder (keep it if it "
             "belongs to another project), then open the project again.",
         )
+    return True
 
 
 ROLLBACK_JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
