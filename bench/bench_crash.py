@@ -49,7 +49,7 @@ def main() -> int:
     folder = args.dir or Path(tempfile.mkdtemp(prefix="bench-crash-"))
     print(f"plan {plan}, seed {seed}, project in {folder}", flush=True)
     started = time.monotonic()
-    stats = run_kills(folder, plan, seed=seed)
+    stats = run_kills(folder, plan, seed=seed, report=lambda now: print(now.line(), flush=True))
     print(stats.line())
     print(f"took {time.monotonic() - started:.0f} s")
     for problem in stats.problems[:20]:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,12 +260,19 @@ def _group_alive(pgid: int) -> bool:
     return bool(_group_members(pgid))
 
 
-def run_kills(folder: Path, plan: dict[str, int], *, seed: int = 1) -> KillStats:
+def run_kills(
+    folder: Path,
+    plan: dict[str, int],
+    *,
+    seed: int = 1,
+    report: Callable[[KillStats], None] | None = None,
+) -> KillStats:
     """Kill as many runs of each work as ``plan`` says, interleaved at random on one project.
 
     Each work is first run twice to the end, to learn how long it takes here; its kills then
     fall between 30% and 100% of that time (the first part is Python starting). A run that
-    ends before its kill does not count; the next one is started."""
+    ends before its kill does not count; the next one is started. ``report`` gets the counts
+    every 50 kills."""
     harness = KillHarness(folder, seed=seed)
     spans = {}
     for work in plan:
@@ -276,7 +284,10 @@ def run_kills(folder: Path, plan: dict[str, int], *, seed: int = 1) -> KillStats
         if not left:
             break
         work = harness.random.choice(left)
+        kills = harness.stats.kills
         harness.run_once(work, spans[work])
+        if report is not None and harness.stats.kills != kills and harness.stats.kills % 50 == 0:
+            report(harness.stats)
     else:
         harness.stats.problems.append("too many runs ended before their kill")
     return harness.stats
