@@ -101,3 +101,16 @@ def engine_verdicts(studio_data_dir: Path, _builtin_verdicts: dict) -> Path:
     path = studio_data_dir / VERDICTS_FILE
     path.write_text(json.dumps({"version": 1, "verdicts": _builtin_verdicts}), encoding="utf-8")
     return path
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+"""Real files made by other tools (../shared/corpus beside the checkout; a user's clone has
+none): tests that use them carry ``@pytest.mark.corpus`` and take the ``corpus`` fixture."""
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The corpus folder; the test is skipped when it is not there."""
+    if not (CORPUS / "README.md").is_file():
+        pytest.skip(f"{CORPUS} is not here (a user's clone has no ../shared)")
+    return CORPUS
