@@ -2,9 +2,12 @@
 
 A diffusers folder holds ``model_index.json`` (the pipeline class and its components) and one
 sub-folder per component (``unet``, ``vae``, ``text_encoder``, ``tokenizer``, ``scheduler``...).
-:func:`load_pipeline` reads it with ``local_files_only=True``: safetensors weights first, pickle
-weights only through diffusers' and transformers' ``torch.load(weights_only=True)``; a folder
-that names code of its own (a custom pipeline or component) is refused.
+:func:`load_pipeline` reads it with ``local_files_only=True`` and ``use_safetensors=True``; a
+component with pickle weights (``diffusion_pytorch_model.bin``, ``pytorch_model.bin``) is read by
+Studio's safe loader (weights-only, or the safetensors copy the user allowed Studio to make:
+``UnsafeWeights`` asks) and handed to diffusers built. ``model_index.json`` may name only
+classes diffusers or transformers export: a folder that names code of its own (a custom
+pipeline or component, another module) is refused before anything is imported.
 
 One set of weights serves every mode: :class:`LoadedPipeline` builds the image-to-image and
 inpainting pipelines from the loaded one with ``from_pipe`` (shared components, no extra
@@ -22,9 +25,12 @@ import contextlib
 import json
 import logging
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from studio.plugin_api.safe_loading import safe_torch_load
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,9 @@ SDXL_PIPELINES = (
     "StableDiffusionXLInpaintPipeline",
 )
 _LIBRARIES = {"diffusers", "transformers"}
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+LoadWeights = Callable[[Path], Any]
 
 # Sampler names as A1111 shows them (its "Sampler" setting reads the same), mapped to the
 # diffusers scheduler class and its settings. "Model default" keeps the folder's own scheduler.
@@ -111,20 +120,56 @@ def read_model_index(path: Path | None) -> dict[str, Any]:
             f"The folder {path} holds a {class_name or 'unknown'} pipeline; this plugin runs "
             "Stable Diffusion 1.x/2.x and SDXL pipelines only."
         )
-    for name, value in index.items():
-        if name.startswith("_") or value is None:
-            continue
-        if isinstance(value, list) and len(value) == 2:
-            library = value[0]
-            if library is not None and library not in _LIBRARIES:
-                raise ModelFolderError(
-                    f"The component '{name}' of {path} needs code from '{library}', which "
-                    "Studio does not run; choose a standard diffusers folder."
-                )
+    for name, (library, component_class) in components(index).items():
+        if library is None and component_class is None:
+            continue  # a component left out, such as safety_checker: [null, null]
+        if library not in _LIBRARIES:
+            raise ModelFolderError(
+                f"The component '{name}' of {path} needs code from '{library}', which "
+                "Studio does not run; choose a standard diffusers folder."
+            )
+        if not is_library_class(library, component_class):
+            raise ModelFolderError(
+                f"{index_path} names the component '{name}' as {library} class "
+                f"'{component_class}', which is not a class of {library}; Studio does not load it."
+            )
     for needed in ("unet", "vae", "scheduler"):
         if not isinstance(index.get(needed), list) or not (path / needed).is_dir():
             raise ModelFolderError(f"The model folder {path} has no '{needed}' component.")
     return index
+
+
+def components(index: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The entries of a model index that name a component: ``name -> (library, class)``."""
+    return {
+        name: (value[0], value[1])
+        for name, value in index.items()
+        if not name.startswith("_") and isinstance(value, list) and len(value) == 2
+    }
+
+
+def is_library_class(library: str, name: Any) -> bool:
+    """Whether ``name`` is a class diffusers or transformers exports (their own lazy imports
+    only: a name they do not export imports nothing)."""
+    import importlib
+    import inspect
+
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        return False
+    try:
+        found = getattr(importlib.import_module(library), name, None)
+    except Exception:  # an export whose module does not import here
+        return False
+    return inspect.isclass(found)
+
+
+def pickled_weights(folder: Path) -> list[Path]:
+    """A component's pickle weights (``.bin``...) when it has no safetensors weights."""
+    if not folder.is_dir() or any(folder.glob("*.safetensors")):
+        return []
+    return sorted(
+        file for file in folder.iterdir() if file.suffix in _PICKLE_SUFFIXES and file.is_file()
+    )
 
 
 def auto_dtype(device: str) -> str:
@@ -267,12 +312,22 @@ def use_channels_last(pipe: Any) -> None:
             module.to(memory_format=torch.channels_last)
 
 
-def load_pipeline(path: Path | None, dtype: str = "auto", device: str = "cpu") -> LoadedPipeline:
+def load_pipeline(
+    path: Path | None,
+    dtype: str = "auto",
+    device: str = "cpu",
+    load_weights: LoadWeights = safe_torch_load,
+) -> LoadedPipeline:
     """Load the folder's pipeline onto ``device``; clear errors for anything a user can cause.
+
+    diffusers reads safetensors weights only (``use_safetensors=True``); a component with
+    pickle weights (``diffusion_pytorch_model.bin``) is built here from its config and the
+    tensors ``load_weights`` reads (Studio's safe loader, ``LoadContext.load_weights``).
 
     Raises:
         ModelFolderError: not a (supported) diffusers folder, a missing component, weights
             that do not load (the message names the folder and the reason).
+        UnsafeWeights: a pickle file needs full unpickling (Studio asks the user).
     """
     dtype = concrete_dtype(dtype, device)
     if path is not None and Path(path).is_file():
@@ -285,11 +340,22 @@ def load_pipeline(path: Path | None, dtype: str = "auto", device: str = "cpu") -
     class_name = index["_class_name"]
     pipeline_class = getattr(diffusers, class_name)
     try:
+        built = {
+            name: _pickled_component(
+                path / name, library, component_class, files, load_weights, dtype, device
+            )
+            for name, (library, component_class) in components(index).items()
+            if library is not None and (files := pickled_weights(path / name))
+        }
         with warnings.catch_warnings():
             # diffusers 0.42 renamed torch_dtype to dtype; older releases know only torch_dtype.
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
             pipe = pipeline_class.from_pretrained(
-                path, torch_dtype=torch_dtype(dtype, device), local_files_only=True
+                path,
+                **built,
+                torch_dtype=torch_dtype(dtype, device),
+                local_files_only=True,
+                use_safetensors=True,
             )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelFolderError(
@@ -303,6 +369,44 @@ def load_pipeline(path: Path | None, dtype: str = "auto", device: str = "cpu") -
             f"The model cannot be moved to {device} ({_one_line(exc)})."
         ) from exc
     return loaded_from_pipe(pipe, path, device, autocast=dtype == BF16_AUTOCAST)
+
+
+def _pickled_component(
+    folder: Path,
+    library: str,
+    class_name: str,
+    files: list[Path],
+    load_weights: LoadWeights,
+    dtype: str,
+    device: str,
+) -> Any:
+    """A component whose weights are pickle files: its class built from its config, with the
+    tensors Studio's safe loader read (never diffusers' or transformers' own unpickling)."""
+    import importlib
+
+    model_class = getattr(importlib.import_module(library), class_name)
+    state: dict[str, Any] = {}
+    for file in files:
+        loaded = load_weights(file)
+        if not isinstance(loaded, Mapping):
+            raise ModelFolderError(f"{file} holds no plain state dict of tensors.")
+        state.update(loaded)
+    if library == "transformers":
+        config = model_class.config_class.from_pretrained(folder, local_files_only=True)
+        model, info = model_class.from_pretrained(
+            None, config=config, state_dict=state, output_loading_info=True
+        )
+        missing = list(info.get("missing_keys") or ())
+    else:
+        model = model_class.from_config(model_class.load_config(folder, local_files_only=True))
+        missing = list(model.load_state_dict(state, strict=False).missing_keys)
+    if missing:
+        raise ModelFolderError(
+            f"The weights in {folder} do not match its config: {len(missing)} tensors are "
+            f"missing ({', '.join(sorted(missing)[:3])})."
+        )
+    target = torch_dtype(dtype, device)
+    return (model if model.dtype == target else model.to(dtype=target)).eval()
 
 
 def load_single_file(path: Path, dtype: str = "auto", device: str = "cpu") -> LoadedPipeline:

@@ -187,7 +187,9 @@ class DiffusersImage(ModelPlugin):
 
         torch.set_num_threads(max(1, ctx.threads))
         ctx.report_progress(None, f"Loading {Path(ctx.model.path or ctx.model.id).name}…")
-        return load_pipeline(ctx.model.path, options["dtype"], ctx.device)
+        return load_pipeline(
+            ctx.model.path, options["dtype"], ctx.device, load_weights=ctx.load_weights
+        )
 
     def run(
         self, loaded: LoadedPipeline, request: Request, options: Mapping[str, Any], ctx: RunContext

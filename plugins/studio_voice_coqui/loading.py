@@ -16,7 +16,11 @@ temporary folder beside links to the other files, and loaded from there.
 
 Paths inside ``config.json`` that point at the machine the model was trained on (a
 ``speakers_file`` in someone's home folder) are redirected to the file of the same name in the
-model folder, again through the temporary folder. torch and TTS are imported inside functions.
+model folder, again through the temporary folder. Coqui reads the mean-variance statistics
+(``audio.stats_path``, a pickled dict) with ``np.load(allow_pickle=True)``: it never gets the
+original, only Studio's own copy written from the consented conversion. Every config Coqui
+reads is first checked by :mod:`.config_check` (class paths, text cleaner, hub downloads).
+torch and TTS are imported inside functions.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.plugin_api import Cancelled, LoadContext, UnsafeWeights
-from studio.plugin_api.safe_loading import safe_torch_load
+from studio.plugin_api.safe_loading import WeightsFormat, detect_weights_format, safe_torch_load
+
+from .config_check import check_config
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,8 @@ _FILE_KEYS = (
     "speaker_encoder_model_path",
     "speaker_encoder_config_path",
 )
+# The mean-variance statistics Coqui's AudioProcessor reads with np.load(allow_pickle=True).
+_STATS_KEY = "audio.stats_path"
 _XTTS_FILES = ("model.pth", "vocab.json")
 
 
@@ -66,10 +74,22 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Coqui's own pattern for configs with // and /* */ comments (TTS.config.read_json_with_comments).
+_JSON_COMMENTS = re.compile(r"(\"(?:[^\"\\]|\\.)*\")|(/\*(?:.|[\\n\\r])*?\*/)|(//.*)")
+
+
 def read_config(path: Path) -> dict[str, Any]:
-    """A Coqui ``config.json`` as a dict; ``ValueError`` naming the file when it is broken."""
+    """A Coqui ``config.json`` as a dict; ``ValueError`` naming the file when it is broken.
+
+    Read as Coqui reads it: strict JSON, else JSON with comments removed the way Coqui removes
+    them, so that what Studio checks is what Coqui gets.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = json.loads(_JSON_COMMENTS.sub(lambda m: m.group(1) or m.group(2) or "", text))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path} cannot be read as JSON ({_one_line(exc)}).") from None
     if not isinstance(data, dict):
@@ -182,10 +202,8 @@ class Staging:
 def _with_paths(config: dict[str, Any], changes: dict[str, str]) -> dict[str, Any]:
     patched = json.loads(json.dumps(config))
     for key, value in changes.items():
-        if key.startswith("model_args."):
-            patched["model_args"][key.removeprefix("model_args.")] = value
-        else:
-            patched[key] = value
+        table, _, name = key.rpartition(".")
+        (patched[table] if table else patched)[name] = value
     return patched
 
 
@@ -197,11 +215,13 @@ def stale_paths(config: dict[str, Any], folder: Path) -> dict[str, str]:
     ``FileNotFoundError`` when that file is not there either.
     """
     changes: dict[str, str] = {}
-    tables = [("", config)]
+    tables = [("", config, _FILE_KEYS)]
     if isinstance(config.get("model_args"), dict):
-        tables.append(("model_args.", config["model_args"]))
-    for prefix, table in tables:
-        for key in _FILE_KEYS:
+        tables.append(("model_args.", config["model_args"], _FILE_KEYS))
+    if _stats_in_use(config):
+        tables.append(("audio.", config["audio"], ("stats_path",)))
+    for prefix, table, keys in tables:
+        for key in keys:
             value = table.get(key)
             if not isinstance(value, str) or not value:
                 continue
@@ -325,6 +345,7 @@ def load_coqui(ctx: LoadContext, vocoder: str = "") -> LoadedCoqui:
         )
     files = find_model_files(Path(path))
     config = read_config(files.config)
+    check_config(config, files.config)
     use_cuda = ctx.device.startswith("cuda")
     stagings: list[Staging] = []
     try:
@@ -336,6 +357,7 @@ def load_coqui(ctx: LoadContext, vocoder: str = "") -> LoadedCoqui:
         if vocoder.strip():
             vocoder_files = find_model_files(Path(vocoder.strip()).expanduser(), what="vocoder")
             vocoder_config = read_config(vocoder_files.config)
+            check_config(vocoder_config, vocoder_files.config)
             staged = _staged(ctx, vocoder_files, vocoder_config, stagings)
             _load_vocoder(synthesizer, staged, vocoder_files, use_cuda)
             vocoder_path = vocoder_files.folder
@@ -358,10 +380,30 @@ _WEIGHTS_KEYS = ("speaker_encoder_model_path",)
 
 
 def _config_value(config: dict[str, Any], dotted: str) -> Any:
-    if dotted.startswith("model_args."):
-        table = config.get("model_args")
-        return table.get(dotted.removeprefix("model_args.")) if isinstance(table, dict) else None
-    return config.get(dotted)
+    table_name, _, key = dotted.rpartition(".")
+    table = config.get(table_name) if table_name else config
+    return table.get(key) if isinstance(table, dict) else None
+
+
+def _stats_in_use(config: dict[str, Any]) -> bool:
+    """Whether Coqui's AudioProcessor reads ``audio.stats_path`` (with signal_norm, its default)."""
+    audio = config.get("audio")
+    return (
+        isinstance(audio, dict)
+        and isinstance(audio.get("stats_path"), str)
+        and bool(audio["stats_path"])
+        and bool(audio.get("signal_norm", True))
+    )
+
+
+def _named_file(config: dict[str, Any], folder: Path, changes: dict[str, str], key: str) -> Any:
+    """The existing local file a config entry names (after ``changes``), or None."""
+    value = changes.get(key) or _config_value(config, key)
+    if isinstance(value, str) and value and "://" not in value:
+        path = Path(value) if Path(value).is_absolute() else folder / value
+        if path.is_file():
+            return path
+    return None
 
 
 def other_checkpoints(
@@ -371,30 +413,72 @@ def other_checkpoints(
     found: dict[str, Path] = {}
     for prefix in ("", "model_args."):
         for key in _WEIGHTS_KEYS:
-            value = changes.get(prefix + key) or _config_value(config, prefix + key)
-            if isinstance(value, str) and value and "://" not in value:
-                path = Path(value) if Path(value).is_absolute() else folder / value
-                if path.is_file():
-                    found[prefix + key] = path
+            path = _named_file(config, folder, changes, prefix + key)
+            if path is not None:
+                found[prefix + key] = path
     return found
+
+
+def _check_encoder_config(config: dict[str, Any], folder: Path, changes: dict[str, str]) -> None:
+    """The speaker encoder's config passes the same checks before Coqui reads it."""
+    for prefix in ("", "model_args."):
+        path = _named_file(config, folder, changes, prefix + "speaker_encoder_config_path")
+        if path is None:
+            continue
+        encoder_config = read_config(path)
+        check_config(encoder_config, path)
+        if _stats_in_use(encoder_config):
+            raise ValueError(
+                f"{path} names the statistics file {encoder_config['audio']['stats_path']} "
+                "(audio.stats_path), which Coqui reads by full unpickling; Studio does not load "
+                "it for a speaker encoder."
+            )
+
+
+def _stats_copy(ctx: LoadContext, path: Path, target_dir: Path) -> Path:
+    """What Coqui reads instead of ``audio.stats_path``: Studio's own ``.npy`` of the statistics.
+
+    Coqui reads that file with ``np.load(allow_pickle=True)``: full unpickling. The original is
+    never given to it; the user allows Studio to convert it (``UnsafeWeights``), and Coqui
+    gets a copy Studio wrote from the converted tensors.
+    """
+    if str(path.resolve()) not in ctx.substitutes:
+        if detect_weights_format(path) is WeightsFormat.PICKLE:
+            raise UnsafeWeights(path)
+        raise ValueError(
+            f"{path} is not the statistics file Coqui expects (a .npy file of mean and "
+            "variance arrays), so the model cannot be loaded."
+        )
+    import numpy as np
+
+    stats: dict[str, Any] = {name: t.numpy() for name, t in ctx.load_weights(path).items()}
+    stats["audio_config"] = {}  # nothing for Coqui to compare with the model's audio settings
+    target = target_dir / f"studio-converted-{path.stem}.npy"
+    np.save(target, np.array(stats, dtype=object), allow_pickle=True)
+    return target
 
 
 def _staged(
     ctx: LoadContext, files: CoquiFiles, config: dict[str, Any], stagings: list[Staging]
 ) -> CoquiFiles:
     """The files to load: the originals, or a staging folder when something must be replaced
-    (a path from another machine, or a checkpoint the user allowed Studio to convert)."""
+    (a path from another machine, a checkpoint the user allowed Studio to convert, or the
+    statistics file Coqui would unpickle)."""
     staging = Staging(source=files, config_changes=stale_paths(config, files.folder))
+    _check_encoder_config(config, files.folder, staging.config_changes)
     holder: Path | None = None
 
-    def converted(path: Path) -> Path | None:
+    def holder_dir() -> Path:
         nonlocal holder
-        if str(path.resolve()) not in ctx.substitutes:
-            return None
         if holder is None:
             holder = Path(tempfile.mkdtemp(prefix="studio-coqui-ckpt-"))
             stagings.append(Staging(source=files, folder=holder))  # removed with the model
-        return _resave_as_checkpoint(ctx, path, holder)
+        return holder
+
+    def converted(path: Path) -> Path | None:
+        if str(path.resolve()) not in ctx.substitutes:
+            return None
+        return _resave_as_checkpoint(ctx, path, holder_dir())
 
     main = converted(files.checkpoint)
     if main is not None:
@@ -403,6 +487,9 @@ def _staged(
         copy = converted(path)
         if copy is not None:
             staging.config_changes[key] = str(copy)
+    stats = _named_file(config, files.folder, staging.config_changes, _STATS_KEY)
+    if stats is not None and _stats_in_use(config):
+        staging.config_changes[_STATS_KEY] = str(_stats_copy(ctx, stats, holder_dir()))
     if not staging.needed:
         return files
     stagings.append(staging)

@@ -596,6 +596,28 @@ def test_damaged_and_foreign_model_folders_are_refused(plugin, tmp_path, tiny_sd
         load(plugin, custom)
 
 
+def test_components_must_be_classes_diffusers_or_transformers_export(plugin, tmp_path, tiny_sd_dir):
+    from studio_image_diffusers.loading import is_library_class, pickled_weights
+
+    assert is_library_class("diffusers", "UNet2DConditionModel")
+    assert is_library_class("transformers", "CLIPTextModel")
+    for name in ("logging", "os", "NoSuchModel", "pipelines.Evil", "__class__", None):
+        assert not is_library_class("diffusers", name)
+    odd = tmp_path / "odd"
+    shutil.copytree(tiny_sd_dir, odd)
+    index = json.loads((odd / "model_index.json").read_text())
+    (odd / "model_index.json").write_text(json.dumps(index | {"vae": ["diffusers", "os"]}))
+    with pytest.raises(ModelFolderError) as caught:
+        load(plugin, odd)
+    assert str(caught.value) == (
+        f"{odd / 'model_index.json'} names the component 'vae' as diffusers class 'os', which "
+        "is not a class of diffusers; Studio does not load it."
+    )
+    assert pickled_weights(odd / "unet") == []  # safetensors weights: diffusers reads them
+    (odd / "vae" / "diffusion_pytorch_model.safetensors").rename(odd / "vae" / "x.bin")
+    assert pickled_weights(odd / "vae") == [odd / "vae" / "x.bin"]
+
+
 def test_no_model_or_a_single_file_says_what_to_do(plugin, tmp_path, tiny_sd_dir):
     with pytest.raises(ModelFolderError, match="import a model folder"):
         plugin.load(plugin.load_options.validate({}), LoadContext(model=ResolvedModel(id="")))

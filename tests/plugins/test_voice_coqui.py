@@ -420,3 +420,70 @@ def test_manifest_requires_the_coqui_stack():
     text = MANIFEST.read_text()
     for name in ("coqui-tts", "torchaudio", "torchcodec"):
         assert f'"{name}"' in text
+
+
+# what a config may name ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "coqui"),
+    [
+        ("TTS.tts.models.vits.VitsCharacters", True),
+        ("TTS.tts.utils.text.characters.Graphemes", True),
+        ("TTS.tts.utils.text.characters.IPAPhonemes", True),
+        ("this.Zen", False),  # any installed module: its import prints the Zen of Python
+        ("TTSx.Zen", False),
+        ("TTS.tts.models.vits.torch", False),  # a module Coqui imports, not a class
+        ("TTS.tts.models.vits.no_such_class", False),
+        ("TTS.no_such_module.Characters", False),
+        ("TTS.tts.models.vits..Vits", False),
+        ("TTS.tts.models.vits.VitsCharacters ", False),
+    ],
+)
+def test_only_classes_of_coqui_are_class_paths(path, coqui):
+    from studio_voice_coqui.config_check import is_coqui_class
+
+    assert is_coqui_class(path) is coqui
+
+
+def test_class_paths_are_found_at_any_depth_and_cleaners_must_be_coqui_functions():
+    from studio_voice_coqui.config_check import class_paths, is_coqui_cleaner
+
+    config = {
+        "characters": {"characters_class": "TTS.tts.models.vits.VitsCharacters"},
+        "model_args": {"parts": [{"decoder_class": "evil.Decoder"}]},
+        "wavlm": {"tokenizer_class": "Wav2Vec2CTCTokenizer"},  # no module to import
+    }
+    assert list(class_paths(config)) == [
+        ("characters.characters_class", "TTS.tts.models.vits.VitsCharacters"),
+        ("model_args.parts[0].decoder_class", "evil.Decoder"),
+    ]
+    assert is_coqui_cleaner("basic_cleaners") and is_coqui_cleaner("english_cleaners")
+    assert not is_coqui_cleaner("anyascii")  # imported into the module from another package
+    assert not is_coqui_cleaner("re") and not is_coqui_cleaner("os.system")
+
+
+def test_models_that_download_are_named_with_what_they_fetch():
+    from studio_voice_coqui.config_check import hub_files
+
+    assert hub_files({"model": "vits"}) == ()
+    assert "facebook/encodec_24khz" in hub_files({"model": "Bark"})
+    assert hub_files({"model": "tortoise"})  # redaction is on by default
+    assert hub_files({"model": "tortoise", "model_args": {"enable_redaction": False}}) == ()
+
+
+def test_configs_with_comments_are_read_as_coqui_reads_them(vits_dir, tmp_path):
+    from studio_voice_coqui.loading import read_config
+
+    folder = copy_model(vits_dir, tmp_path / "commented")
+    original = json.loads((folder / "config.json").read_text())
+    text = (folder / "config.json").read_text()
+    text = text.replace('"model": "vits",', '"model": "vits", // the model, "not" a string')
+    (folder / "config.json").write_text(text)
+    assert read_config(folder / "config.json") == original
+    with network_blocked():
+        loaded = CoquiVoice().load(
+            CoquiVoice.load_options.validate({}),
+            LoadContext(model=ResolvedModel(id="x", path=folder)),
+        )
+    assert loaded.sample_rate == COQUI_VITS_SAMPLE_RATE
