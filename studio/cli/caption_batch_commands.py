@@ -27,6 +27,7 @@ from studio.core.caption_batch import (
     SidecarMode,
     SidecarSettings,
     items_from_paths,
+    iter_image_files,
 )
 from studio.core.errors import UserError
 from studio.core.project.store import ProjectStore
@@ -106,6 +107,9 @@ def run_batch(
     for path in paths:
         if not path.exists():
             raise UserError(f"The input {path} does not exist.")
+        if path.is_dir() and next(iter_image_files(path, recursive=args.recursive), None) is None:
+            where = " or its sub-folders" if args.recursive else ""
+            raise UserError(f"The folder {path} has no images in it{where}; nothing to caption.")
     sidecar = (
         SidecarSettings(extension=args.sidecar, mode=SidecarMode(args.sidecar_mode))
         if args.sidecar

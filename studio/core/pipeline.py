@@ -66,6 +66,7 @@ from studio.plugin_api import (
     Panel,
     Request,
 )
+from studio.plugin_api.images import file_problem
 
 DEFAULT_INPUT_ROLE: dict[Panel, str] = {
     Panel.WRITING: "source",
@@ -464,10 +465,9 @@ class JobPipeline:
                 f"{path.name} cannot be imported: {reason}.", ((path.name, reason),)
             )
 
-        if not path.exists():
-            raise refuse("it does not exist")
-        if not path.is_file():
-            raise refuse("it is not a file")
+        problem = file_problem(path)  # never opened: a named pipe would wait for ever
+        if problem:
+            raise refuse(f"it {problem}")
         try:
             with open(path, "rb") as file:
                 head = file.read(_HEAD_BYTES)

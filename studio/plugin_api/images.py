@@ -12,14 +12,31 @@ things, but not all of them as a model expects:
 - a transparent image has no background: in RGB it lies on white, as image editors show it;
 - a decompression bomb (a small file that decodes to gigapixels) would fill the memory: a
   picture of more than Pillow's ``MAX_IMAGE_PIXELS`` (or its default, if someone switched the
-  limit off) is refused before it is decoded.
+  limit off) is refused before it is decoded;
+- EXIF that cannot be read (cameras and editors write broken EXIF) leaves the picture as it is
+  stored: only its orientation is lost. The picture given has no EXIF left, so that a library
+  that turns pictures by their tag (or chokes on broken EXIF) leaves it as it is;
+- a named pipe or a device is refused without being opened (:func:`file_problem`): reading a
+  pipe waits forever and ``/dev/zero`` never ends;
+- libtiff reports damage it decodes around (a fax-coded strip with bad code words) by writing
+  to the process's stderr, not by failing: :func:`libtiff_errors` catches those lines, so the
+  picture is refused as damaged and nothing is printed. Pillow's Python warnings (TIFF tags
+  that point past the end of the file, a malformed MPO header) are silenced too.
 
 Every failure is a ``ValueError`` whose message names the file and says what is wrong.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import sys
+import tempfile
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +53,69 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 class _Refused(ValueError):
     """A refusal that already says what is wrong (not one of Pillow's own errors)."""
+
+
+def file_problem(path: Path | str) -> str | None:
+    """Why ``path`` cannot be read as a file, as words that follow its name ("is a named pipe,
+    not a file"), or None for a regular file (or a link to one). Only the file system is asked:
+    nothing is opened, since a named pipe makes a read wait forever and a device such as
+    ``/dev/zero`` never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return "is a link to a file that does not exist"
+        return "does not exist"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a link that leads round in a circle, not a file"
+        return f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        what = "a folder"
+    elif stat.S_ISFIFO(mode):
+        what = "a named pipe"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        what = "a device"
+    elif stat.S_ISSOCK(mode):
+        what = "a socket"
+    else:
+        what = "something other than a file"
+    return f"is {what}, not a file"
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def libtiff_errors() -> Iterator[list[str]]:
+    """Collect the errors libtiff reports while a TIFF is decoded inside the block (the list
+    fills when the block ends), and keep them and its warnings off the terminal.
+
+    libtiff writes its errors to file descriptor 2 and goes on decoding around the damage, so
+    they are the only sign of it. The descriptor is pointed at a temporary file for the block
+    (one block at a time in the process): whatever else the process writes to stderr meanwhile
+    is caught too, so keep the block to the decoding alone."""
+    found: list[str] = []
+    with _STDERR_LOCK, tempfile.TemporaryFile() as caught:
+        if sys.stderr is not None:
+            sys.stderr.flush()  # what Python wrote before goes where it was meant to
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all (a windowed process): nothing to catch
+            yield found
+            return
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield found
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode("utf-8", "replace").splitlines()
+            # libtiff's own handlers write "Module: message." and "Module: Warning, message."
+            found.extend(line.strip() for line in lines if line.strip() and "Warning," not in line)
 
 
 def open_image(path: Path | str, mode: ImageMode = "RGB") -> Any:
@@ -57,19 +137,19 @@ def open_image(path: Path | str, mode: ImageMode = "RGB") -> Any:
         raise ValueError(f"open_image gives the modes {', '.join(MODES)}, not {mode!r}.")
     path = Path(path)
     name = path.name
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ValueError(f"{path} does not exist.") from None
-    except OSError as exc:
-        raise ValueError(f"{name} cannot be read ({exc.strerror or exc}).") from None
-    if size == 0:
+    problem = file_problem(path)
+    if problem == "does not exist":
+        raise ValueError(f"{path} does not exist.")
+    if problem:
+        raise ValueError(f"{name} {problem}.")
+    if path.stat().st_size == 0:
         raise ValueError(f"{name} is empty (0 bytes).")
     limit = Image.MAX_IMAGE_PIXELS or DEFAULT_MAX_PIXELS
     try:
         with warnings.catch_warnings():
-            # Pillow warns at open; the explicit check below refuses with the size in pixels.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow's warnings are no news to a person (the explicit check below refuses a
+            # bomb with its size in pixels).
+            warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > limit:
@@ -78,8 +158,16 @@ def open_image(path: Path | str, mode: ImageMode = "RGB") -> Any:
                         "(a possible decompression bomb); it was not decoded."
                     )
                 image.seek(0)  # an animation: its first frame
-                image.load()
-                ImageOps.exif_transpose(image, in_place=True)  # phones rotate by tag
+                tiff = image.format == "TIFF"
+                with libtiff_errors() if tiff else nullcontext([]) as damage:
+                    image.load()
+                if damage:
+                    raise _Refused(f"{name} is damaged ({damage[0].rstrip('.')}).")
+                # Phones rotate by tag; EXIF Pillow cannot read (it raises many types of error
+                # then) leaves the picture as stored.
+                with suppress(Exception):
+                    ImageOps.exif_transpose(image, in_place=True)
+                image.info.pop("exif", None)  # upright now: nothing downstream turns it again
                 try:
                     return convert_image(image, mode)
                 except ValueError:  # a colour mode Pillow has no conversion for

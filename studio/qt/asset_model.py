@@ -161,7 +161,9 @@ def _image_preview(data: bytes, thumbnail_size: int) -> AssetPreview:
 
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
-        orientation = image.getexif().get(0x0112, 1)  # EXIF orientation: phones rotate by tag
+        orientation = 1
+        with contextlib.suppress(Exception):  # EXIF that cannot be read: shown as stored
+            orientation = image.getexif().get(0x0112, 1)  # phones rotate by tag
         if orientation in (5, 6, 7, 8):
             width, height = height, width
         # draft() lets JPEG decode at 1/2, 1/4 or 1/8 size: far less work for big photos.
@@ -170,7 +172,9 @@ def _image_preview(data: bytes, thumbnail_size: int) -> AssetPreview:
             # 16-bit greys (scans, depth maps) can be neither reduced nor made RGBA: 8 bits.
             image = image.convert("I").point(lambda value: value / 256).convert("L")
         image.thumbnail((thumbnail_size, thumbnail_size))
-        small = ImageOps.exif_transpose(image.convert("RGBA"))
+        small = image.convert("RGBA")
+        with contextlib.suppress(Exception):
+            small = ImageOps.exif_transpose(small)
     pixels = small.tobytes()
     thumbnail = QImage(
         pixels, small.width, small.height, small.width * 4, QImage.Format.Format_RGBA8888

@@ -40,6 +40,8 @@ def test_sniff_format(data: bytes, expected: detect.MediaFormat | None) -> None:
         (b"PK\x03\x04", "a.bin", "a ZIP archive"),
         (b"\x00\x00\x00\x18ftypmp42", "a.bin", "an MP4, QuickTime or HEIF file"),
         (b"just text", "song.mp3", "an MP3 file"),
+        (b"\x00\x00\x01\x00\x01\x00\x10\x10", "favicon.bin", "an ICO icon"),
+        (b"just text", "favicon.ico", "an ICO icon"),
         (b"just text", "notes.txt", None),
     ],
 )

@@ -188,6 +188,74 @@ def test_junk_and_unsupported_files_are_refused(tmp_path: Path) -> None:
     refused(write(tmp_path, "x.recipe.json", b"{}"), "recipe file")
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes and /dev/zero are POSIX")
+def test_what_is_not_a_file_is_refused_by_what_it_is_and_never_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.png")  # reading it would wait forever
+    refused(
+        tmp_path / "pipe.png", r"pipe\.png cannot be imported: it is a named pipe, not a file\."
+    )
+    refused(Path("/dev/zero"), r"zero cannot be imported: it is a device, not a file\.")
+    (tmp_path / "folder.png").mkdir()
+    refused(tmp_path / "folder.png", r"it is a folder, not a file\.")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    refused(tmp_path / "loop.png", r"it is a link that leads round in a circle, not a file\.")
+    (tmp_path / "dangling.png").symlink_to(tmp_path / "gone.png")
+    refused(tmp_path / "dangling.png", r"it is a link to a file that does not exist\.")
+    (tmp_path / "link.png").symlink_to(write(tmp_path, "real.png", png_bytes()))
+    assert read_media_file(tmp_path / "link.png").format is detect.PNG
+
+
+def test_an_ico_is_named_not_called_binary_text(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "red").save(buffer, "ICO")
+    message = r"it is an ICO icon, which Studio does not import\.$"
+    refused(write(tmp_path, "favicon.ico", buffer.getvalue()), message)
+    refused(write(tmp_path, "favicon.bin", buffer.getvalue()), message)
+
+
+def test_reasons_quote_the_decoder_not_its_buffer(tmp_path: Path) -> None:
+    png = bytearray(png_bytes())
+    png[29] ^= 0xFF  # the header's checksum: no opener makes sense of it
+    with pytest.raises(ImportRefusedError) as caught:
+        read_media_file(write(tmp_path, "header.png", bytes(png)))
+    assert str(caught.value) == (
+        "header.png cannot be imported: it is not a readable PNG image (its header is damaged)."
+    )
+    wav = bytearray(audio_bytes("WAV"))
+    wav[20:22] = b"\x99\x99"  # a format tag libsndfile does not know
+    with pytest.raises(ImportRefusedError) as caught:
+        read_media_file(write(tmp_path, "odd.wav", bytes(wav)))
+    assert "object at 0x" not in str(caught.value)
+    assert "Error opening" not in str(caught.value)
+    assert str(caught.value).startswith("odd.wav cannot be imported: it is not a readable WAV")
+
+
+def damaged_fax_tiff() -> bytes:
+    """A CCITT group 4 TIFF with bad code words: libtiff says so on stderr and decodes on."""
+    picture = Image.new("1", (64, 64), 1)
+    ImageDraw.Draw(picture).ellipse((8, 8, 56, 56), fill=0)
+    buffer = io.BytesIO()
+    picture.save(buffer, "TIFF", compression="group4")
+    data = bytearray(buffer.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as tiff:
+        start, length = tiff.tag_v2[273][0], tiff.tag_v2[279][0]  # its one strip
+    data[start + length // 3 : start + length // 3 + 6] = b"\x55" * 6
+    return bytes(data)
+
+
+def test_a_tiff_libtiff_reports_damaged_is_refused_and_nothing_is_printed(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    refused(write(tmp_path, "fax.tif", damaged_fax_tiff()), r"not a readable TIFF image \(Fax")
+    assert capfd.readouterr().err == ""
+    sound = Image.new("1", (64, 64), 1)
+    buffer = io.BytesIO()
+    sound.save(buffer, "TIFF", compression="group4")
+    assert read_media_file(write(tmp_path, "fine.tif", buffer.getvalue())).format is detect.TIFF
+    assert capfd.readouterr().err == ""
+
+
 def test_for_the_command_line_one_bad_file_means_nothing_is_imported(tmp_path: Path) -> None:
     good = write(tmp_path, "good.png", png_bytes())
     bad = write(tmp_path, "bad.png", b"\x89PNG\r\n\x1a\n broken")

@@ -88,7 +88,7 @@ def test_a_truncated_input_stops_the_job_and_nothing_is_committed(services, stor
     ("make", "message"),
     [
         (lambda d: d / "missing.png", "does not exist"),
-        (lambda d: d, "is not a file"),
+        (lambda d: d, "is a folder, not a file"),
         (lambda d: written(d / "empty.png", b""), "is empty"),
         (lambda d: written(d / "song.wav", b"RIFF\0\0\0\0WAVEfmt "), "takes an image"),
         (lambda d: written(d / "t.png", b"just some words"), "promises a PNG"),

@@ -186,6 +186,56 @@ def test_bad_files_are_value_errors_that_name_the_file(tmp_path):
         open_image(notes, "CMYK")  # type: ignore[arg-type]
 
 
+def broken_exif_jpeg(path: Path) -> Path:
+    """A JPEG whose EXIF segment holds no TIFF structure (Pillow: "not a TIFF file")."""
+    payload = b"Exif\x00\x00not a TIFF header at all"
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 32), RED).save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+    path.write_bytes(
+        jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+    )
+    return path
+
+
+def test_broken_exif_leaves_the_picture_as_stored_and_none_of_it_comes_along(tmp_path):
+    from PIL import ImageOps
+
+    image = open_image(broken_exif_jpeg(tmp_path / "odd.jpg"))
+    assert image.size == (64, 32)
+    assert "exif" not in image.info  # a library that turns by the tag finds nothing to trip on
+    assert ImageOps.exif_transpose(image).size == (64, 32)
+    assert "exif" not in open_image(sideways_photo(tmp_path / "phone.jpg")).info
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
+def test_a_named_pipe_or_a_device_is_refused_without_being_opened(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.png")  # opening it would wait for a writer forever
+    with pytest.raises(ValueError, match=r"^pipe\.png is a named pipe, not a file\.$"):
+        open_image(tmp_path / "pipe.png")
+    with pytest.raises(ValueError, match=r"^zero is a device, not a file\.$"):
+        open_image("/dev/zero")
+    with pytest.raises(ValueError, match=r"is a folder, not a file"):
+        open_image(tmp_path)
+
+
+def test_a_tiff_libtiff_reports_damaged_is_refused_quietly(tmp_path, capfd):
+    picture = Image.new("1", (64, 64), 1)
+    buffer = io.BytesIO()
+    picture.save(buffer, "TIFF", compression="group4")
+    data = bytearray(buffer.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as tiff:
+        start, length = tiff.tag_v2[273][0], tiff.tag_v2[279][0]
+    data[start + length // 3 : start + length // 3 + 6] = b"\x55" * 6  # bad code words
+    (tmp_path / "fax.tif").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"^fax\.tif is damaged \(Fax"):
+        open_image(tmp_path / "fax.tif")
+    assert capfd.readouterr().err == ""  # libtiff's own line was caught, not printed
+
+
 # --------------------------------------------------------------------------------------------
 # Every image plugin takes an EXIF-rotated input upright
 # --------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ _UNSUPPORTED_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"\x7fELF", 0, "a program"),
     (b"SQLite format 3\x00", 0, "an SQLite database"),
     (b"8BPS", 0, "a Photoshop document"),
+    (b"\x00\x00\x01\x00", 0, "an ICO icon"),
 )
 _UNSUPPORTED_EXTENSIONS = {
     ".mp3": "an MP3 file",
@@ -75,6 +76,7 @@ _UNSUPPORTED_EXTENSIONS = {
     ".pdf": "a PDF document",
     ".zip": "a ZIP archive",
     ".psd": "a Photoshop document",
+    ".ico": "an ICO icon",
     ".studio": "a Studio project",
 }
 _BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}

@@ -5,6 +5,8 @@ A file becomes an asset only after all of it was decoded (see
 for every way in (drops and File > Import, ``studio project import``, a job's input files):
 
 - every file is checked completely before it is stored, and a refused file stores nothing;
+  what is not a regular file (a folder, a named pipe, a device) is refused by what it is,
+  without being opened;
 - content the project holds already is that asset (never stored twice), so importing again is
   harmless, and a killed import leaves whole files only (transactions of
   :data:`CHUNK_BYTES`);
@@ -48,6 +50,7 @@ from studio.core.project import Asset, ProjectStore
 from studio.core.project.ids import new_asset_id
 from studio.core.project.store import NewAsset
 from studio.core.recipe import Recipe, RecipeError
+from studio.plugin_api.images import file_problem
 from studio.plugin_api.kinds import AssetKind
 
 log = logging.getLogger(__name__)
@@ -126,8 +129,9 @@ def read_media_file(path: Path, data: bytes | None = None) -> MediaFile:
 
 
 def _read(path: Path, data: bytes | None = None) -> MediaFile:
-    if not path.is_file():
-        raise MediaError("it is not a file" if path.exists() else "it does not exist")
+    problem = file_problem(path)  # a named pipe or a device is never opened
+    if problem:
+        raise MediaError(f"it {problem}")
     if path.name.endswith(SIDECAR_SUFFIX):
         raise MediaError("it is a recipe file, read together with the file it describes")
     if data is None:

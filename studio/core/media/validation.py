@@ -5,7 +5,9 @@ reaches a project. Failures raise :class:`MediaError` with a reason a person und
 
 - Images go through Pillow with its decompression-bomb limit in force (``MAX_IMAGE_PIXELS``;
   the warning Pillow gives between the limit and twice the limit is an error here too), then
-  ``verify()`` and a full ``load()``.
+  ``verify()`` and a full ``load()`` of every frame. Pillow's other warnings are silenced, and
+  an error libtiff reports while it decodes around damage refuses the TIFF
+  (:func:`~studio.plugin_api.images.libtiff_errors`): the person sees Studio's sentence only.
 - Audio goes through soundfile (libsndfile): every frame is decoded; empty audio is refused; a
   WAV file whose RIFF sizes promise more bytes than it has is refused as truncated.
 - Text is UTF-8 (with or without a byte order mark), UTF-16/32 with a byte order mark,
@@ -23,10 +25,12 @@ import io
 import re
 import unicodedata
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from studio.core.errors import UserError
-from studio.core.media.detect import FLAC, OGG, WAV, MediaFormat
+from studio.core.media.detect import FLAC, OGG, TIFF, WAV, MediaFormat
+from studio.plugin_api.images import libtiff_errors
 
 DEFAULT_MAX_IMAGE_PIXELS = 89_478_485  # Pillow's own default, used if someone disabled it
 # Pillow's format names; cameras write JPEGs with extra pictures, which Pillow calls MPO.
@@ -47,6 +51,10 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _ALLOWED_CONTROLS = set("\t\n\r\f\v\x1b")
+# Decoders name the buffer they read ("<_io.BytesIO object at 0x7f...>"), not the file, and
+# libsndfile starts its messages with "Error : ".
+_DECODER_NOISE = re.compile(r"(Error opening )?<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
+_ERROR_PREFIX = re.compile(r"^Error\s*:\s*")
 
 
 class MediaError(UserError):
@@ -87,11 +95,13 @@ class DecodedText:
 
 def check_image(data: bytes, expected: MediaFormat) -> ImageFacts:
     """Decode an image completely; raises :class:`MediaError` for anything wrong with it."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     limit = Image.MAX_IMAGE_PIXELS or DEFAULT_MAX_IMAGE_PIXELS
+    damage: list[str] = []
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TIFF tags past the end, a malformed MPO header...
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format not in _PILLOW_FORMATS.get(expected.media_type, set()):
@@ -104,7 +114,10 @@ def check_image(data: bytes, expected: MediaFormat) -> ImageFacts:
                         "(a possible decompression bomb)"
                     )
                 image.verify()
-            with Image.open(io.BytesIO(data)) as image:
+            with (
+                libtiff_errors() if expected is TIFF else nullcontext(damage) as damage,
+                Image.open(io.BytesIO(data)) as image,
+            ):
                 mode = image.mode
                 frames = getattr(image, "n_frames", 1)
                 for frame in range(frames):  # a later frame of an animation can be the broken one
@@ -113,9 +126,14 @@ def check_image(data: bytes, expected: MediaFormat) -> ImageFacts:
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaError(f"it is too large to decode safely ({exc})") from exc
+        raise MediaError(f"it is too large to decode safely ({_reason(exc)})") from exc
+    except UnidentifiedImageError as exc:  # no opener made sense of it: its header is broken
+        raise MediaError(f"it is not a readable {expected.name} (its header is damaged)") from exc
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, ValueError...)
-        raise MediaError(f"it is not a readable {expected.name} ({exc})") from exc
+        reason = _reason(damage[0] if damage else exc)  # libtiff's words say more
+        raise MediaError(f"it is not a readable {expected.name} ({reason})") from exc
+    if damage:  # libtiff decoded around the damage, and said so
+        raise MediaError(f"it is not a readable {expected.name} ({_reason(damage[0])})")
     if width < 1 or height < 1:
         raise MediaError("it has no pixels")
     return ImageFacts(width=width, height=height, mode=mode, frames=frames)
@@ -142,12 +160,19 @@ def check_audio(data: bytes, expected: MediaFormat) -> AudioFacts:
     except MediaError:
         raise
     except Exception as exc:  # soundfile.LibsndfileError, RuntimeError, ValueError
-        raise MediaError(f"it is not a readable {expected.name} ({exc})") from exc
+        raise MediaError(f"it is not a readable {expected.name} ({_reason(exc)})") from exc
     if frames == 0:
         raise MediaError("it holds no audio (zero length)")
     if frames < declared:
         raise MediaError(f"it is truncated ({frames} of {declared} frames can be read)")
     return facts
+
+
+def _reason(exc: BaseException | str) -> str:
+    """A decoder's message as words inside a sentence: no buffer repr, one line, no full stop."""
+    text = " ".join(_DECODER_NOISE.sub("", str(exc)).split())
+    text = _ERROR_PREFIX.sub("", text).rstrip(".").strip()
+    return text or type(exc).__name__
 
 
 def _check_riff_sizes(data: bytes) -> None:
