@@ -138,6 +138,11 @@ class JobFailed(RuntimeError):
 
 def readable_error(exc: BaseException) -> str:
     """The message a person sees for a failed job (the traceback goes to the log)."""
+    if isinstance(exc, MemoryError):  # Python's own has no message
+        return (
+            "it ran out of memory (it asked for more than this machine, or the limit set for "
+            "Studio, allows)"
+        )
     if isinstance(exc, UserError | ValueError | OSError | LookupError | JobFailed | EngineUnusable):
         text = str(exc).strip().strip("'\"")
         return text or type(exc).__name__

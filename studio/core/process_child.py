@@ -18,6 +18,8 @@ import contextlib
 import logging
 import os
 import sys
+import threading
+import time
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
@@ -144,6 +146,28 @@ def build_child_executor(config: Any, reports: BudgetReports | None = None) -> J
     )
 
 
+PARENT_WATCH_S = 0.5
+
+
+def _end_with_parent() -> None:
+    """End this process when the one that started it is gone (killed with SIGKILL, it could not
+    say so): a job busy in a plugin's code never reads the closed pipe, and would run on,
+    holding memory and CPU cores, for ever. A watching thread sees the parent change (the
+    process is handed to init or a subreaper) and ends the process at once."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_WATCH_S)
+        log.warning("the process that started this model process is gone; ending")
+        os._exit(EXIT_PARENT_GONE)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+EXIT_PARENT_GONE = 3
+
+
 def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     """Entry point of the model process (spawned, so nothing is inherited but ``config``)."""
     os.environ.update(config.environ)
@@ -152,6 +176,7 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     configure_logging(paths)
     enable_crash_stacks(paths)
     os.set_inheritable(conn.fileno(), False)  # a program a plugin starts must not keep it
+    _end_with_parent()
     link = ParentLink(conn)
     executor = build_child_executor(config, BudgetReports(link))
     if executor.scheduler.lease is not None:

@@ -235,14 +235,15 @@ def _reap_group(pid: int) -> int:
         if not _group_alive(pid):
             return 0
         time.sleep(0.05)
-    left = _group_members(pid)
+    left = group_members(pid)
     for member in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(member, signal.SIGKILL)
     return len(left)
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
+    """The live processes (zombies left out) of process group ``pgid``."""
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -257,7 +258,7 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def _group_alive(pgid: int) -> bool:
-    return bool(_group_members(pgid))
+    return bool(group_members(pgid))
 
 
 def run_kills(

@@ -416,8 +416,10 @@ class PanelWidget(QWidget):
         return data if isinstance(data, str) else None
 
     def select_plugin(self, plugin_id: str) -> bool:
+        """Pick a plugin as the user would; a greyed one (disabled, or not working on this
+        machine) cannot be picked."""
         index = self.plugin_combo.findData(plugin_id)
-        if index < 0:
+        if index < 0 or not self.plugin_combo.model().item(index).isEnabled():
             return False
         self.plugin_combo.setCurrentIndex(index)
         return True
