@@ -104,8 +104,9 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
         tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-    except sqlite3.DatabaseError as exc:
-        raise DamagedProjectError(path, f"{name} is damaged: {exc}.") from exc
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a name that is not UTF-8
+        why = exc if isinstance(exc, sqlite3.DatabaseError) else "its list of tables is garbled"
+        raise DamagedProjectError(path, f"{name} is damaged: {why}.") from exc
     finally:
         conn.close()
     if application_id != APPLICATION_ID:
