@@ -4,13 +4,14 @@ answers or refuses with its own error; nothing else escapes, nothing hangs, and 
 writes it reads back.
 
 A few hundred cases each in CI; ``bench/bench_properties.py`` runs 10,000 each
-(``--hypothesis-profile=bench``).
+(``STUDIO_HYPOTHESIS_PROFILE=bench``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -31,7 +32,7 @@ settings.register_profile(
 settings.register_profile(
     "bench", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
 )
-settings.load_profile("ci")
+settings.load_profile(os.environ.get("STUDIO_HYPOTHESIS_PROFILE", "ci"))
 
 PNG = png_bytes(width=4, height=3)
 CHUNK_KINDS = st.sampled_from([b"tEXt", b"zTXt", b"iTXt", b"IHDR", b"IDAT", b"IEND", b"abcd"])
