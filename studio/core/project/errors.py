@@ -54,6 +54,10 @@ def repair_advice(name: str) -> str:
     )
 
 
+class DamagedRowError(ProjectError):
+    """A row holds what no Studio writes (an unknown kind): the file is damaged there."""
+
+
 class ForeignJournalError(ProjectOpenError):
     """A journal beside the project is not its own: SQLite would replay another file's
     pages into it."""

@@ -9,6 +9,7 @@ the schema version and the table list. Only a file that passed both is opened fo
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from studio.core.project.schema import (
     OLDEST_SCHEMA_VERSION,
     REQUIRED_TABLES,
     SCHEMA_VERSION,
+    create_schema,
 )
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -104,6 +106,10 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
         tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
+        columns = {
+            table: {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+            for table in REQUIRED_TABLES[SCHEMA_VERSION] & tables
+        }
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a name that is not UTF-8
         why = exc if isinstance(exc, sqlite3.DatabaseError) else "its list of tables is garbled"
         raise DamagedProjectError(path, f"{name} is damaged: {why}.") from exc
@@ -122,6 +128,15 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
         raise DamagedProjectError(
             path, f"{name} is damaged: the table(s) {', '.join(missing)} are missing."
         )
+    if version == SCHEMA_VERSION:
+        for table, expected in sorted(_current_columns().items()):
+            lacking = sorted(expected - columns.get(table, expected))
+            if lacking:
+                raise DamagedProjectError(
+                    path,
+                    f"{name} is damaged: its table {table} lacks the column(s) "
+                    f"{', '.join(lacking)}.",
+                )
     # Tables only a newer schema has, in a file whose version says older: upgrading it would
     # create them again ("table project_meta already exists").
     later = sorted(
@@ -141,6 +156,20 @@ def inspect_project_file(path: Path) -> ProjectFileInfo:
         write_protected=is_write_protected(path),
         size=path.stat().st_size,
     )
+
+
+@functools.cache
+def _current_columns() -> dict[str, set[str]]:
+    """The columns of each table of the current schema (from its own DDL, in memory)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        create_schema(conn)
+        return {
+            table: {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+            for table in REQUIRED_TABLES[SCHEMA_VERSION]
+        }
+    finally:
+        conn.close()
 
 
 def refusal_by_header(path: Path) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from studio.core.project.assets import TEXT_KINDS, Asset, LineageLink, time_from_ns
-from studio.core.project.errors import AssetNotFoundError
+from studio.core.project.errors import AssetNotFoundError, DamagedRowError
 from studio.plugin_api.kinds import AssetKind
 
 ASSET_COLUMNS = (
@@ -25,9 +25,13 @@ NEWEST_FIRST = "ORDER BY a.created_ns DESC, a.id DESC"
 def asset_from_row(row: Sequence) -> Asset:
     """An :class:`Asset` from a row of ``ASSET_COLUMNS``."""
     asset_id, kind, title, media_type, sha256, size, created_ns, deleted_ns, recipe = row
+    try:
+        kind = AssetKind(kind)
+    except ValueError:
+        raise DamagedRowError(f"the asset {asset_id} has an unknown kind {kind!r}") from None
     return Asset(
         id=asset_id,
-        kind=AssetKind(kind),
+        kind=kind,
         title=title,
         media_type=media_type,
         sha256=sha256,

@@ -61,6 +61,7 @@ from studio.core.project.documents import (
 from studio.core.project.errors import (
     AssetNotFoundError,
     DamagedProjectError,
+    DamagedRowError,
     NewerProjectError,
     NotAProjectError,
     ProjectClosedError,
@@ -734,8 +735,8 @@ class ProjectStore:
         with readers.connection() as conn:
             try:
                 yield conn
-            except sqlite3.DatabaseError as exc:
-                if not is_damage(exc):
+            except (sqlite3.DatabaseError, DamagedRowError) as exc:
+                if isinstance(exc, sqlite3.DatabaseError) and not is_damage(exc):
                     raise
                 name = self._path.name if self._path else "The project"
                 raise DamagedProjectError(
