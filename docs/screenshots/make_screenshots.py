@@ -712,3 +712,71 @@ def repair_dialogs(out: Path | None = None) -> list[Path]:
     for path in paths:
         print("saved", path)
     return paths
+
+
+def faulty_and_hostile(out: Path | None = None) -> list[Path]:
+    """A third-party plugin that fails on Run (its sentence in the Writing panel's banner), and
+    hostile files dropped on the asset browser (refused, each with its reason in the tooltip).
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['faulty_and_hostile']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    plugins = data_dir / "third-party"
+    (plugins / "broken_writer").mkdir(parents=True)
+    (plugins / "broken_writer" / "broken_writer.py").write_text(
+        "from studio.plugin_api import *\n\nclass Plugin(ModelPlugin):\n"
+        "    def load(self, options, ctx):\n        return None\n\n"
+        "    def run(self, loaded, request, options, ctx):\n"
+        "        raise RuntimeError('the tokenizer file is missing a merges table')\n"
+        "        yield\n"
+    )
+    (plugins / "broken_writer" / "studio-plugin.toml").write_text(
+        'id = "broken-writer"\nname = "Broken writer (third party)"\nversion = "0.1.0"\n'
+        'api_version = 1\npanels = ["writing"]\nlicence = "MIT"\nentry = "broken_writer:Plugin"\n'
+    )
+    os.environ["STUDIO_PLUGIN_PATH"] = str(plugins)
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    hostile = data_dir / "hostile"
+    hostile.mkdir()
+    os.mkfifo(hostile / "camera-feed.png")
+    (hostile / "holiday.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    (hostile / "icon.ico").write_bytes(b"\x00\x00\x01\x00" + bytes(40))
+    (hostile / "empty.wav").write_bytes(b"")
+    (hostile / "photos.jpg").mkdir()
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.move(0, 0)
+    window.show()
+    wait(2500)
+    writing = window.panels[Panel.WRITING]
+    writing.select_plugin("broken-writer")
+    writing.open_text("The lighthouse keeper")
+    writing.run()
+    for _ in range(200):
+        if not studio.runners[Panel.WRITING].busy and writing.error_banner.isVisible():
+            break
+        wait(100)
+    window.browser.import_paths(sorted(hostile.iterdir()))
+    wait(2500)
+    label = window.browser.status_label
+    QToolTip.showText(label.mapToGlobal(QPoint(0, -10)), label.toolTip(), label)
+    wait(600)
+    path = out / "window-faulty-plugin-and-hostile-drop.png"
+    QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
+    studio.shutdown()
+    app.quit()
+    print("saved", path)
+    return [path]
