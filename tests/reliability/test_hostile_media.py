@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from studio.cli.main import main
 from studio.core.project import ProjectStore
 from tests.core.fixtures.media_samples import audio_bytes, png_bytes
+from tests.core.test_media_import import damaged_fax_tiff as _damaged_fax_tiff
 
 pytestmark = [
     pytest.mark.timeout(60),
@@ -71,20 +72,6 @@ def _broken_exif_jpeg() -> bytes:
     segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
     jpeg = _photo("JPEG")
     return jpeg[:2] + segment + jpeg[2:]
-
-
-def _damaged_fax_tiff() -> bytes:
-    """A CCITT group 4 TIFF with bad code words: libtiff says so on stderr and decodes on."""
-    picture = Image.new("1", (64, 64), 1)
-    ImageDraw.Draw(picture).ellipse((8, 8, 56, 56), fill=0)
-    buffer = io.BytesIO()
-    picture.save(buffer, "TIFF", compression="group4")
-    data = bytearray(buffer.getvalue())
-    with Image.open(io.BytesIO(bytes(data))) as tiff:
-        start, length = tiff.tag_v2[273][0], tiff.tag_v2[279][0]  # the strip
-    middle = start + length // 3
-    data[middle : middle + 6] = b"\x55" * 6
-    return bytes(data)
 
 
 def _bad_wav_header() -> bytes:

@@ -18,17 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.device import Devices
 from studio.core.errors import UserError
-from studio.core.jobs import Job, JobExecutor
-from studio.core.model_cache import ModelCache
-from studio.core.model_resolver import ModelResolver
-from studio.core.paths import Paths
-from studio.core.registry import PluginRegistry
-from studio.core.safety.consent import ConsentKind, ConsentStore
-from studio.core.scheduler import DeviceScheduler
+from studio.core.jobs import Job
+from studio.core.safety.consent import ConsentKind
 from studio.plugin_api import (
-    ENTRY_POINT_GROUP,
     CancelToken,
     ImageRequest,
     LoadContext,
@@ -45,7 +38,7 @@ from tests.fixtures.tiny_models import (
     build_tiny_sd_pipeline,
     network_blocked,
 )
-from tests.support import MemorySink
+from tests.plugins.test_voice_coqui import consenting_executor
 
 
 @pytest.fixture
@@ -66,22 +59,6 @@ def assert_one_sentence(message: str) -> None:
     assert "\n" not in message and "\x1b" not in message
     assert message.endswith(".") and message.count(". ") == 0, message
     assert "weights_only" not in message and "Traceback" not in message
-
-
-def consenting_executor(tmp_path: Path) -> tuple[JobExecutor, MemorySink, ConsentStore]:
-    consents = ConsentStore(tmp_path / "consents.json")
-    sink = MemorySink()
-    executor = JobExecutor(
-        registry=PluginRegistry(plugin_dirs=(), entry_point_group=ENTRY_POINT_GROUP),
-        resolver=ModelResolver(Paths(data_dir=tmp_path / "data"), hasher=lambda p: "sha"),
-        cache=ModelCache(2**40),
-        scheduler=DeviceScheduler(),
-        devices=Devices(),
-        sink=sink,
-        consents=consents,
-        converted_dir=tmp_path / "converted",
-    )
-    return executor, sink, consents
 
 
 # Coqui TTS ----------------------------------------------------------------------------------
