@@ -232,7 +232,7 @@ def _reap_group(pid: int) -> int:
     gone); kill what is left after the grace time and return how many that was."""
     deadline = time.monotonic() + ORPHAN_GRACE_S
     while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        if not group_members(pid):
             return 0
         time.sleep(0.05)
     left = group_members(pid)
@@ -255,10 +255,6 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(entry.name))
     return members
-
-
-def _group_alive(pgid: int) -> bool:
-    return bool(group_members(pgid))
 
 
 def run_kills(

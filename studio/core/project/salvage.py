@@ -9,7 +9,6 @@ rebuilding it; an SQLite error costs only what it was reading.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import sqlite3
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.hashing import sha256_bytes
 from studio.core.media.detect import TEXT, MediaFormat, sniff_format
 from studio.core.project import documents, queries
 from studio.core.project.assets import (
@@ -51,7 +51,6 @@ class RepairedItem:
 class SalvagedAsset:
     """An asset read whole out of the damaged copy (its content checked against its hash)."""
 
-    rowid: int
     asset_id: str
     kind: AssetKind
     title: str
@@ -191,7 +190,7 @@ class Salvage:
         except sqlite3.DatabaseError as exc:
             found, why = None, f"its row cannot be read ({exc})"
         if found is None:
-            self._rebuild_from_indexes(blobs, rowid, known, why)
+            self._rebuild_from_indexes(blobs, known, why)
             return
         raw_id, raw_kind, raw_title, raw_type, raw_sha, created_ns, deleted_ns, raw_recipe = found
         asset_id = _lenient(raw_id)
@@ -237,7 +236,6 @@ class Salvage:
         self._ids.add(asset_id)
         self.rows.append(
             SalvagedAsset(
-                rowid=rowid,
                 asset_id=asset_id,
                 kind=kind,
                 title=title or kind.value,
@@ -252,7 +250,7 @@ class Salvage:
             )
         )
 
-    def _rebuild_from_indexes(self, blobs: _BlobFinder, rowid: int, known: dict, why: str) -> None:
+    def _rebuild_from_indexes(self, blobs: _BlobFinder, known: dict, why: str) -> None:
         """An asset whose row is lost, from what the indexes still hold: its id and content
         hash (and kind and time, when they have them). Its title and recipe are gone."""
         asset_id = _lenient(known.get("id"))
@@ -276,12 +274,11 @@ class Salvage:
         self._ids.add(asset_id)
         self.rows.append(
             SalvagedAsset(
-                rowid=rowid,
                 asset_id=asset_id,
                 kind=kind,
                 title=title,
                 media_type=fmt.media_type,
-                sha256=hashlib.sha256(data).hexdigest(),
+                sha256=sha256_bytes(data),
                 created_ns=created_ns,
                 deleted_ns=None,
                 recipe=Recipe.for_import(
@@ -631,7 +628,7 @@ class _BlobFinder:
         if found is None:
             return None, "its content is missing"
         data = found[0]
-        if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sha256:
+        if not isinstance(data, bytes) or sha256_bytes(data) != sha256:
             return None, "its content is damaged (it does not match its SHA-256)"
         return data, ""
 
@@ -655,5 +652,5 @@ class _BlobFinder:
                     "SELECT data FROM blobs NOT INDEXED WHERE rowid = ?", (rowid,)
                 ).fetchone()
                 data = found[0] if found else None
-                if isinstance(data, bytes) and hashlib.sha256(data).hexdigest() == sha256:
+                if isinstance(data, bytes) and sha256_bytes(data) == sha256:
                     yield sha256, data
