@@ -81,6 +81,10 @@ class _Worker(QThread):
         self.executor = executor
         self.entries: queue.Queue[_Entry | None] = queue.Queue()
         self.streams: dict[str, _Stream] = {}
+        self.lock = threading.Lock()
+        self.untaken: set[str] = set()
+        """Ids of entries in the queue not yet taken (guarded by ``lock``): one that
+        :meth:`PanelJobRunner.cancel_job` removes from it is dropped when its turn comes."""
 
     def run(self) -> None:
         threading.current_thread().name = self.objectName()
@@ -88,6 +92,12 @@ class _Worker(QThread):
             entry = self.entries.get()
             if entry is None:
                 return
+            with self.lock:
+                dropped = entry.entry_id not in self.untaken
+                self.untaken.discard(entry.entry_id)
+            if dropped:  # cancelled while queued: reported then, nothing more to say
+                self._close(entry)
+                continue
             self.streams.setdefault(entry.entry_id, _Stream())
             if entry.cancel.cancelled:
                 self._close(entry)
@@ -180,6 +190,8 @@ class PanelJobRunner(QObject):
     """The job queue of one panel. Lives in the GUI thread; its signals arrive there too.
 
     Signals (all with the job's id first; a batch has one id for all its jobs):
+        submitted(job_id, what): just before ``queued``: the :class:`PreparedJob`, or the
+            batch's :class:`JobSource` (for a list of jobs: what each one is).
         queued(job_id): accepted into the queue.
         waiting(job_id, position): waiting for the device (another panel is running).
         started(job_id): running (the model is loaded now if it was not).
@@ -194,6 +206,7 @@ class PanelJobRunner(QObject):
             asked and its model process was ended to stop it.
     """
 
+    submitted = Signal(str, object)
     queued = Signal(str)
     waiting = Signal(str, int)
     started = Signal(str)
@@ -247,6 +260,9 @@ class PanelJobRunner(QObject):
         token = CancelToken()
         self._tokens[entry_id] = token
         self._order.append(entry_id)
+        with self._worker.lock:
+            self._worker.untaken.add(entry_id)
+        self.submitted.emit(entry_id, job[0] if job is not None else source)
         self._worker.entries.put(_Entry(entry_id, token, job, source))
         self.queued.emit(entry_id)
         return entry_id
@@ -257,6 +273,22 @@ class PanelJobRunner(QObject):
             token = self._tokens.get(jid)
             if token is not None:
                 token.cancel()
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Cancel one job (or batch) by its id. One still queued is dropped from the queue: its
+        ``cancelled`` comes now, without waiting for the jobs ahead of it. One running (or
+        waiting for the device) is asked to stop; its ``cancelled`` comes once it has, with
+        what it kept. False when no job of that id is queued or running here."""
+        token = self._tokens.get(job_id)
+        if token is None:
+            return False
+        token.cancel()
+        with self._worker.lock:
+            dropped = job_id in self._worker.untaken
+            self._worker.untaken.discard(job_id)
+        if dropped:
+            self._on_cancelled(job_id, ())
+        return True
 
     @property
     def active_jobs(self) -> list[str]:

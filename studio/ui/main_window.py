@@ -31,17 +31,19 @@ from studio.core.errors import UserError
 from studio.core.media.export import export_assets
 from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
-from studio.core.pipeline import draft_from_recipe
+from studio.core.pipeline import Draft, draft_from_recipe
 from studio.core.project import DamagedProjectError
 from studio.core.project.opening import refusal_by_header
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import local_paths
+from studio.qt.jobs_model import JobsModel
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
 from studio.ui.asset_browser import AssetBrowser
 from studio.ui.drop_overlay import DropOverlay
+from studio.ui.jobs_view import JobsLabel, JobsView
 from studio.ui.panels.base import PanelWidget
 from studio.ui.panels.captioning import CaptioningPanel
 from studio.ui.panels.image import ImagePanel
@@ -125,7 +127,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.browser_dock)
 
         self._start_message = ""
-        self.jobs_label = QLabel()
+        self.jobs = JobsModel(services.registry, self)  # every job of every panel: View > Jobs
+        for panel, runner in runners.items():
+            self.jobs.watch(panel, runner)
+        self.jobs_view: JobsView | None = None
+        self.jobs_label = JobsLabel()
+        self.jobs_label.clicked.connect(self.show_jobs)
         self.device_label = QLabel()
         self.memory_label = QLabel()
         for label in (self.jobs_label, self.device_label, self.memory_label):
@@ -217,6 +224,7 @@ class MainWindow(QMainWindow):
         toggle.setText("&Asset Browser")
         toggle.setShortcut(QKeySequence("Ctrl+B"))
         view.addAction(toggle)
+        self._action(view, "&Jobs", self.show_jobs, "Ctrl+J", "Every queued, running and ended job")
         view.addSeparator()
         for index, panel in enumerate(PANEL_CLASSES):
             self._action(
@@ -592,6 +600,29 @@ class MainWindow(QMainWindow):
         panel = self.panels[draft.panel]
         self.tabs.setCurrentWidget(panel)
         panel.submit(prepared)
+
+    def run_draft(self, draft: Draft) -> None:
+        """A job's draft again (Re-run of a failed or cancelled job in the Jobs view), in the
+        panel it belongs to."""
+        store = self.session.store
+        try:
+            prepared = self.services.pipeline.run_ready(draft, store)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot run this job again", str(exc))
+            return
+        self.panels[draft.panel].submit(prepared)
+
+    def show_jobs(self) -> JobsView:
+        """View > Jobs (or a click on the status bar's job count): every job, not modal."""
+        if self.jobs_view is None:
+            self.jobs_view = JobsView(self.jobs, self)
+            self.jobs_view.open_asset_requested.connect(self.open_asset)
+            self.jobs_view.rerun_asset_requested.connect(self.rerun_asset)
+            self.jobs_view.run_draft_requested.connect(self.run_draft)
+        self.jobs_view.show()
+        self.jobs_view.raise_()
+        self.jobs_view.activateWindow()
+        return self.jobs_view
 
     # preferences -------------------------------------------------------------------------------
 
