@@ -13,6 +13,7 @@ from typing import Any
 
 from studio.cli.caption_batch_commands import add_batch_arguments, run_batch, wants_batch
 from studio.cli.model_process import job_executor
+from studio.cli.progress import add_quiet_argument
 from studio.core.errors import UserError
 from studio.core.jobs import JobCancelled, JobEvent, Started, Waiting, readable_error
 from studio.core.pipeline import (
@@ -22,9 +23,18 @@ from studio.core.pipeline import (
     draft_from_recipe,
     split_settings,
 )
+from studio.core.project.asset_ids import resolve_asset_id
 from studio.core.project.store import ProjectStore
-from studio.core.recipe import Recipe
-from studio.plugin_api import PANEL_FOR_GENERATE_KIND, CancelToken, GenerateKind, Partial, Progress
+from studio.core.recipe import Recipe, RecipeInput
+from studio.core.recipe_command import ASSET_INPUT_PREFIX
+from studio.plugin_api import (
+    PANEL_FOR_GENERATE_KIND,
+    CancelToken,
+    GenerateKind,
+    Panel,
+    Partial,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +55,28 @@ def _input(text: str) -> tuple[str | None, Path]:
     return None, Path(text)
 
 
+def _asset_inputs(
+    inputs: list[tuple[str | None, Path]], panel: Panel
+) -> tuple[list[tuple[str | None, Path]], tuple[RecipeInput, ...]]:
+    """Split ``--input`` values into files and project assets (``[ROLE=]asset:ID``, when no
+    file has that name)."""
+    files, assets = [], []
+    for role, path in inputs:
+        text = str(path)
+        if text.startswith(ASSET_INPUT_PREFIX) and not path.exists():
+            asset_id = text.removeprefix(ASSET_INPUT_PREFIX)
+            assets.append(RecipeInput(asset_id=asset_id, role=role or DEFAULT_INPUT_ROLE[panel]))
+        else:
+            files.append((role, path))
+    return files, tuple(assets)
+
+
 def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     generate = commands.add_parser(
         "generate",
         help="run a plugin headless and commit what it makes to a project",
         description="Run a plugin and commit its results, with their recipes, to a project "
-        "(created if missing). Progress goes to stderr.",
+        "(created if missing). Progress goes to stderr (none with --quiet).",
     )
     generate.add_argument(
         "kind",
@@ -76,10 +102,11 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
         type=_input,
         default=[],
         metavar="[ROLE=]FILE",
-        help="an input file (imported into the project)",
+        help="an input file (imported into the project), or asset:ID for an asset of the project",
     )
     generate.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: preferences)")
     generate.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    add_quiet_argument(generate)
     add_batch_arguments(generate)
     generate.set_defaults(handler=cmd_generate)
 
@@ -87,22 +114,25 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     recipe_commands = recipe.add_subparsers(dest="recipe_command", metavar="COMMAND", required=True)
     show = recipe_commands.add_parser("show", help="print an asset's recipe as JSON")
     show.add_argument("project", type=Path)
-    show.add_argument("asset_id")
+    show.add_argument("asset_id", help="its id, or the first 4 or more characters of it")
     show.set_defaults(handler=cmd_recipe_show)
     rerun = recipe_commands.add_parser("rerun", help="make an asset again from its recipe")
     rerun.add_argument("project", type=Path)
-    rerun.add_argument("asset_id")
+    rerun.add_argument("asset_id", help="its id, or the first 4 or more characters of it")
     rerun.add_argument("--device", help="run on another device than the recipe's")
     rerun.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    add_quiet_argument(rerun)
     rerun.set_defaults(handler=cmd_recipe_rerun)
 
 
 class _ProgressPrinter:
-    """Progress on stderr: one updating line on a terminal, occasional lines otherwise."""
+    """Progress on stderr: one updating line on a terminal, occasional lines otherwise; none
+    when ``quiet`` (streamed text still goes to stdout)."""
 
-    def __init__(self, stream_text: bool) -> None:
-        self.tty = sys.stderr.isatty()
+    def __init__(self, stream_text: bool, quiet: bool = False) -> None:
+        self.tty = sys.stderr.isatty() and not quiet
         self.stream_text = stream_text
+        self.quiet = quiet
         self.last = ("", 0.0)
         self.held = ""
         self.streamed = False
@@ -113,6 +143,8 @@ class _ProgressPrinter:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
                 self.streamed = True
+            return
+        if self.quiet:
             return
         if isinstance(event, Waiting):
             line = event.words
@@ -144,9 +176,13 @@ class _ProgressPrinter:
             self.held = ""
 
 
-def _run(services, store: ProjectStore, prepared: PreparedJob, as_json: bool) -> int:
+def _run(
+    services, store: ProjectStore, prepared: PreparedJob, as_json: bool, quiet: bool = False
+) -> int:
     job = prepared.job
-    printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
+    printer = _ProgressPrinter(
+        stream_text=not as_json and job.panel.value == "writing", quiet=quiet
+    )
     cancel = CancelToken()
     try:
         with job_executor(services, f"cli-{job.panel.value}") as executor:
@@ -200,7 +236,10 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
     load, run, fields = split_settings(
         plugin_class.load_options, plugin_class.run_options, panel, args.settings
     )
+    args.inputs, assets = _asset_inputs(args.inputs, panel)
     if wants_batch(args):
+        if assets:
+            raise UserError("A batch takes files and folders, not project assets (asset:ID).")
         return run_batch(args, services, load, run, fields)
     draft = Draft(
         plugin_id=args.plugin,
@@ -210,15 +249,30 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
         run_options=run,
         device=args.device or services.settings.device,
         files=tuple((role or DEFAULT_INPUT_ROLE[panel], path) for role, path in args.inputs),
+        assets=assets,
     )
     # Plugin, options and every input file (completely) are checked before the project is
-    # opened or created: a refused input leaves it exactly as it was.
-    checked = services.pipeline.check(draft, complete=True)
+    # opened or created: a refused input leaves it exactly as it was. Project assets as inputs
+    # need the project, which must exist then.
     created = not args.project.exists()
-    store = ProjectStore.open_or_create(args.project)
+    store = None
+    if assets:
+        if created:
+            raise UserError(f"{args.project} does not exist: it must hold the input assets.")
+        store = ProjectStore.open(args.project)
+    try:
+        checked = services.pipeline.check(draft, store, complete=True)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    if store is None:
+        store = ProjectStore.open_or_create(args.project)
     code = EXIT_FAILED
     try:
-        code = _run(services, store, services.pipeline.prepare(checked, store), args.json)
+        code = _run(
+            services, store, services.pipeline.prepare(checked, store), args.json, args.quiet
+        )
         return code
     finally:
         kept = code == EXIT_OK or store.count_assets(deleted=None) > 0
@@ -239,7 +293,8 @@ def _remove_project(path: Path) -> None:
 def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project, read_only=True)
     try:
-        print(store.get_asset(args.asset_id).recipe.to_json_text(indent=2))
+        asset_id = resolve_asset_id(store, args.asset_id)
+        print(store.get_asset(asset_id).recipe.to_json_text(indent=2))
     finally:
         store.close()
     return EXIT_OK
@@ -248,10 +303,11 @@ def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
 def cmd_recipe_rerun(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project)
     try:
-        original = store.get_asset(args.asset_id).recipe
-        draft = draft_from_recipe(store, args.asset_id, args.device)
+        asset_id = resolve_asset_id(store, args.asset_id)
+        original = store.get_asset(asset_id).recipe
+        draft = draft_from_recipe(store, asset_id, args.device)
         prepared = services.pipeline.run_ready(draft, store)
-        code = _run(services, store, prepared, args.json)
+        code = _run(services, store, prepared, args.json, args.quiet)
         if code == EXIT_OK:
             _warn_if_changed(store, original)
         return code

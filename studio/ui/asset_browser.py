@@ -10,7 +10,6 @@ recipe are requests the main window answers (:attr:`AssetBrowser.open_requested`
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -29,8 +28,6 @@ from PySide6.QtGui import (
     QAction,
     QDragMoveEvent,
     QDropEvent,
-    QFontDatabase,
-    QGuiApplication,
     QKeyEvent,
     QKeySequence,
     QPainter,
@@ -41,34 +38,30 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
     QMenu,
-    QPlainTextEdit,
-    QPushButton,
     QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.errors import UserError
 from studio.core.media.importing import ImportReport
-from studio.core.project import Asset, ProjectError, ProjectStore
+from studio.core.project import Asset
 from studio.core.project.assets import TEXT_KINDS
-from studio.core.recipe import RecipeError, RecipeOrigin
+from studio.core.project.errors import AssetNotFoundError
+from studio.core.registry import PluginRegistry
 from studio.plugin_api.kinds import AssetKind
 from studio.qt.asset_drag import local_paths
 from studio.qt.asset_model import KIND_LABELS, AssetListModel, AssetRole
 from studio.qt.project_session import ProjectSession
+from studio.ui.recipe_dialog import RecipeDialog, can_rerun
 
 KIND_CHOICES: tuple[tuple[str, AssetKind | None], ...] = (
     ("All", None),
@@ -206,92 +199,12 @@ class AssetListView(QListView):
         event.accept()
 
 
-class RecipeDialog(QDialog):
-    """The recipe of an asset as read-only, copyable JSON, with the assets it was made from."""
-
-    def __init__(self, store: ProjectStore, asset: Asset, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Recipe of “{asset.title}”")
-        self.resize(560, 560)
-        layout = QVBoxLayout(self)
-        try:
-            recipe = asset.recipe
-        except RecipeError as exc:  # shown as stored, so that nothing is hidden
-            self.summary = QLabel(f"This recipe cannot be read: {exc}")
-            self.json_text = _pretty_json(asset.recipe_json)
-        else:
-            if recipe.origin is RecipeOrigin.IMPORTED:
-                source = recipe.request.get("file_name") or "a file"
-                summary = f"Imported from {source}."
-            elif recipe.origin is RecipeOrigin.WRITTEN:
-                summary = "Written in the Writing panel (its revisions: Document > History)."
-            else:
-                model = f" with {recipe.model_id}" if recipe.model_id else ""
-                summary = f"Made by {recipe.plugin_id} {recipe.plugin_version}{model}."
-            self.summary = QLabel(summary)
-            self.json_text = recipe.to_json_text(indent=2)
-        self.summary.setWordWrap(True)
-        layout.addWidget(self.summary)
-
-        self.recipe_view = QPlainTextEdit(self.json_text)
-        self.recipe_view.setReadOnly(True)  # still selectable and copyable
-        self.recipe_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.recipe_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        layout.addWidget(self.recipe_view, 1)
-
-        links = store.inputs_of(asset.id)
-        self.lineage_label = QLabel("Made from:" if links else "Made from no other asset.")
-        layout.addWidget(self.lineage_label)
-        self.lineage = QTreeWidget()
-        self.lineage.setHeaderLabels(["Role", "Asset", "Title"])
-        self.lineage.setRootIsDecorated(False)
-        for link in links:
-            title = store.get_asset(link.input_id).title if link.input_exists else ""
-            QTreeWidgetItem(
-                self.lineage, [link.role, link.input_id, title or "(not in this project any more)"]
-            )
-        for column in range(2):
-            self.lineage.resizeColumnToContents(column)
-        self.lineage.setMaximumHeight(120)
-        self.lineage.setVisible(bool(links))
-        layout.addWidget(self.lineage)
-        try:
-            uses = store.document_uses(asset.id)
-        except ProjectError:
-            uses = []
-        self.uses_label = QLabel(
-            "Went into: "
-            + "; ".join(f"“{u.document_title}” (revision {u.revision})" for u in uses[:5])
-            + (f" and {len(uses) - 5} more" if len(uses) > 5 else "")
-        )
-        self.uses_label.setWordWrap(True)
-        self.uses_label.setVisible(bool(uses))
-        layout.addWidget(self.uses_label)
-
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.copy_button = QPushButton("Copy JSON")
-        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
-        self.copy_button.clicked.connect(self.copy_json)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-
-    @Slot()
-    def copy_json(self) -> None:
-        QGuiApplication.clipboard().setText(self.json_text)
-
-
-def _pretty_json(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False, sort_keys=True)
-    except ValueError:
-        return text
-
-
 class AssetBrowser(QWidget):
     """Browse the assets of the session's project: filter, search, open, rename, delete.
 
     Place it in a ``QDockWidget``; call :meth:`shutdown` when the window closes (it stops the
-    browser's worker threads). Files dropped on it are imported into the project.
+    browser's worker threads). Files dropped on it are imported into the project. Give it the
+    plugin ``registry`` so that recipes show the plugins' names and option labels.
 
     Signals:
         open_requested(asset_id): the user wants the asset in its panel (Enter, double-click).
@@ -316,10 +229,13 @@ class AssetBrowser(QWidget):
         *,
         model: AssetListModel | None = None,
         search_delay_ms: int = 250,
+        registry: PluginRegistry | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("asset-browser")
         self.session = session
+        # The plugins, for the recipe dialog's labels; without them, options show their names.
+        self.registry = registry
         self.model = model if model is not None else AssetListModel(session, parent=self)
         self._dialogs: list[RecipeDialog] = []
 
@@ -410,6 +326,7 @@ class AssetBrowser(QWidget):
         self.model.query_failed.connect(self.show_message)
         self.model.rename_failed.connect(self.show_message)
         session.files_imported.connect(self._imported)
+        session.project_changed.connect(self._close_recipe_dialogs)
         self._show_count()
         self._update_actions()
 
@@ -524,22 +441,51 @@ class AssetBrowser(QWidget):
 
     def show_recipe(self, asset_id: str) -> RecipeDialog:
         """Open (without blocking) a dialog with the asset's recipe and lineage."""
-        dialog = RecipeDialog(self.session.store, self.session.asset(asset_id), self)
+        dialog = RecipeDialog(
+            self.session.store, self.session.asset(asset_id), self, registry=self.registry
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(self._forget_dialogs)
+        dialog.rerun_requested.connect(self.rerun_asset)
+        dialog.asset_requested.connect(self._show_recipe_of)
         self._dialogs.append(dialog)
         dialog.show()
         return dialog
+
+    @Slot(str)
+    def _show_recipe_of(self, asset_id: str) -> None:
+        """An asset named in a recipe dialog (an input): its own recipe, if it is still here."""
+        try:
+            self.show_recipe(asset_id)
+        except AssetNotFoundError:
+            self.show_message(f"The asset {asset_id} is not in this project any more.")
 
     @Slot()
     def _forget_dialogs(self) -> None:
         self._dialogs = [dialog for dialog in self._dialogs if dialog.isVisible()]
 
     @Slot()
+    def _close_recipe_dialogs(self) -> None:
+        """Another project is open: the dialogs showed the last one's assets."""
+        for dialog in list(self._dialogs):
+            dialog.close()
+
+    @Slot()
     def rerun_current(self) -> None:
         asset = self.current_asset()
-        if asset is not None and can_rerun(asset):
-            self.rerun_requested.emit(asset.id)
+        if asset is not None:
+            self.rerun_asset(asset.id)
+
+    @Slot(str)
+    def rerun_asset(self, asset_id: str) -> None:
+        """Ask for the asset's recipe to run again (the main window runs it)."""
+        try:
+            asset = self.session.asset(asset_id)
+        except AssetNotFoundError:
+            self.show_message(f"The asset {asset_id} is not in this project any more.")
+            return
+        if can_rerun(asset):
+            self.rerun_requested.emit(asset_id)
 
     def selected_image_ids(self) -> list[str]:
         """The ids of the selected image assets, top to bottom."""
@@ -640,11 +586,3 @@ class AssetBrowser(QWidget):
     def shutdown(self) -> None:
         """Stop the model's worker threads; call it when the window closes."""
         self.model.shutdown()
-
-
-def can_rerun(asset: Asset) -> bool:
-    """Whether the asset's recipe can be run again (generated, and the recipe is readable)."""
-    try:
-        return asset.recipe.origin is RecipeOrigin.GENERATED
-    except RecipeError:
-        return False

@@ -174,14 +174,11 @@ def test_show_recipe_with_lineage(qtbot, session, project):
     assert '"question": "what is it?"' in dialog.json_text
     dialog.copy_json()
     assert QGuiApplication.clipboard().text() == dialog.json_text
-    rows = [
-        [dialog.lineage.topLevelItem(i).text(c) for c in range(3)]
-        for i in range(dialog.lineage.topLevelItemCount())
-    ]
-    assert rows == [
-        ["image", source.id, "source image"],
-        ["reference", gone.id, "(not in this project any more)"],
-    ]
+    rows = [(row.role, row.asset_id, row.title) for row in dialog.input_rows]
+    assert rows == [("image", source.id, "source image"), ("reference", gone.id, "")]
+    assert "not in this project any more" in dialog.input_rows[1].label.text()
+    assert dialog.rows("Request") == [("Question", "what is it?")]
+    # The browser was given no plugin registry: the plugin is named by its id.
     assert "Made by test-caption 1.0" in dialog.summary.text()
     dialog.close()
     browser.shutdown()
@@ -200,6 +197,8 @@ def test_an_unreadable_recipe_is_shown_as_stored(qtbot, session, project):
     assert not browser.rerun_action.isEnabled()
     dialog = browser.show_current_recipe()
     assert "cannot be read" in dialog.summary.text()
+    assert dialog.recipe_view.isVisible()  # all there is to show: not folded away
+    assert not dialog.rerun_button.isVisible()
     assert json.loads(dialog.recipe_view.toPlainText()) == {"origin": "generated"}
     dialog.close()
     browser.shutdown()
