@@ -35,6 +35,7 @@ from studio.plugin_api import (
 )
 from studio.plugin_api.engine_checks import CheckContext, check_picture, run_plugin
 from studio.plugin_api.images import open_rgb
+from studio.plugin_api.titles import input_name, join_title, quote
 
 from .describer import Describer, compose, load_describer, row_texts, weights_file
 
@@ -219,7 +220,10 @@ class OcrTagsDescriber(ModelPlugin):
                 GeneratedAsset.from_text(
                     caption,
                     kind=AssetKind.CAPTION,
-                    title=" ".join(caption.split())[:60],
+                    title=join_title(
+                        ", ".join(tag.label for tag in tags), quote(" ".join(rows)) if rows else ""
+                    )
+                    or join_title(caption, input_name(image_input)),
                     details=details,
                     input_roles=("image",),
                 ),

@@ -30,6 +30,7 @@ from studio.plugin_api import (
     RunContext,
 )
 from studio.plugin_api.images import open_rgb
+from studio.plugin_api.titles import input_name, join_title, quote
 
 from .loading import Family, LoadedCaptioner
 
@@ -206,7 +207,8 @@ def run_request(
             GeneratedAsset.from_text(
                 text,
                 kind=AssetKind.CAPTION,
-                title=" ".join((text or "(empty caption)").split())[:60],
+                title=join_title(text, quote(question) if question else "")
+                or join_title("Empty caption", input_name(image_input)),
                 seed=options.get("seed") if options.get("sampling") else None,
                 details=details,
                 input_roles=("image",),

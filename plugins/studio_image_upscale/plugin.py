@@ -43,6 +43,7 @@ from studio.plugin_api import (
 from studio.plugin_api.engine_checks import CheckContext, check_picture, psnr, run_plugin
 from studio.plugin_api.images import open_image
 from studio.plugin_api.sample_media import write_sample_png
+from studio.plugin_api.titles import input_name, join_title
 
 from .engines import (
     DENOISE_CHOICES,
@@ -78,6 +79,14 @@ class LoadedUpscaler:
     @property
     def family(self) -> str:
         return self.upscaler.folder.family
+
+
+def model_label(loaded: LoadedUpscaler) -> str:
+    """The model as a title names it: "waifu2x CUnet", or a folder's family and name."""
+    known = CHECKED_MODELS.get(loaded.model_id)
+    if known:
+        return known[0]
+    return f"{FAMILY_NAMES[loaded.family]} {loaded.upscaler.folder.path.name}"
 
 
 def read_input_image(request: Request, role: str, what: str) -> Any:
@@ -282,7 +291,12 @@ class NcnnUpscaler(ModelPlugin):
                     kind=AssetKind.IMAGE,
                     data=encode_png(result),
                     media_type="image/png",
-                    title=f"Upscaled ×{scale} ({name})",
+                    title=join_title(
+                        f"Upscaled ×{scale}",
+                        model_label(loaded)
+                        + ("" if denoise == "none" else f" ({denoise} denoise)"),
+                        input_name(init) if (init := request.input("init")) else "",
+                    ),
                     details=details,
                     input_roles=("init",),
                 ),

@@ -28,6 +28,7 @@ from studio.plugin_api import (
     TextOption,
 )
 from studio.plugin_api.speech import prepare_text, speak_sentences, take_details, take_title
+from studio.plugin_api.titles import input_name
 
 from .loading import LoadedCoqui, load_coqui, load_reference_clip, use_soundfile_for_xtts_clips
 
@@ -190,7 +191,13 @@ class CoquiVoice(ModelPlugin):
                     kind=AssetKind.AUDIO,
                     data=spoken.wav(),
                     media_type="audio/wav",
-                    title=take_title(request.text),
+                    title=take_title(
+                        request.text,
+                        f"voice of {input_name(clip)}"
+                        if reference is not None and (clip := request.input("reference"))
+                        else speaker or loaded.files.folder.name,
+                        "" if speed == 1.0 else f"{speed:g}× speed",
+                    ),
                     seed=seed,
                     details=take_details(prepared, spoken, **facts),
                 ),

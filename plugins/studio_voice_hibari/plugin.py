@@ -197,7 +197,11 @@ class HibariVoice(ModelPlugin):
                     kind=AssetKind.AUDIO,
                     data=spoken.wav(),
                     media_type="audio/wav",
-                    title=take_title(request.text),
+                    title=take_title(
+                        request.text,
+                        f"Hibari {loaded.voice}",
+                        "" if speed == 1.0 else f"{speed:g}× speed",
+                    ),
                     seed=seed,
                     details=details,
                 ),

@@ -52,6 +52,7 @@ from studio.core.pipeline import (
 from studio.core.project.store import ProjectStore
 from studio.core.recipe import RecipeInput, utc_now
 from studio.plugin_api import AssetKind, Cancelled, CancelToken, Panel
+from studio.plugin_api.titles import shorten
 
 log = logging.getLogger(__name__)
 
@@ -464,6 +465,6 @@ def save_edited_caption(store: ProjectStore, caption_id: str, text: str) -> str:
         data=text.encode("utf-8"),
         media_type="text/plain",
         recipe=recipe,
-        title=" ".join(text.split())[:60] or original.title,
+        title=shorten(text) or original.title,
     )
     return stored.id

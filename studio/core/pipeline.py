@@ -43,6 +43,7 @@ from studio.core.jobs import (
     new_job_id,
 )
 from studio.core.media.detect import format_for_media_type, sniff_format
+from studio.core.media.file_names import file_name_for
 from studio.core.media.importing import (
     ImportRefusedError,
     MediaFile,
@@ -54,6 +55,7 @@ from studio.core.project.errors import AssetNotFoundError
 from studio.core.project.store import NewAsset, ProjectStore
 from studio.core.recipe import Recipe, RecipeInput, RecipeOrigin, thaw_json
 from studio.core.registry import PluginRegistry, PluginUnavailable
+from studio.core.titles import result_title
 from studio.plugin_api import (
     REQUEST_TYPE_FOR_PANEL,
     AssetKind,
@@ -265,7 +267,7 @@ class ResultSink:
                             data=result.data,
                             media_type=result.media_type,
                             recipe=recipe_for(produced, self.details),
-                            title=result.title or _title_from(produced),
+                            title=result_title(produced, self.details, self.store),
                         ),
                     ]
                 )
@@ -322,12 +324,6 @@ def recipe_for(produced: ProducedAsset, details: Mapping[str, Any] | None = None
         inputs=lineage,
         details={**asset.details, **(details or {}), "device": job.device},
     )
-
-
-def _title_from(produced: ProducedAsset) -> str:
-    values = request_values(produced.job.request)
-    text = next((str(v) for v in values.values() if v), "") or produced.job.plugin_id
-    return " ".join(text.split())[:60]
 
 
 def build_request(panel: Panel, values: Mapping[str, Any], inputs: Sequence[InputMedia]) -> Request:
@@ -586,13 +582,16 @@ def check_mask_size(media: Sequence[tuple[str, Any]]) -> None:
 def asset_inputs(
     store: ProjectStore, links: Sequence[RecipeInput], workdir: Path
 ) -> tuple[InputMedia, ...]:
-    """Write project assets to files in ``workdir`` and describe them as request inputs."""
+    """Write project assets to files in ``workdir`` (each in a folder of its own, named after
+    the asset's title, so a plugin's title can name it) and describe them as request inputs."""
     result = []
     for index, link in enumerate(links):
         asset = store.get_asset(link.asset_id)
         fmt = format_for_media_type(asset.media_type)
         suffix = fmt.extension if fmt else ".bin"
-        path = workdir / f"input-{index}{suffix}"
+        folder = workdir / str(index)  # named after the asset's title, for the plugin's titles
+        folder.mkdir()
+        path = folder / file_name_for(asset.title, suffix, fallback=f"input-{index}")
         path.write_bytes(store.read_blob(asset.id))
         result.append(
             InputMedia(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.plugin_api import Cancelled, Partial, Progress, RunContext
+from studio.plugin_api.titles import join_title, one_line, quote
 
 MAX_CHARACTERS = 50_000
 """The longest text one take accepts: about an hour of speech (a 16-bit WAV of ~170 MB)."""
@@ -349,5 +350,7 @@ def take_details(prepared: PreparedText, spoken: SpokenText, **facts: Any) -> di
     return details
 
 
-def take_title(text: str) -> str:
-    return " ".join(text.split())[:60]
+def take_title(text: str, *details: str) -> str:
+    """A take's title: the start of its text, quoted and cut at a word boundary, then what sets
+    it apart (the voice, a speed): “The lighthouse keeper climbed the…” · Hibari heart."""
+    return join_title(quote(text) if one_line(text) else "Empty take", *details)

@@ -218,7 +218,7 @@ def test_export_writes_every_kind_and_reads_the_recipes_back(
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(names) == 7 + 4  # JPEG, WAV, text and caption have sidecars
     by_id = {e.asset_id: e for e in exported}
-    assert by_id[assets[0].id].path.name == f"Red-square-{assets[0].id.lower()}.png"
+    assert by_id[assets[0].id].path.name == f"Red - square ({assets[0].id.lower()}).png"
     assert by_id[assets[5].id].path.read_text(encoding="utf-8") == "Grüße"
     for asset in assets:
         item = by_id[asset.id]

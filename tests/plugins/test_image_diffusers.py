@@ -230,6 +230,7 @@ def test_a_batch_is_one_result_per_image_with_consecutive_seeds(plugin, loaded):
     results = [e.assets[0] for e in events if isinstance(e, Result)]
     assert [a.seed for a in results] == [2**32 - 1, 0]
     assert [a.details["variation"] for a in results] == [1, 2]
+    assert [a.title for a in results] == [f"an apple · seed {2**32 - 1}", "an apple · seed 0"]
     fractions = [e.fraction for e in events if isinstance(e, Progress)]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     single = images(run(plugin, loaded, seed=0))[0]
@@ -267,6 +268,7 @@ def test_image_to_image_takes_the_init_images_size(plugin, loaded, tmp_path):
     assert steps == ["step 1 of 2", "step 2 of 2"]  # strength 0.5 of 4 steps
     asset = next(e for e in events if isinstance(e, Result)).assets[0]
     assert asset.input_roles == ("init",) and asset.details["mode"] == "image-to-image"
+    assert asset.title == f"a pear · from init.png · seed {asset.seed}"
     again = images(run(plugin, loaded, request, steps=4, strength=0.5))[0]
     assert pixels(again) == pixels(image)
 

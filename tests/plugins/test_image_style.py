@@ -168,7 +168,7 @@ def test_a_built_in_style_repaints_the_picture_at_its_own_size(plugin, loaded, p
     assert np.abs(pixels(image) - pixels(original)).mean() > 20
     assert asset.details["style_used"] == "3 · Blue and red cubist"
     assert asset.input_roles == ("init",)
-    assert asset.title == "Style 3 · Blue and red cubist"
+    assert asset.title == "Blue and red cubist style · photo.png"
     assert plugin.memory_bytes(loaded) > 500_000  # the 26-style network's weights (0.75 MB)
 
 
@@ -192,6 +192,7 @@ def test_the_style_image_is_used_and_recorded_as_lineage(plugin, loaded, picture
     request = request_for(pictures, style=True)
     auto, asset = result_image(run(plugin, loaded, request))  # auto: the style image
     assert asset.details["style_used"] == STYLE_IMAGE
+    assert asset.title == "Style of painting.png · photo.png"
     assert asset.input_roles == ("init", "style")
     built_in, _ = result_image(run(plugin, loaded, request_for(pictures)))  # auto: style 19
     assert auto.size == (96, 64)

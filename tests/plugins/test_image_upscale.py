@@ -193,7 +193,7 @@ def test_the_picture_is_enlarged_and_sharper_than_plain_resizing(plugin, loaded,
     assert asset.details["source_width"] == 64 and asset.details["width"] == 64 * scale
     assert asset.details["method"].startswith("waifu2x x2")
     assert plugin.memory_bytes(loaded) > 1_000_000  # the weights of the network it made
-    assert asset.title == f"Upscaled ×{scale} (waifu2x)"
+    assert asset.title == f"Upscaled ×{scale} · waifu2x CUnet · photo.png"
 
 
 def test_progress_is_reported_tile_by_tile(plugin, loaded, tmp_path):
@@ -241,6 +241,7 @@ def test_denoise_changes_the_result(plugin, loaded, photo):
     plain, _ = result_image(run(plugin, loaded, photo, denoise="none"))
     strong, asset = result_image(run(plugin, loaded, photo, denoise="strong"))
     assert asset.details["denoise"] == "strong"
+    assert asset.title == "Upscaled ×2 · waifu2x CUnet (strong denoise) · photo.png"
     assert np.abs(pixels(plain) - pixels(strong)).mean() > 0.5
 
 
@@ -250,6 +251,7 @@ def test_a_denoise_level_the_model_lacks_is_explained(plugin, photo):
         run(plugin, cugan, photo, scale="4", denoise="light")
     image, asset = result_image(run(plugin, cugan, photo, scale="4", denoise="conservative"))
     assert image.size == (256, 192) and asset.details["method"].startswith("Real-CUGAN x4")
+    assert asset.title == "Upscaled ×4 · Real-CUGAN SE (conservative denoise) · photo.png"
 
 
 def test_transparency_is_kept(plugin, loaded, tmp_path):

@@ -128,6 +128,7 @@ def test_speaks_each_sentence_with_progress_and_a_plausible_length(plugin, loade
     assert asset.details["sentences"] == 3
     assert asset.details["sample_rate"] == rate
     assert asset.details["voice"] == "tiny-coqui-vits0"
+    assert asset.title == "“Hello there. This is a small test. Goodbye now!” · tiny-coqui-vits0"
     assert asset.seed == 7
 
 

@@ -180,6 +180,7 @@ def test_speaks_a_sentence_with_a_plausible_duration_and_sound(voice):
     assert 1.5 < seconds < 5.0  # nine words at a natural pace
     assert np.sqrt(np.mean(data**2)) > 0.01  # speech, not silence
     assert asset.details["voice"] == "hibari/heart" and asset.details["sentences"] == 1
+    assert asset.title == "“The quick brown fox jumps over the lazy dog.” · Hibari heart"
     # the same seed gives the same take; speed changes the length
     again = soundfile.read(
         io.BytesIO(

@@ -18,6 +18,7 @@ from typing import Any
 from studio.core.errors import UserError
 from studio.core.media.detect import FLAC, OGG
 from studio.core.media.embedded_recipe import embed_recipe
+from studio.core.media.file_names import file_name_for
 from studio.core.recipe import Recipe
 
 
@@ -37,6 +38,12 @@ AUDIO_EXPORT_FORMATS: dict[str, AudioFormat] = {
     "ogg": AudioFormat("Ogg Vorbis", ".ogg", "OGG", "VORBIS"),
 }
 EXPORT_SAMPLE_RATES = (8_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
+
+
+def take_file_name(title: str, format_key: str) -> str:
+    """The file name the Export suggests for a take titled ``title`` in ``format_key`` (``wav``,
+    ``flac``, ``ogg``): the project's one rule, :func:`~.file_names.file_name_for`."""
+    return file_name_for(title, AUDIO_EXPORT_FORMATS[format_key].extension, fallback="take")
 
 
 class AudioDataError(UserError):

@@ -1,8 +1,9 @@
 """Exporting assets as ordinary files, each with its recipe (see :mod:`.embedded_recipe`).
 
-File names are ``<title>-<asset id>.<ext>``: readable, unique, and the same every time, so a
-second export of the same asset names the same file. Existing files are never replaced unless
-asked; the check happens before the first file is written.
+File names are ``<title> (<asset id>).<ext>``, the title made a file name by
+:func:`~studio.core.media.file_names.file_name_for` (the one rule for that): readable, unique,
+and the same every time, so a second export of the same asset names the same file. Existing
+files are never replaced unless asked; the check happens before the first file is written.
 
 Every asset is verified before it is written: its content must be there and match its SHA-256,
 and its recipe must be readable. One that fails is left out and reported (a damaged project
@@ -15,7 +16,6 @@ import mimetypes
 import os
 import re
 import secrets
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +28,9 @@ from studio.core.media.embedded_recipe import (
     sidecar_path,
     sidecar_text,
 )
+from studio.core.media.file_names import file_name_for
 from studio.core.project import Asset, ProjectStore
 from studio.core.project.assets import TEXT_KINDS
-
-_TITLE_LENGTH = 48
 
 
 class ExportError(UserError):
@@ -71,13 +70,6 @@ class ExportReport:
         return len(self.files)
 
 
-def _slug(title: str, fallback: str) -> str:
-    text = unicodedata.normalize("NFKC", title)
-    text = re.sub(r"[^\w\- ]+", "", text, flags=re.UNICODE).strip()
-    text = re.sub(r"[\s_]+", "-", text)[:_TITLE_LENGTH].strip("-")
-    return text or fallback
-
-
 def file_extension(asset: Asset) -> str:
     """The extension for an asset's media type (``.txt`` for text of unknown type)."""
     fmt = format_for_media_type(asset.media_type)
@@ -89,8 +81,11 @@ def file_extension(asset: Asset) -> str:
 
 
 def export_name(asset: Asset) -> str:
-    """The file name an asset is exported under."""
-    return f"{_slug(asset.title, str(asset.kind))}-{asset.id.lower()}{file_extension(asset)}"
+    """The file name an asset is exported under: its title as :func:`file_name_for` makes a
+    file name of it, then its id: ``Chapter 1 - The sea (01j9…).txt``."""
+    return file_name_for(
+        asset.title, f" ({asset.id.lower()}){file_extension(asset)}", fallback=str(asset.kind)
+    )
 
 
 def exported_content(asset: Asset, data: bytes, file_name: str) -> tuple[bytes, str | None]:

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from studio.core.recipe import JsonValue, Recipe
 from studio.plugin_api.kinds import AssetKind
+from studio.plugin_api.titles import one_line, shorten
 
 TEXT_KINDS = frozenset({AssetKind.TEXT, AssetKind.CAPTION, AssetKind.DOCUMENT})
 """Kinds whose content is UTF-8 text (searched by content)."""
@@ -122,7 +123,6 @@ def derive_title(kind: AssetKind, data: bytes, recipe: Recipe, limit: int = 80) 
         if isinstance(value, str):
             candidates.append(value)
     for candidate in candidates:
-        line = " ".join(candidate.split())
-        if line:
-            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+        if one_line(candidate):
+            return shorten(candidate, limit)
     return f"Untitled {kind}"
