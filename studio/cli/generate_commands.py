@@ -13,7 +13,6 @@ from typing import Any
 
 from studio.cli.caption_batch_commands import add_batch_arguments, run_batch, wants_batch
 from studio.cli.model_process import job_executor
-from studio.cli.progress import add_quiet_argument
 from studio.core.errors import UserError
 from studio.core.jobs import JobCancelled, JobEvent, Started, Waiting, readable_error
 from studio.core.pipeline import (
@@ -23,7 +22,6 @@ from studio.core.pipeline import (
     draft_from_recipe,
     split_settings,
 )
-from studio.core.project.asset_ids import resolve_asset_id
 from studio.core.project.store import ProjectStore
 from studio.core.recipe import Recipe, RecipeInput
 from studio.core.recipe_command import ASSET_INPUT_PREFIX
@@ -76,7 +74,7 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
         "generate",
         help="run a plugin headless and commit what it makes to a project",
         description="Run a plugin and commit its results, with their recipes, to a project "
-        "(created if missing). Progress goes to stderr (none with --quiet).",
+        "(created if missing). Progress goes to stderr.",
     )
     generate.add_argument(
         "kind",
@@ -106,7 +104,6 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: preferences)")
     generate.add_argument("--json", action="store_true", help="print the assets made as JSON")
-    add_quiet_argument(generate)
     add_batch_arguments(generate)
     generate.set_defaults(handler=cmd_generate)
 
@@ -114,25 +111,22 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     recipe_commands = recipe.add_subparsers(dest="recipe_command", metavar="COMMAND", required=True)
     show = recipe_commands.add_parser("show", help="print an asset's recipe as JSON")
     show.add_argument("project", type=Path)
-    show.add_argument("asset_id", help="its id, or the first 4 or more characters of it")
+    show.add_argument("asset_id")
     show.set_defaults(handler=cmd_recipe_show)
     rerun = recipe_commands.add_parser("rerun", help="make an asset again from its recipe")
     rerun.add_argument("project", type=Path)
-    rerun.add_argument("asset_id", help="its id, or the first 4 or more characters of it")
+    rerun.add_argument("asset_id")
     rerun.add_argument("--device", help="run on another device than the recipe's")
     rerun.add_argument("--json", action="store_true", help="print the assets made as JSON")
-    add_quiet_argument(rerun)
     rerun.set_defaults(handler=cmd_recipe_rerun)
 
 
 class _ProgressPrinter:
-    """Progress on stderr: one updating line on a terminal, occasional lines otherwise; none
-    when ``quiet`` (streamed text still goes to stdout)."""
+    """Progress on stderr: one updating line on a terminal, occasional lines otherwise."""
 
-    def __init__(self, stream_text: bool, quiet: bool = False) -> None:
-        self.tty = sys.stderr.isatty() and not quiet
+    def __init__(self, stream_text: bool) -> None:
+        self.tty = sys.stderr.isatty()
         self.stream_text = stream_text
-        self.quiet = quiet
         self.last = ("", 0.0)
         self.held = ""
         self.streamed = False
@@ -143,8 +137,6 @@ class _ProgressPrinter:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
                 self.streamed = True
-            return
-        if self.quiet:
             return
         if isinstance(event, Waiting):
             line = event.words
@@ -176,13 +168,9 @@ class _ProgressPrinter:
             self.held = ""
 
 
-def _run(
-    services, store: ProjectStore, prepared: PreparedJob, as_json: bool, quiet: bool = False
-) -> int:
+def _run(services, store: ProjectStore, prepared: PreparedJob, as_json: bool) -> int:
     job = prepared.job
-    printer = _ProgressPrinter(
-        stream_text=not as_json and job.panel.value == "writing", quiet=quiet
-    )
+    printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
     cancel = CancelToken()
     try:
         with job_executor(services, f"cli-{job.panel.value}") as executor:
@@ -270,9 +258,7 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
         store = ProjectStore.open_or_create(args.project)
     code = EXIT_FAILED
     try:
-        code = _run(
-            services, store, services.pipeline.prepare(checked, store), args.json, args.quiet
-        )
+        code = _run(services, store, services.pipeline.prepare(checked, store), args.json)
         return code
     finally:
         kept = code == EXIT_OK or store.count_assets(deleted=None) > 0
@@ -293,8 +279,7 @@ def _remove_project(path: Path) -> None:
 def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project, read_only=True)
     try:
-        asset_id = resolve_asset_id(store, args.asset_id)
-        print(store.get_asset(asset_id).recipe.to_json_text(indent=2))
+        print(store.get_asset(args.asset_id).recipe.to_json_text(indent=2))
     finally:
         store.close()
     return EXIT_OK
@@ -303,11 +288,10 @@ def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
 def cmd_recipe_rerun(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project)
     try:
-        asset_id = resolve_asset_id(store, args.asset_id)
-        original = store.get_asset(asset_id).recipe
-        draft = draft_from_recipe(store, asset_id, args.device)
+        original = store.get_asset(args.asset_id).recipe
+        draft = draft_from_recipe(store, args.asset_id, args.device)
         prepared = services.pipeline.run_ready(draft, store)
-        code = _run(services, store, prepared, args.json, args.quiet)
+        code = _run(services, store, prepared, args.json)
         if code == EXIT_OK:
             _warn_if_changed(store, original)
         return code
