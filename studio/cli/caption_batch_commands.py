@@ -5,7 +5,8 @@ naming a folder, or several ``--input`` files) captions each image as its own jo
 panels' code path (:mod:`studio.core.caption_batch`): one caption asset per image, linked to
 its image; unreadable files are skipped and listed; Ctrl+C stops after keeping what was done.
 ``--sidecar .txt`` also writes ``photo.txt`` next to ``photo.png`` (``--sidecar-mode``
-overwrite, append or skip); ``--no-store`` writes only the sidecars.
+overwrite, append or skip); ``--no-store`` writes only the sidecars. ``--quiet`` leaves out the
+line of each image captioned (skipped and failed files and the summary are still printed).
 """
 
 from __future__ import annotations
@@ -84,9 +85,11 @@ def wants_batch(args: argparse.Namespace) -> bool:
     )
 
 
-def _print_outcome(outcome: ItemOutcome, done: int, started: float) -> None:
+def _print_outcome(outcome: ItemOutcome, done: int, started: float, quiet: bool) -> None:
     label = outcome.item.label
     if outcome.status is ItemStatus.DONE:
+        if quiet:
+            return
         rate = done / max(time.monotonic() - started, 1e-9)
         print(f"[{done}] {label}: {outcome.caption}  ({rate:.2f} images/s)", file=sys.stderr)
     elif outcome.status is not ItemStatus.CANCELLED:
@@ -136,7 +139,7 @@ def run_batch(
             nonlocal done
             if outcome.status is ItemStatus.DONE:
                 done += 1
-            _print_outcome(outcome, done, started)
+            _print_outcome(outcome, done, started, args.quiet)
 
         batch = CaptionBatch(
             services.pipeline,

@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import NoReturn
 
 from studio import __version__
+from studio.cli.asset_commands import add_asset_commands
 from studio.cli.consent_commands import add_consent_commands
 from studio.cli.desktop_commands import add_desktop_commands
 from studio.cli.generate_commands import add_generate_commands
+from studio.cli.plugin_commands import add_plugin_show
+from studio.cli.progress import add_quiet_argument
 from studio.cli.project_commands import add_project_commands
 from studio.core.errors import UserError
 from studio.core.offline import enforce_offline
+from studio.core.process_host import quiet_model_libraries
 from studio.core.project.errors import is_damage
 
 log = logging.getLogger("studio.cli")
@@ -71,7 +75,11 @@ def cmd_doctor(args: argparse.Namespace, services) -> int:
     def say(text: str) -> None:
         print(text, file=sys.stderr if args.json else sys.stdout, flush=True)
 
-    started = time.perf_counter()
+    def progress(text: str) -> None:
+        if not args.quiet:
+            say(text)
+
+    started = time.perf_counter() - args.elapsed
     checks = doctor.run_checks(services.registry)
     packages = doctor.apt_packages_to_install(checks)
     repairs = doctor.repairs_to_run(checks)
@@ -84,12 +92,20 @@ def cmd_doctor(args: argparse.Namespace, services) -> int:
             doctor.install_apt_packages(packages, say)
         elif packages:
             say(f"To fix, run as root: apt-get install -y {' '.join(packages)}")
+        # What was just installed can be invisible to this process: Python caches the
+        # package metadata and module folders it has read (keyed by a folder's time stamp,
+        # which may not change within a second). A fresh Studio reports the repaired state,
+        # exactly as the next 'studio doctor' would.
+        progress("Checking again…")
+        code = _doctor_in_fresh_process(args, time.perf_counter() - started)
+        if code is not None:
+            return code
         services.registry.discover()  # a repair can enable a plugin (a library installed)
         checks = doctor.run_checks(services.registry)
     elif args.fix:
         say("Nothing to fix.")
     if not args.no_engines:
-        checks += doctor.run_engine_checks(services.engine_checks, say)
+        checks += doctor.run_engine_checks(services.engine_checks, progress)
     report = doctor.checks_to_json(checks)
     report["seconds"] = round(time.perf_counter() - started, 1)
     if args.json:
@@ -107,6 +123,33 @@ def cmd_doctor(args: argparse.Namespace, services) -> int:
     return EXIT_OK if report["ok"] else EXIT_INTERNAL
 
 
+def _doctor_in_fresh_process(args: argparse.Namespace, elapsed: float) -> int | None:
+    """Run ``studio doctor`` (the same options, without ``--fix``) in a new Python process,
+    its output going where this one's goes; its exit code, or None if it could not start."""
+    import subprocess
+
+    argv = ["doctor", "--elapsed", f"{elapsed:.3f}"]
+    argv += [
+        flag
+        for flag, on in (
+            ("--json", args.json),
+            ("--no-engines", args.no_engines),
+            ("--quiet", args.quiet),
+        )
+        if on
+    ]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from studio.cli.main import run; run()", *argv], check=False
+        )
+    except OSError:
+        log.warning("could not start a fresh process for the doctor's report", exc_info=True)
+        return None
+    return done.returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="studio",
@@ -116,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    plugins = commands.add_parser("plugins", help="list installed plugins")
+    plugins = commands.add_parser("plugins", help="list installed plugins, show one")
     plugins_commands = plugins.add_subparsers(
         dest="plugins_command", metavar="COMMAND", required=True
     )
@@ -125,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plugins_list.add_argument("--json", action="store_true", help="print a JSON list")
     plugins_list.set_defaults(handler=cmd_plugins_list)
+    add_plugin_show(plugins_commands)
 
     doctor = commands.add_parser("doctor", help="check (and fix) what Studio needs beyond pip")
     doctor.add_argument("--fix", action="store_true", help="install missing system packages (root)")
@@ -134,9 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the engine self-checks (known-answer runs of each native engine)",
     )
+    add_quiet_argument(doctor)
+    # The report after --fix comes from a fresh process; this carries the time spent so far.
+    doctor.add_argument("--elapsed", type=float, default=0.0, help=argparse.SUPPRESS)
     doctor.set_defaults(handler=cmd_doctor)
 
     add_project_commands(commands)
+    add_asset_commands(commands)
     add_consent_commands(commands)
     add_generate_commands(commands)
     add_desktop_commands(commands)
@@ -147,6 +195,7 @@ COMMANDS = (
     "plugins",
     "doctor",
     "project",
+    "assets",
     "consent",
     "convert",
     "generate",
@@ -173,6 +222,7 @@ def _open_window(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None, *, window: bool = False) -> int:
     """Run the command line (or, with ``window``, only the window); returns the exit code."""
     enforce_offline()
+    quiet_model_libraries()  # jobs run here or in model processes, which inherit it
     argv = list(sys.argv[1:] if argv is None else argv)
     from studio.core.logs import configure_logging
     from studio.core.services import build_core_services

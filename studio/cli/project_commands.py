@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from studio.cli.progress import add_quiet_argument
 from studio.core.media.export import export_assets
 from studio.core.media.importing import check_import, import_checked
 from studio.core.project import ProjectStore
@@ -91,7 +92,7 @@ def cmd_project_repair(args: argparse.Namespace, services) -> int:
 
     def progress(done: int, total: int) -> None:  # on stderr, every 5%, as generate does
         percent = done * 100 // max(total, 1)
-        if percent // 5 != shown[0] // 5:
+        if percent // 5 != shown[0] // 5 and not args.quiet:
             shown[0] = percent
             print(f"{percent}% read {done} of {total} assets", file=sys.stderr)
 
@@ -147,4 +148,5 @@ def add_project_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="NEW.studio",
         help="where to write the repaired project (default: 'NAME (repaired).studio' beside it)",
     )
+    add_quiet_argument(repair)
     repair.set_defaults(handler=cmd_project_repair)

@@ -21,10 +21,11 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -495,14 +496,32 @@ class ProcessExecutor:
                 self._lock.release()
 
 
+QUIET_LIBRARIES = {
+    "TQDM_DISABLE": "1",  # every tqdm bar: transformers' and diffusers' loading, the hub's
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",  # advice such as "install torchvision", on every load
+    "DIFFUSERS_VERBOSITY": "error",
+}
+"""What keeps model libraries from writing progress bars and advice to the terminal: a job
+reports its progress as events, which the window and ``studio generate`` show in their own way.
+Read by the libraries when they are imported; a value the user set is kept."""
+
+
+def quiet_model_libraries(environ: MutableMapping[str, str] | None = None) -> None:
+    """Set :data:`QUIET_LIBRARIES` in ``environ`` (the process's) where not set already."""
+    environ = os.environ if environ is None else environ
+    for name, value in QUIET_LIBRARIES.items():
+        environ.setdefault(name, value)
+
+
 def model_process_executor(services: Any, name: str) -> ProcessExecutor:
     """A model process (started on first use) that runs jobs for ``services``' executor: how
     the window runs each panel's jobs, and the command line its one job."""
-    import os
-
+    environ = dict(os.environ)
+    quiet_model_libraries(environ)
     config = ChildConfig(
         data_dir=services.paths.data_dir,
         plugin_dirs=services.paths.plugin_dirs,
-        environ=dict(os.environ),
+        environ=environ,
     )
     return ProcessExecutor(services.executor, config, name, services.budget)
