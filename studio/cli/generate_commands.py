@@ -8,11 +8,13 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from studio.cli.caption_batch_commands import add_batch_arguments, run_batch, wants_batch
 from studio.cli.model_process import job_executor
+from studio.cli.progress import add_quiet_argument
 from studio.core.errors import UserError
 from studio.core.jobs import JobCancelled, JobEvent, Started, Waiting, readable_error
 from studio.core.pipeline import (
@@ -22,6 +24,7 @@ from studio.core.pipeline import (
     draft_from_recipe,
     split_settings,
 )
+from studio.core.project.asset_ids import ASSET_ID_LENGTH, resolve_asset_id
 from studio.core.project.store import ProjectStore
 from studio.core.recipe import Recipe, RecipeInput
 from studio.core.recipe_command import ASSET_INPUT_PREFIX
@@ -74,7 +77,7 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
         "generate",
         help="run a plugin headless and commit what it makes to a project",
         description="Run a plugin and commit its results, with their recipes, to a project "
-        "(created if missing). Progress goes to stderr.",
+        "(created if missing). Progress goes to stderr (none with --quiet).",
     )
     generate.add_argument(
         "kind",
@@ -104,6 +107,7 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: preferences)")
     generate.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    add_quiet_argument(generate)
     add_batch_arguments(generate)
     generate.set_defaults(handler=cmd_generate)
 
@@ -111,22 +115,25 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     recipe_commands = recipe.add_subparsers(dest="recipe_command", metavar="COMMAND", required=True)
     show = recipe_commands.add_parser("show", help="print an asset's recipe as JSON")
     show.add_argument("project", type=Path)
-    show.add_argument("asset_id")
+    show.add_argument("asset_id", help="its id, or the first 4 or more characters of it")
     show.set_defaults(handler=cmd_recipe_show)
     rerun = recipe_commands.add_parser("rerun", help="make an asset again from its recipe")
     rerun.add_argument("project", type=Path)
-    rerun.add_argument("asset_id")
+    rerun.add_argument("asset_id", help="its id, or the first 4 or more characters of it")
     rerun.add_argument("--device", help="run on another device than the recipe's")
     rerun.add_argument("--json", action="store_true", help="print the assets made as JSON")
+    add_quiet_argument(rerun)
     rerun.set_defaults(handler=cmd_recipe_rerun)
 
 
 class _ProgressPrinter:
-    """Progress on stderr: one updating line on a terminal, occasional lines otherwise."""
+    """Progress on stderr: one updating line on a terminal, occasional lines otherwise; none
+    when ``quiet`` (streamed text still goes to stdout)."""
 
-    def __init__(self, stream_text: bool) -> None:
-        self.tty = sys.stderr.isatty()
+    def __init__(self, stream_text: bool, quiet: bool = False) -> None:
+        self.tty = sys.stderr.isatty() and not quiet
         self.stream_text = stream_text
+        self.quiet = quiet
         self.last = ("", 0.0)
         self.held = ""
         self.streamed = False
@@ -137,6 +144,8 @@ class _ProgressPrinter:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
                 self.streamed = True
+            return
+        if self.quiet:
             return
         if isinstance(event, Waiting):
             line = event.words
@@ -168,9 +177,13 @@ class _ProgressPrinter:
             self.held = ""
 
 
-def _run(services, store: ProjectStore, prepared: PreparedJob, as_json: bool) -> int:
+def _run(
+    services, store: ProjectStore, prepared: PreparedJob, as_json: bool, quiet: bool = False
+) -> int:
     job = prepared.job
-    printer = _ProgressPrinter(stream_text=not as_json and job.panel.value == "writing")
+    printer = _ProgressPrinter(
+        stream_text=not as_json and job.panel.value == "writing", quiet=quiet
+    )
     cancel = CancelToken()
     try:
         with job_executor(services, f"cli-{job.panel.value}") as executor:
@@ -249,6 +262,9 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
             raise UserError(f"{args.project} does not exist: it must hold the input assets.")
         store = ProjectStore.open(args.project)
     try:
+        if assets:
+            full = tuple(replace(a, asset_id=_whole_id(store, a.asset_id)) for a in assets)
+            draft = replace(draft, assets=full)
         checked = services.pipeline.check(draft, store, complete=True)
     except BaseException:
         if store is not None:
@@ -258,13 +274,23 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
         store = ProjectStore.open_or_create(args.project)
     code = EXIT_FAILED
     try:
-        code = _run(services, store, services.pipeline.prepare(checked, store), args.json)
+        code = _run(
+            services, store, services.pipeline.prepare(checked, store), args.json, args.quiet
+        )
         return code
     finally:
         kept = code == EXIT_OK or store.count_assets(deleted=None) > 0
         store.close()
         if created and not kept:
             _remove_project(args.project)  # a first job that failed leaves nothing behind
+
+
+def _whole_id(store: ProjectStore, typed: str) -> str:
+    """``asset:ID`` takes an id as every command does: in any case, or its first characters.
+    A whole id (26 characters) the project lacks is left to the pipeline, which says so."""
+    if len(typed.strip()) == ASSET_ID_LENGTH:
+        return typed.strip().upper()
+    return resolve_asset_id(store, typed)
 
 
 def _remove_project(path: Path) -> None:
@@ -279,7 +305,8 @@ def _remove_project(path: Path) -> None:
 def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project, read_only=True)
     try:
-        print(store.get_asset(args.asset_id).recipe.to_json_text(indent=2))
+        asset_id = resolve_asset_id(store, args.asset_id)
+        print(store.get_asset(asset_id).recipe.to_json_text(indent=2))
     finally:
         store.close()
     return EXIT_OK
@@ -288,10 +315,11 @@ def cmd_recipe_show(args: argparse.Namespace, services: Any) -> int:
 def cmd_recipe_rerun(args: argparse.Namespace, services: Any) -> int:
     store = ProjectStore.open(args.project)
     try:
-        original = store.get_asset(args.asset_id).recipe
-        draft = draft_from_recipe(store, args.asset_id, args.device)
+        asset_id = resolve_asset_id(store, args.asset_id)
+        original = store.get_asset(asset_id).recipe
+        draft = draft_from_recipe(store, asset_id, args.device)
         prepared = services.pipeline.run_ready(draft, store)
-        code = _run(services, store, prepared, args.json)
+        code = _run(services, store, prepared, args.json, args.quiet)
         if code == EXIT_OK:
             _warn_if_changed(store, original)
         return code

@@ -116,3 +116,21 @@ def test_recipe_commands_refuse_a_bad_id_in_one_sentence(project, capsys, typed,
         assert code == 2
         assert says in err and err.count("\n") == 1, err
     assert project.read_bytes() == before
+
+
+def test_an_asset_input_takes_a_prefix_in_any_case(test_plugins, tmp_path, capsys):
+    project = tmp_path / "p.studio"
+    base = ["generate", "image", "--project", str(project), "--plugin", "studio-test.gradient"]
+    assert main([*base, "--set", "steps=2", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)["assets"][0]["asset_id"]
+    code = main([*base, "--input", f"init=asset:{first[:12].lower()}", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    (made,) = json.loads(out)["assets"]
+    assert made["recipe"]["inputs"] == [{"asset_id": first, "role": "init"}]
+
+    before = project.read_bytes()
+    code = main([*base, "--input", "init=asset:zzzz"])
+    assert code == 2
+    assert capsys.readouterr().err == "studio: No asset's id starts with zzzz.\n"
+    assert project.read_bytes() == before

@@ -14,8 +14,9 @@ from studio.core.project.errors import AssetNotFoundError
 if TYPE_CHECKING:
     from studio.core.project.store import ProjectStore
 
+ASSET_ID_LENGTH = 26
 MIN_PREFIX = 4
-"""The fewest characters of an id that name an asset (an id is 26)."""
+"""The fewest characters of an id that name an asset."""
 SHOWN_WHEN_AMBIGUOUS = 3
 """How many of the matching ids an ambiguous prefix's error names."""
 
