@@ -21,6 +21,7 @@ from studio.core.model_library import ModelLibrary
 from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
 from studio.core.pipeline import JobPipeline
+from studio.core.recent_folders import RecentFolders
 from studio.core.registry import PluginRegistry, PluginSource
 from studio.core.safety.consent import ConsentStore
 from studio.core.safety.converter import converted_dir
@@ -47,6 +48,7 @@ class CoreServices:
     scheduler: DeviceScheduler
     executor: JobExecutor
     model_library: ModelLibrary
+    recent_folders: RecentFolders
 
     @property
     def engine_checks(self) -> EngineChecks:
@@ -132,4 +134,5 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
         scheduler=scheduler,
         executor=executor,
         model_library=ModelLibrary(paths.data_dir / "models" / "library.json"),
+        recent_folders=RecentFolders(paths.data_dir / "recent-folders.json"),
     )

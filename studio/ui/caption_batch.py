@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -39,6 +38,7 @@ from studio.core.caption_batch import (
 )
 from studio.core.durations import format_duration
 from studio.core.errors import UserError
+from studio.core.recent_folders import RecentFolders
 from studio.qt.caption_batch import (
     BatchController,
     BatchProgress,
@@ -48,6 +48,7 @@ from studio.qt.caption_batch import (
     RowState,
 )
 from studio.qt.project_session import ProjectSession
+from studio.ui.file_dialogs import choose_files, choose_folder
 
 
 class BatchBox(QWidget):
@@ -63,8 +64,14 @@ class BatchBox(QWidget):
     message = Signal(str)
     row_activated = Signal(int)
 
-    def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: ProjectSession,
+        parent: QWidget | None = None,
+        recent_folders: RecentFolders | None = None,
+    ) -> None:
         super().__init__(parent)
+        self._recent = recent_folders
         self.setObjectName("caption-batch")
         self.session = session
         self.model = BatchTableModel(self)
@@ -204,19 +211,22 @@ class BatchBox(QWidget):
         self._update_buttons()
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Caption the images in a folder")
-        if folder:
-            self.add_paths([Path(folder)])
+        folder = choose_folder(
+            self, self._recent, "caption-batch", "Caption the images in a folder"
+        )
+        if folder is not None:
+            self.add_paths([folder])
 
     def _choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(
+        files = choose_files(
             self,
+            self._recent,
+            "caption-batch",
             "Caption images",
-            "",
             "Images (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)",
         )
         if files:
-            self.add_paths([Path(f) for f in files])
+            self.add_paths(files)
 
     @Slot(list)
     def _on_listed(self, rows: list[BatchRow]) -> None:

@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QMenu,
@@ -26,10 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
+from studio.core.media.file_names import file_name_for
 from studio.core.project import ProjectError
+from studio.core.recent_folders import RecentFolders
 from studio.qt.text_positions import document_text
 from studio.qt.writing_documents import WritingDocuments
 from studio.ui.document_history import RevisionHistoryDialog
+from studio.ui.file_dialogs import choose_file, choose_save_file
 
 TEXT_FILTER = "Text and Markdown (*.txt *.md *.markdown *.text);;All files (*)"
 
@@ -78,9 +80,11 @@ class DocumentBar(QWidget):
         may_switch: Callable[[], bool],
         show_message: Callable[[str], None],
         parent: QWidget | None = None,
+        recent_folders: RecentFolders | None = None,
     ) -> None:
         super().__init__(parent)
         self.documents = documents
+        self._recent = recent_folders
         self._current_text = current_text
         self._may_switch = may_switch
         self._show_message = show_message
@@ -269,21 +273,26 @@ class DocumentBar(QWidget):
 
     @Slot()
     def import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a text file as a document", "", TEXT_FILTER
+        path = choose_file(
+            self, self._recent, "open-document", "Open a text file as a document", TEXT_FILTER
         )
-        if path and self._may_switch():
-            self._run(lambda: self.documents.import_file(Path(path)))
+        if path is not None and self._may_switch():
+            self._run(lambda: self.documents.import_file(path))
 
     @Slot()
     def export_markdown(self) -> None:
         document_id = self.documents.document_id
         title = self.documents.session.asset(document_id).title if document_id else "Document"
-        default = "".join(c if c.isalnum() or c in " -_." else "_" for c in title).strip()
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export as Markdown", f"{default or 'Document'}.md", "Markdown (*.md)"
+        chosen = choose_save_file(
+            self,
+            self._recent,
+            "export-document",
+            "Export as Markdown",
+            file_name_for(title, ".md", "Document"),
+            "Markdown (*.md)",
         )
-        if path:
+        if chosen is not None:
+            path = str(chosen)
             target = Path(path if path.lower().endswith((".md", ".markdown")) else path + ".md")
             if self._run(lambda: write_text_file(target, self._current_text())):
                 self._show_message(f"Exported to {target}.")

@@ -19,7 +19,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -43,6 +42,7 @@ from studio.qt.project_session import ProjectSession
 from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
 from studio.ui.asset_browser import AssetBrowser
 from studio.ui.drop_overlay import DropOverlay
+from studio.ui.file_dialogs import choose_file, choose_files, choose_folder, choose_save_file
 from studio.ui.jobs_view import JobsLabel, JobsView
 from studio.ui.panels.base import PanelWidget
 from studio.ui.panels.captioning import CaptioningPanel
@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.services = services
+        self._folders = services.recent_folders
         self.session = session
         self.runners = runners
         self.qsettings = qsettings
@@ -111,7 +112,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)  # projects and model files, wherever a panel does not take them
         self.drop_overlay = DropOverlay(self)
 
-        self.browser = AssetBrowser(session)
+        self.browser = AssetBrowser(session, registry=services.registry)
         self.browser.open_requested.connect(self.open_asset)
         self.browser.rerun_requested.connect(self.rerun_asset)
         self.browser.caption_requested.connect(self.caption_assets)
@@ -316,11 +317,11 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot start a new project", str(exc))
 
     def open_project_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open project", self._projects_dir(), PROJECT_FILTER
+        path = choose_file(
+            self, self._folders, "project", "Open project", PROJECT_FILTER, self._projects_dir()
         )
-        if path:
-            self.open_project(Path(path))
+        if path is not None:
+            self.open_project(path)
 
     def open_project(self, path: Path) -> bool:
         if not self._confirm_jobs_stop():
@@ -345,14 +346,16 @@ class MainWindow(QMainWindow):
     def repair_project_dialog(self) -> None:
         """File > Repair Project: the open project, or a file the user picks."""
         current = None if self.session.store.is_untitled else self.session.path
-        path, _ = QFileDialog.getOpenFileName(
+        path = choose_file(
             self,
+            None,  # the open project's folder first, as it is the likely one
+            "project",
             "Repair project",
-            str(current or self._projects_dir()),
             PROJECT_FILTER,
+            str(current.parent if current else self._projects_dir()),
         )
-        if path:
-            self.repair_project(Path(path))
+        if path is not None:
+            self.repair_project(path)
 
     def repair_project(self, path: Path) -> bool:
         """Save the intact assets of a damaged project into a new file beside it, say what
@@ -479,10 +482,18 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     def save_as(self) -> None:
-        default = str(Path(self._projects_dir()) / f"{self.session.display_name}.studio")
-        path, _ = QFileDialog.getSaveFileName(self, "Save project as", default, PROJECT_FILTER)
-        if not path:
+        chosen = choose_save_file(
+            self,
+            self._folders,
+            "project",
+            "Save project as",
+            f"{self.session.display_name}.studio",
+            PROJECT_FILTER,
+            self._projects_dir(),
+        )
+        if chosen is None:
             return
+        path = str(chosen)
         target = Path(path) if path.endswith(".studio") else Path(path + ".studio")
         try:
             self.session.save_as(target)
@@ -493,14 +504,9 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def import_media(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self,
-            "Import media",
-            "",
-            MEDIA_FILTER,
-        )
+        paths = choose_files(self, self._folders, "import-media", "Import media", MEDIA_FILTER)
         if paths:
-            self.import_files([Path(p) for p in paths])
+            self.import_files(paths)
 
     def import_files(self, paths: list[Path]) -> None:
         """Import files (on a worker thread); the asset browser reports what came in."""
@@ -508,11 +514,11 @@ class MainWindow(QMainWindow):
         self.browser.import_paths(paths)
 
     def export_assets(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export assets to")
-        if not folder:
+        folder = choose_folder(self, self._folders, "export-assets", "Export assets to")
+        if folder is None:
             return
         try:
-            files = export_assets(self.session.store, Path(folder))
+            files = export_assets(self.session.store, folder)
         except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Export failed", str(exc))
             return
