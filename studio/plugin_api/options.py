@@ -212,11 +212,16 @@ class BoolOption(Option):
 
 @dataclass(frozen=True, kw_only=True)
 class ChoiceOption(Option):
-    """One of a fixed list of strings, shown as a drop-down."""
+    """One of a fixed list of strings, shown as a drop-down.
+
+    ``previews``: (choice, image file) pairs; the window shows each choice with its picture
+    (a style's thumbnail), as image tools do. Choices without one show their name alone.
+    """
 
     type_name: ClassVar[str] = "choice"
     default: str
     choices: tuple[str, ...]
+    previews: tuple[tuple[str, str], ...] = ()
 
     def validate(self, value: Any) -> str:
         if value not in self.choices:

@@ -12,15 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.recent_folders import RecentFolders
 from studio.plugin_api import (
     BoolOption,
     ChoiceOption,
@@ -41,8 +44,11 @@ from studio.plugin_api import (
     SeedOption,
     TextOption,
 )
+from studio.ui.file_dialogs import choose_file, choose_folder
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+SEED_LIMIT = 2**53  # a double holds every whole number up to here
+PREVIEW_SIZE = 48  # a choice's picture in a drop-down (a style's thumbnail)
 
 
 def tooltip_for(option: Option) -> str:
@@ -74,15 +80,19 @@ class _Editor:
 
 
 class _SeedEditor(QWidget):
-    """A seed spin box with a dice button (new random seed) and -1 meaning random."""
+    """A seed spin box with a dice button (new random seed) and -1 meaning random.
+
+    Seeds go to 2**32 - 1, past what a ``QSpinBox`` (a C int) holds: a spin box of whole
+    doubles holds them exactly (to 2**53)."""
 
     def __init__(self, option: SeedOption) -> None:
         super().__init__()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.spin = QSpinBox()
+        self.spin = QDoubleSpinBox()
+        self.spin.setDecimals(0)
         self.spin.setRange(
-            max(option.minimum or -1, -1), min(option.maximum or INT_LIMIT, INT_LIMIT)
+            max(option.minimum or -1, -1), min(option.maximum or SEED_LIMIT, SEED_LIMIT)
         )
         self.spin.setSpecialValueText("random")
         self.dice = QToolButton()
@@ -92,8 +102,14 @@ class _SeedEditor(QWidget):
         layout.addWidget(self.spin, 1)
         layout.addWidget(self.dice)
 
+    def value(self) -> int:
+        return int(self.spin.value())
+
+    def set_value(self, value: int) -> None:
+        self.spin.setValue(float(value))
+
     def _roll(self) -> None:
-        self.spin.setValue(random.randrange(min(self.spin.maximum(), INT_LIMIT)))
+        self.spin.setValue(random.randrange(int(self.spin.maximum())))
 
 
 class ModelPicker(QWidget):
@@ -108,6 +124,7 @@ class ModelPicker(QWidget):
         on_import: Callable[[str], None] | None = None,
         unusable: Mapping[str, str] | None = None,
         default_id: str | None = None,
+        recent_folders: RecentFolders | None = None,
     ) -> None:
         """``imported``: (label, path) of models the user imported before; ``on_import`` is
         told of each folder or file the user picks, so it can be listed next time.
@@ -116,7 +133,8 @@ class ModelPicker(QWidget):
         first embedded model that works; by default the first embedded one)."""
         super().__init__()
         self._on_import = on_import
-        layout = QHBoxLayout(self)
+        self._recent = recent_folders
+        layout = QVBoxLayout(self)  # the name has the whole width: it is not cut
         layout.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
         self.combo.setEditable(True)
@@ -133,9 +151,11 @@ class ModelPicker(QWidget):
             self.combo.addItem("", "")
             self.combo.lineEdit().setPlaceholderText("no model chosen: import one")
         for model in known:
-            label = f"{model.name} ({model.licence})" if model.licence else model.name
+            label = model.name
             reason = unusable.get(model.id, "")
             tooltip = model.description or label
+            if model.licence:
+                tooltip = f"{tooltip}\nLicence: {model.licence}."
             if reason:
                 label += " — does not work here"
                 tooltip = f"Not usable on this machine: {reason}. {tooltip}"
@@ -150,17 +170,22 @@ class ModelPicker(QWidget):
         # A long name shows its beginning (the model's name), not its end (the licence).
         self.combo.currentIndexChanged.connect(lambda _: self.combo.lineEdit().setCursorPosition(0))
         self.combo.lineEdit().setCursorPosition(0)
-        self.folder_button = QToolButton()
-        self.folder_button.setText("Folder…")
-        self.folder_button.setToolTip("Use a model folder (Hugging Face or diffusers layout)")
-        self.folder_button.clicked.connect(self._pick_folder)
-        self.file_button = QToolButton()
-        self.file_button.setText("File…")
-        self.file_button.setToolTip("Use a single model file (.safetensors, .gguf, .onnx…)")
-        self.file_button.clicked.connect(self._pick_file)
-        layout.addWidget(self.combo, 1)
-        layout.addWidget(self.folder_button)
-        layout.addWidget(self.file_button)
+        # One button for both ways of bringing a model: the name keeps the room.
+        self.other_button = QToolButton()
+        self.other_button.setText("Other…")
+        self.other_button.setToolTip("Use a model of your own: a model folder or a single file")
+        self.other_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.other_button)
+        self.folder_action = menu.addAction("Model folder…", self._pick_folder)
+        self.folder_action.setToolTip("A Hugging Face or diffusers model folder")
+        self.file_action = menu.addAction("Single model file…", self._pick_file)
+        self.file_action.setToolTip("A .safetensors, .gguf or .onnx file")
+        self.other_button.setMenu(menu)
+        layout.addWidget(self.combo)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.other_button)
+        layout.addLayout(row)
 
     def value(self) -> str:
         index = self.combo.currentIndex()
@@ -189,19 +214,20 @@ class ModelPicker(QWidget):
             self._on_import(path)
 
     def _pick_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
-        if folder:
-            self.import_path(folder)
+        folder = choose_folder(self, self._recent, "import-model", "Choose a model folder")
+        if folder is not None:
+            self.import_path(str(folder))
 
     def _pick_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = choose_file(
             self,
+            self._recent,
+            "import-model",
             "Choose a model file",
-            "",
             "Model files (*.safetensors *.gguf *.onnx *.bin *.pt *.pth *.ckpt);;All files (*)",
         )
-        if path:
-            self.import_path(path)
+        if path is not None:
+            self.import_path(str(path))
 
 
 def _make_editor(
@@ -211,10 +237,11 @@ def _make_editor(
     on_import: Callable[[str], None] | None = None,
     unusable: Mapping[str, str] | None = None,
     default_id: str | None = None,
+    recent_folders: RecentFolders | None = None,
 ) -> _Editor:
     if isinstance(option, SeedOption):
         seed = _SeedEditor(option)
-        return _Editor(option, seed, seed.spin.value, seed.spin.setValue, seed.spin.valueChanged)
+        return _Editor(option, seed, seed.value, seed.set_value, seed.spin.valueChanged)
     if isinstance(option, IntOption):
         spin = QSpinBox()
         spin.setRange(
@@ -237,12 +264,22 @@ def _make_editor(
         return _Editor(option, box, box.isChecked, box.setChecked, box.toggled)
     if isinstance(option, ChoiceOption):
         combo = QComboBox()
-        combo.addItems(list(option.choices))
+        previews = dict(option.previews)
+        for choice in option.choices:
+            picture = previews.get(choice)
+            if picture and Path(picture).is_file():
+                combo.addItem(QIcon(picture), choice)
+            else:
+                combo.addItem(choice)
+        if previews:
+            combo.setIconSize(QSize(PREVIEW_SIZE, PREVIEW_SIZE))
+            combo.view().setIconSize(QSize(PREVIEW_SIZE, PREVIEW_SIZE))
+            combo.setMaxVisibleItems(8)
         return _Editor(
             option, combo, combo.currentText, combo.setCurrentText, combo.currentTextChanged
         )
     if isinstance(option, ModelOption):
-        picker = ModelPicker(known, imported, on_import, unusable, default_id)
+        picker = ModelPicker(known, imported, on_import, unusable, default_id, recent_folders)
         return _Editor(option, picker, picker.value, picker.set_value, picker.changed)
     if isinstance(option, TextOption) and option.multiline:
         text = QPlainTextEdit()
@@ -269,7 +306,12 @@ class OptionsForm(QWidget):
         on_import: Callable[[str], None] | None = None,
         unusable_models: Mapping[str, str] | None = None,
         default_model: str | None = None,
+        advanced_rows: QFormLayout | None = None,
+        own_reset: bool = True,
+        recent_folders: RecentFolders | None = None,
     ) -> None:
+        """``advanced_rows``: where the advanced options go when another widget holds the
+        fold (:class:`PanelOptions`); ``own_reset``: whether the form has a reset button."""
         super().__init__(parent)
         self.options = options
         self.editors: dict[str, _Editor] = {}
@@ -291,7 +333,13 @@ class OptionsForm(QWidget):
         has_advanced = False
         for option in options:
             editor = _make_editor(
-                option, known_models, imported_models, on_import, unusable_models, default_model
+                option,
+                known_models,
+                imported_models,
+                on_import,
+                unusable_models,
+                default_model,
+                recent_folders,
             )
             editor.widget.setToolTip(tooltip_for(option))
             editor.widget.setObjectName(f"option-{option.name}")
@@ -299,15 +347,22 @@ class OptionsForm(QWidget):
             editor.changed.connect(self.changed)
             self.editors[option.name] = editor
             target = advanced if option.advanced else basic
+            if option.advanced and advanced_rows is not None:
+                target = advanced_rows
             has_advanced |= option.advanced
-            target.addRow(option.display_label, editor.widget)
-        if has_advanced:
+            if isinstance(option, ModelOption):  # label above: the model's name needs the room
+                target.addRow(QLabel(option.display_label))
+                target.addRow(editor.widget)
+            else:
+                target.addRow(option.display_label, editor.widget)
+        self.has_advanced = has_advanced
+        if has_advanced and advanced_rows is None:
             outer.addWidget(self.advanced_toggle)
             outer.addWidget(self._advanced_body)
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Put every option back to its default value")
         self.reset_button.clicked.connect(self.reset)
-        if self.editors:
+        if self.editors and own_reset:
             row = QHBoxLayout()
             row.addStretch(1)
             row.addWidget(self.reset_button)
@@ -347,3 +402,68 @@ class OptionsForm(QWidget):
     def reset(self) -> None:
         for editor in self.editors.values():
             editor.put(editor.option.default)
+
+
+class PanelOptions(QWidget):
+    """A plugin's load options (the model and how it is loaded) and run options (how each job
+    runs) as one form: the basic options of both, then one "Advanced options" fold with the
+    advanced ones of both, and one "Reset to defaults" for all of them."""
+
+    changed = Signal()
+
+    def __init__(
+        self,
+        load_options: OptionSet,
+        run_options: OptionSet,
+        parent: QWidget | None = None,
+        **model_picker: Any,
+    ) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced options")
+        self.advanced_toggle.setObjectName("advanced-options")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.toggled.connect(self._toggle_advanced)
+        self.advanced_body = QWidget()
+        advanced = QFormLayout(self.advanced_body)
+        advanced.setContentsMargins(0, 0, 0, 0)
+        self.advanced_body.setVisible(False)
+        self.load_form = OptionsForm(
+            load_options, advanced_rows=advanced, own_reset=False, **model_picker
+        )
+        self.run_form = OptionsForm(run_options, advanced_rows=advanced, own_reset=False)
+        self.forms = (self.load_form, self.run_form)
+        for form in self.forms:
+            form.changed.connect(self.changed)
+            layout.addWidget(form)
+            form.setVisible(bool(form.editors))
+        if any(form.has_advanced for form in self.forms):
+            layout.addWidget(self.advanced_toggle)
+            layout.addWidget(self.advanced_body)
+        self.reset_button = QPushButton("Reset to defaults")
+        self.reset_button.setObjectName("reset-options")
+        self.reset_button.setToolTip("Put every option of this plugin back to its default value")
+        self.reset_button.clicked.connect(self.reset)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.reset_button)
+        layout.addLayout(row)
+
+    @property
+    def editors(self) -> dict[str, _Editor]:
+        return {**self.load_form.editors, **self.run_form.editors}
+
+    def _toggle_advanced(self, shown: bool) -> None:
+        self.advanced_body.setVisible(shown)
+        self.advanced_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
+
+    def reset(self) -> None:
+        for form in self.forms:
+            form.reset()

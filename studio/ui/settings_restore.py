@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 
 def apply_restored_settings(panel: PanelWidget, restored: RestoredSettings) -> str:
-    """Put ``restored`` into the panel's plugin picker, forms and prompt fields; returns the
-    summary to show (restored, not used, not understood, notes)."""
+    """Put ``restored`` into the panel's model (plugin, options, prompt fields); returns the
+    summary to show (restored, not used, not understood, notes), in the options' labels."""
     if restored.recipe is not None:
         parts = _apply_recipe(panel, restored, restored.recipe)
     elif restored.settings is not None:
@@ -61,13 +61,14 @@ def _apply_recipe(panel: PanelWidget, restored: RestoredSettings, recipe: Recipe
     plugin = recipe.plugin_id
     if panel.current_plugin_id() != plugin and not panel.select_plugin(plugin):
         not_used.append(f"plugin {plugin} (not installed)")
-    rejected = _fill_forms(panel, dict(thaw_json(recipe.load_options)), run_options)
-    panel.set_request_fields(request)
+    model = panel.model
+    rejected = model.take_options(dict(thaw_json(recipe.load_options)), run_options)
+    model.set_fields(request)
     names = [name for name, value in request.items() if value]
     names += [name for name in run_options if name not in rejected]
-    parts = [_restored_line(restored, names)]
+    parts = [_restored_line(restored, model.labels(names))]
     if not_used or rejected:
-        parts.append(f"Not used by this plugin: {', '.join(not_used + rejected)}.")
+        parts.append(f"Not used by this plugin: {', '.join(not_used + model.labels(rejected))}.")
     return parts
 
 
@@ -106,34 +107,15 @@ def _apply_settings(
     }
     load_options: dict[str, Any] = dict(mapping.load_options)
     run_options: dict[str, Any] = dict(mapping.run_options)
-    rejected = _fill_forms(panel, load_options, run_options)
-    panel.set_request_fields(request)
+    model = panel.model
+    rejected = model.take_options(load_options, run_options)
+    model.set_fields(request)
     taken = [name for name in (*request, *load_options, *run_options) if name not in rejected]
-    parts = [_restored_line(restored, taken)]
-    left = not_taken(settings, mapping, spec.reads) + rejected
+    parts = [_restored_line(restored, model.labels(taken))]
+    left = not_taken(settings, mapping, spec.reads) + model.labels(rejected)
     if mapping.takes_nothing and left:
         parts.append(f"{spec.name} takes none of these settings: {', '.join(left)}.")
     elif left:
         parts.append(f"Not used by {spec.name}: {', '.join(left)}.")
     parts.append(model_note(settings, mapping))
     return parts
-
-
-def _fill_forms(
-    panel: PanelWidget, load_options: dict[str, Any], run_options: dict[str, Any]
-) -> list[str]:
-    """Put the values into the plugin's forms; returns the names the forms did not take."""
-    rejected: list[str] = []
-    if load_options:
-        rejected += (
-            panel.load_form.set_values(load_options)
-            if panel.load_form is not None
-            else list(load_options)
-        )
-    if run_options:
-        rejected += (
-            panel.run_form.set_values(run_options)
-            if panel.run_form is not None
-            else list(run_options)
-        )
-    return rejected

@@ -15,7 +15,6 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -27,10 +26,14 @@ from PySide6.QtWidgets import (
 
 from studio.core.durations import format_duration
 from studio.core.jobs import Waiting
+from studio.qt.panel_model import PanelModel
+from studio.ui.file_dialogs import choose_file
 
 
 class ErrorBanner(QFrame):
     """A dismissable banner with a readable error message (the details are in the log)."""
+
+    dismissed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -49,6 +52,7 @@ class ErrorBanner(QFrame):
         close.setToolTip("Dismiss")
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
+        close.clicked.connect(self.dismissed)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
@@ -178,24 +182,30 @@ class JobProgress(QWidget):
 
 
 class FileInput(QWidget):
-    """An input file (an init image, an image to caption): browse, drop, or clear.
-
-    Holds a path, or a project asset id when an asset was sent here.
-    """
+    """An input of a panel's request (an init image, an image to caption): browse, drop, or
+    clear. Bound to its panel's model, which holds the file or the project asset sent here."""
 
     changed = Signal()
 
-    def __init__(self, title: str, file_filter: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        file_filter: str,
+        model: PanelModel,
+        role: str,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.file_filter = file_filter
-        self.path: Path | None = None
-        self.asset_id: str | None = None
+        self.model = model
+        self.role = role
         self.setAcceptDrops(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel()
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setWordWrap(True)
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
         self.clear_button = QToolButton()
@@ -205,38 +215,51 @@ class FileInput(QWidget):
         layout.addWidget(self.label, 1)
         layout.addWidget(browse)
         layout.addWidget(self.clear_button)
+        model.input_changed.connect(self._model_changed)
+        self._show()
+
+    @property
+    def path(self) -> Path | None:
+        return self.model.input(self.role).path
+
+    @property
+    def asset_id(self) -> str | None:
+        return self.model.input(self.role).asset_id
+
+    def set_title(self, title: str) -> None:
+        self.title = title
         self._show()
 
     def _show(self) -> None:
         if self.path is not None:
             self.label.setText(f"{self.title}: {self.path.name}")
         elif self.asset_id is not None:
-            self.label.setText(f"{self.title}: project asset {self.asset_id[-6:]}")
+            self.label.setText(f"{self.title}: {self.model.input_name(self.role)}")
         else:
             self.label.setText(f"{self.title}: none (drop a file here)")
         self.clear_button.setEnabled(self.path is not None or self.asset_id is not None)
 
+    def _model_changed(self, role: str) -> None:
+        if role == self.role:
+            self._show()
+            self.changed.emit()
+
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, f"Choose {self.title.lower()}", "", self.file_filter
-        )
-        if path:
-            self.set_path(Path(path))
+        path = choose_file(
+            self, self.model.services.recent_folders, f"input-{self.role}",
+            f"Choose {self.title.lower()}", self.file_filter,
+        )  # fmt: skip
+        if path is not None:
+            self.set_path(path)
 
     def set_path(self, path: Path) -> None:
-        self.path, self.asset_id = path, None
-        self._show()
-        self.changed.emit()
+        self.model.set_input(self.role, path=path)
 
     def set_asset(self, asset_id: str) -> None:
-        self.path, self.asset_id = None, asset_id
-        self._show()
-        self.changed.emit()
+        self.model.set_input(self.role, asset_id=asset_id)
 
     def clear(self) -> None:
-        self.path = self.asset_id = None
-        self._show()
-        self.changed.emit()
+        self.model.set_input(self.role)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and len(event.mimeData().urls()) == 1:

@@ -120,7 +120,8 @@ def test_a_text_onto_voice_becomes_the_text_to_speak(qtbot, services, session, r
     panel = make(VoicePanel, services, session, runners, qtbot)
     _, _, dropped = drag_assets(panel, session, [caption])
     assert dropped and panel.text.toPlainText() == "a red square on white"
-    assert [link.asset_id for link in panel.extra_input_assets()] == [caption.id]
+    sources = [link.asset_id for link in panel.build_draft().assets if link.role == "source"]
+    assert sources == [caption.id]
 
 
 def test_what_a_panel_cannot_use_is_refused_with_a_reason(

@@ -58,7 +58,7 @@ def test_the_current_plugin_found_failing_is_replaced_with_a_note(
     panel.refresh_plugins()
     assert panel.current_plugin_id() == "studio.writer-llamacpp"
     fail(engine_verdicts, "studio.writer-llamacpp/llama.cpp")
-    panel._on_failed("job-1", "llama.cpp crashes on this CPU (SIGSEGV in its self-check)")
+    panel.model._on_failed("job-1", "llama.cpp crashes on this CPU (SIGSEGV in its self-check)")
     assert panel.current_plugin_id() == "studio.writer-transformers"
     assert "switched to Transformers" in panel.error_banner.label.text()
 

@@ -233,7 +233,7 @@ def test_a_third_party_image_plugin_receives_the_settings_through_its_hook(taker
     assert panel.run_form.values()["seed"] == 4242
     assert panel.prompt.toPlainText() == "a lighthouse at dusk"
     note = panel.restore_note.text()
-    assert "Restored from the AUTOMATIC1111 parameters: prompt, passes, seed." in note
+    assert "Restored from the AUTOMATIC1111 parameters: Prompt, Passes, Seed." in note
     assert (
         "Not used by Settings-Taker: the negative prompt, guidance 6.5, sampler 'DPM++ 2M', "
         "the Karras schedule, width 64, height 64, Clip skip 2." in note

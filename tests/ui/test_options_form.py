@@ -127,7 +127,7 @@ def test_imported_models_are_listed_and_remembered(qtbot, tmp_path, monkeypatch)
 
     form, picker = make_form()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
-    picker.folder_button.click()
+    picker.folder_action.trigger()
     assert form.values() == {"model": str(folder)}
     assert [e.path for e in library.entries(Panel.IMAGE)] == [str(folder.resolve())]
     # The next form (another launch, another plugin pick) lists it.
@@ -136,3 +136,13 @@ def test_imported_models_are_listed_and_remembered(qtbot, tmp_path, monkeypatch)
     assert "my-sd (folder)" in labels
     later.combo.setCurrentIndex(labels.index("my-sd (folder)"))
     assert later.value() == str(folder.resolve())
+
+
+def test_a_seed_past_a_c_int_is_kept_exactly(qtbot):
+    form = OptionsForm(OptionSet(SeedOption()))
+    qtbot.addWidget(form)
+    seed = 2**32 - 5  # random seeds reach 2**32 - 1
+    assert form.set_values({"seed": seed}) == []
+    assert form.values() == {"seed": seed}
+    form.editors["seed"].widget.dice.click()
+    assert 0 <= form.values().get("seed", 0) < 2**32

@@ -113,7 +113,7 @@ def test_voice_and_captioning_panels_run(qtbot, services, session, runners, tmp_
 def test_bad_options_never_start_a_job(qtbot, services, session, runners, monkeypatch):
     panel = make(WritingPanel, services, session, runners, qtbot)
     panel.open_text("x")
-    monkeypatch.setattr(panel.run_form, "values", lambda: {"repeat": 1000})
+    panel.model.set_options(run={"repeat": 1000})  # past what the spin box takes
     panel.run_button.click()
     assert "Option 'repeat': 1000 is out of range" in panel.error_banner.label.text()
     assert not runners[Panel.WRITING].busy

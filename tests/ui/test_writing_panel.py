@@ -129,7 +129,7 @@ def test_instruct_mode_sends_the_preset_and_records_it(qtbot, panel):
     panel.mode.setCurrentIndex(panel.mode.findData(INSTRUCT))
     panel.preset.setCurrentIndex(panel.preset.findText("Summarise"))
     assert panel.instruction.toPlainText().startswith("Summarise")
-    fields = panel.request_fields()
+    fields = panel.build_draft().fields
     assert fields["mode"] == "instruct" and fields["prompt"] == "Alpha beta gamma."
     assert "{text}" in fields["template"]
     (asset_id,) = run(qtbot, panel)
@@ -147,7 +147,7 @@ def test_instruct_on_a_selection(qtbot, panel):
     cursor.setPosition(0)
     cursor.setPosition(len("first part."), QTextCursor.MoveMode.KeepAnchor)
     panel.document.setTextCursor(cursor)
-    assert panel.request_fields()["prompt"] == "first part."
+    assert panel.build_draft().fields["prompt"] == "first part."
 
 
 def test_find_wraps_around(qtbot, panel):

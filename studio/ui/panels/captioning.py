@@ -13,6 +13,7 @@ Every caption is a caption asset whose recipe names the image it describes (line
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ class CaptioningPanel(PanelWidget):
         self.caption_asset_id: str | None = None
         self._shown_caption = ""
         self._input_asset_id: str | None = None
-        self.image_input = FileInput("Image", IMAGE_FILTER)
+        self.image_input = FileInput("Image", IMAGE_FILTER, self.model, "image")
         self.image_input.changed.connect(self._show_input)
         self.preview = CaptionImageView()
         self.question = QLineEdit()
@@ -127,6 +128,7 @@ class CaptioningPanel(PanelWidget):
         layout.addWidget(self.image_input)
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.question)
+        self.bind_text("question", self.question)
 
     def _show_input(self) -> None:
         self._input_asset_id = None
@@ -137,13 +139,6 @@ class CaptioningPanel(PanelWidget):
             self.preview.set_image(QImage.fromData(data))
         else:
             self.preview.show_hint()
-
-    def request_fields(self) -> dict[str, str]:
-        return {"question": self.question.text().strip()}
-
-    def set_request_fields(self, values: dict[str, Any]) -> None:
-        if isinstance(values.get("question"), str):
-            self.question.setText(values["question"])
 
     def file_inputs(self) -> dict[str, FileInput]:
         return {"image": self.image_input}
@@ -160,6 +155,11 @@ class CaptioningPanel(PanelWidget):
 
     def build_draft(self) -> Draft:
         draft = super().build_draft()
+        question = draft.fields.get("question")
+        if question is not None:
+            draft = dataclasses.replace(
+                draft, fields={**draft.fields, "question": question.strip()}
+            )
         # The image of this job, when it is an asset already (a file becomes one with its
         # caption: imported_input): its caption needs no new preview of it.
         image = next((link for link in draft.assets if link.role == "image"), None)
@@ -197,9 +197,9 @@ class CaptioningPanel(PanelWidget):
         single_layout.addLayout(row)
 
         self._batch_shown = False  # the running batch has put its count on the progress bar
-        self.batch = BatchBox(self.session)
+        self.batch = BatchBox(self.session, recent_folders=self.services.recent_folders)
         self.batch.start_requested.connect(self.start_batch)
-        self.batch.message.connect(self.error_banner.show_message)
+        self.batch.message.connect(self.model.show_error)
         self.batch.row_activated.connect(self._show_row)
         self.batch.controller.finished.connect(self._batch_finished)
         self.batch.controller.progress.connect(self._on_batch_progress)
@@ -253,13 +253,13 @@ class CaptioningPanel(PanelWidget):
                 self.session.store, self.caption_asset_id, self.output.toPlainText()
             )
         except UserError as exc:
-            self.error_banner.show_message(str(exc))
+            self.model.show_error(str(exc))
             return
         self.session.asset_added.emit(new_id)
         self.caption_asset_id = new_id
         self._shown_caption = self.output.toPlainText()
         self._update_edit_button()
-        self.progress.idle(f"Edited caption saved to {self.session.display_name}")
+        self.model.set_status(f"Edited caption saved to {self.session.display_name}")
 
     # one image or many ------------------------------------------------------------------------
 
@@ -296,17 +296,18 @@ class CaptioningPanel(PanelWidget):
 
     @Slot()
     def start_batch(self) -> None:
-        self.error_banner.hide()
-        plugin_id = self.current_plugin_id()
+        model = self.model
+        model.clear_error()
+        plugin_id = model.plugin_id
         if plugin_id is None:
-            self.error_banner.show_message("Choose a plugin first.")
+            model.show_error("Choose a plugin first.")
             return
         try:
             settings = BatchSettings(
                 plugin_id=plugin_id,
-                load_options=self.load_form.values() if self.load_form else {},
-                run_options=self.run_form.values() if self.run_form else {},
-                question=self.question.text().strip(),
+                load_options=dict(model.load_options),
+                run_options=dict(model.run_options),
+                question=model.fields.get("question", "").strip(),
                 device=self.services.settings.device,
                 store_assets=self.batch.store_check.isChecked(),
                 sidecar=self.batch.sidecar_settings(),
@@ -324,7 +325,7 @@ class CaptioningPanel(PanelWidget):
                 listeners=[self.session.announce],
             )
         except UserError as exc:
-            self.error_banner.show_message(str(exc))
+            model.show_error(str(exc))
             return
         self.batch.began()
         self._batch_shown = False

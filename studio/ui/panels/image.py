@@ -17,12 +17,10 @@ from __future__ import annotations
 import functools
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -49,6 +47,7 @@ from studio.core.media.settings_restore import (
 from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
+from studio.ui.file_dialogs import choose_file, choose_folder
 from studio.ui.image_canvas import ImageCanvas
 from studio.ui.panels.base import PanelWidget
 from studio.ui.settings_restore import apply_restored_settings
@@ -62,9 +61,6 @@ THUMBNAIL = 72
 
 class ImagePanel(PanelWidget):
     panel = Panel.IMAGE
-
-    def request_title(self) -> str:
-        return "Prompt"
 
     def output_title(self) -> str:
         return "Image"
@@ -107,14 +103,14 @@ class ImagePanel(PanelWidget):
         self.negative = QLineEdit()
         self.negative.setObjectName("negative-prompt")
         self.negative.setPlaceholderText("What to avoid (negative prompt)")
-        self.init_input = FileInput("Init image", IMAGE_FILTER)
+        self.init_input = FileInput("Init image", IMAGE_FILTER, self.model, "init")
         self.init_input.setObjectName("input-init")
         self.init_input.changed.connect(self._init_changed)
-        self.style_input = FileInput("Style image", IMAGE_FILTER)
+        self.style_input = FileInput("Style image", IMAGE_FILTER, self.model, "style")
         self.style_input.setObjectName("input-style")
         self.style_input.hide()
         # Carries the painted mask to the job (never shown: the canvas is the mask's editor).
-        self.mask_input = FileInput("Mask", IMAGE_FILTER, self)
+        self.mask_input = FileInput("Mask", IMAGE_FILTER, self.model, "mask", self)
         self.mask_input.setVisible(False)
         self.mask_input.changed.connect(self._mask_input_changed)
         # What a dropped PNG's settings restored, and what not (until the next run).
@@ -129,6 +125,8 @@ class ImagePanel(PanelWidget):
         layout.addWidget(self.negative)
         layout.addWidget(self.init_input)
         layout.addWidget(self.style_input)
+        self.bind_text("prompt", self.prompt)
+        self.bind_text("negative_prompt", self.negative)
         self.setAcceptDrops(True)
 
     # the output area --------------------------------------------------------------------------
@@ -137,9 +135,7 @@ class ImagePanel(PanelWidget):
         self._shown_asset: str | None = None
         self.canvas = ImageCanvas()
         self.view = self.canvas  # the name other code and tests know the output view by
-        self.canvas.placeholder = (
-            "Results appear here. Drop an image on the panel to use it as the init image."
-        )
+        self.canvas.placeholder = "Results appear here."
         self.canvas.view_changed.connect(self._show_zoom)
         self.canvas.mask_changed.connect(self._show_mask_state)
 
@@ -231,45 +227,53 @@ class ImagePanel(PanelWidget):
 
     # plugin hooks -----------------------------------------------------------------------------
 
-    def request_fields(self) -> dict[str, str]:
-        return {"prompt": self.prompt.toPlainText(), "negative_prompt": self.negative.text()}
-
-    def set_request_fields(self, values: dict[str, Any]) -> None:
-        if isinstance(values.get("prompt"), str):
-            self.prompt.setPlainText(values["prompt"])
-        if isinstance(values.get("negative_prompt"), str):
-            self.negative.setText(values["negative_prompt"])
-
     def file_inputs(self) -> dict[str, FileInput]:
-        inputs = {"init": self.init_input}
-        if self._slot("style"):
-            inputs["style"] = self.style_input
-        if self._slot("mask"):
-            inputs["mask"] = self.mask_input
-        return inputs
+        widgets = {"init": self.init_input, "style": self.style_input, "mask": self.mask_input}
+        return {role: widgets[role] for role in self.model.input_roles() if role in widgets}
 
     def _slot(self, role: str) -> bool:
-        return self._spec is not None and self._spec.input_slot(role) is not None
+        return self.model.input_slot(role) is not None
+
+    def request_title(self) -> str:
+        spec = getattr(self, "model", None) and self.model.spec
+        return "Prompt" if not spec or spec.reads("prompt") else "Picture"
+
+    def init_words(self) -> str:
+        """What the plugin calls the picture it starts from ("init image", "image")."""
+        return self.model.input_label("init", "Init image").lower()
 
     def plugin_selected(self, spec: ModelSpec | None) -> None:
         for role, field, title in (
             ("init", self.init_input, "Init image"),
             ("style", self.style_input, "Style image"),
         ):
-            slot = spec.input_slot(role) if spec is not None else None
-            field.title = slot.label if slot is not None else title
+            slot = self.model.input_slot(role)
             field.setToolTip(slot.description if slot is not None else "")
-            field._show()
+            field.set_title(self.model.input_label(role, title))
         self.style_input.setVisible(self._slot("style"))
         # Upscalers and style transfer read no prompt: no boxes that would do nothing.
-        self.prompt.setVisible(spec is None or spec.reads("prompt"))
+        reads_prompt = spec is None or spec.reads("prompt")
+        self.prompt.setVisible(reads_prompt)
         self.negative.setVisible(spec is None or spec.reads("negative_prompt"))
+        # Without a prompt, the picture fields sit at the top; the room goes below them.
+        self.set_request_stretch(self.request_stretch() if reads_prompt else 0)
+        words = self.init_words()
+        self.use_as_init_button.setText(f"Use as {words}")
+        self.use_as_init_button.setToolTip(
+            "Start image-to-image or inpainting from this image"
+            if self._slot("mask")
+            else f"Use this result as the {words} of the next run"
+        )
+        self.canvas.placeholder = (
+            f"Results appear here. Drop a picture on the panel to use it as the {words}."
+        )
+        self.canvas.update()
         has_mask = self._slot("mask")
         self.mask_tools.setVisible(has_mask)
         if not has_mask:
             self.paint_button.setChecked(False)
-        if self.load_form is not None:
-            self.load_form.changed.connect(self._update_model_note)
+        if self.options is not None:
+            self.options.changed.connect(self._update_model_note)
         if self.run_form is not None:
             for name in ("width", "height"):
                 editor = self.run_form.editors.get(name)
@@ -282,10 +286,7 @@ class ImagePanel(PanelWidget):
 
     def needs_model(self) -> bool:
         """The picked plugin needs a model the user brings, and none is chosen."""
-        spec = self._spec
-        if spec is None or not spec.needs_user_model or self.load_form is None:
-            return False
-        return not str(self.load_form.values().get("model", "")).strip()
+        return self.model.needs_model()
 
     @Slot()
     def _update_model_note(self) -> None:
@@ -302,30 +303,31 @@ class ImagePanel(PanelWidget):
             self._update_model_note()
 
     def import_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Import a model folder (the folder with model_index.json)"
+        folder = choose_folder(
+            self,
+            self.services.recent_folders,
+            "import-model",
+            "Import a model folder (the folder with model_index.json)",
         )
-        if folder:
-            self.set_model(folder)
+        if folder is not None:
+            self.set_model(str(folder))
 
     def import_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
+        path = choose_file(
             self,
+            self.services.recent_folders,
+            "import-model",
             "Import a model file",
-            "",
             "Model files (*.safetensors *.ckpt *.gguf *.onnx);;All files (*)",
         )
-        if path:
-            self.set_model(path)
+        if path is not None:
+            self.set_model(str(path))
 
     # running ----------------------------------------------------------------------------------
 
     def build_draft(self) -> Draft:
-        if self.needs_model():
-            raise UserError(
-                "No model is imported: use Import model… to choose a model folder first."
-            )
-        self._export_mask()
+        if not self.needs_model():
+            self._export_mask()
         return super().build_draft()
 
     def _export_mask(self) -> None:
@@ -361,7 +363,7 @@ class ImagePanel(PanelWidget):
     def show_asset(self, asset: Asset, data: bytes) -> None:
         image = QImage.fromData(data)
         if image.isNull():
-            self.error_banner.show_message(f"“{asset.title}” cannot be shown as an image.")
+            self.model.show_error(f"“{asset.title}” cannot be shown as an image.")
             return
         self.paint_button.setChecked(False)
         self.canvas.set_image(image)
@@ -433,7 +435,7 @@ class ImagePanel(PanelWidget):
         try:
             self.open_asset(asset_id, restore_settings=restore_settings)
         except Exception:
-            self.error_banner.show_message("That result is no longer in the project.")
+            self.model.show_error("That result is no longer in the project.")
             self.recent.takeItem(self.recent.row(item))
 
     def use_shown_as_init(self) -> None:
@@ -464,11 +466,11 @@ class ImagePanel(PanelWidget):
             self._show_mask_state()
             return
         if self._slot("mask") and self.canvas.ensure_mask(image.size()):
-            self.progress.idle("The mask was cleared: the new init image has another size.")
+            self.model.set_status("The mask was cleared: the new init image has another size.")
         self.canvas.set_image(image)
         self._shown_asset = None
         self.use_as_init_button.setEnabled(False)
-        self.caption.setText(f"Init image · {image.width()}×{image.height()}")
+        self.caption.setText(f"{self.init_words().capitalize()} · {image.width()}×{image.height()}")
 
     @Slot()
     def _mask_input_changed(self) -> None:
@@ -488,7 +490,7 @@ class ImagePanel(PanelWidget):
             init = self.init_image()
             if init.isNull():
                 self.paint_button.setChecked(False)
-                self.error_banner.show_message(
+                self.model.show_error(
                     "Choose or drop an init image first: the mask is painted over it."
                 )
                 return
@@ -549,14 +551,14 @@ class ImagePanel(PanelWidget):
     def file_drop_message(self, paths: list[Path]) -> str:
         if len(paths) == 1 and _settings_in(paths[0]) is not None:
             return f"Drop to restore the settings {paths[0].name} was made with"
-        return f"Drop to use {paths[0].name} as the init image"
+        return f"Drop to use {paths[0].name} as the {self.init_words()}"
 
     def restore_settings(self, restored: RestoredSettings) -> str:
         """Fill the panel from settings read from an image; shows and returns the summary."""
         summary = apply_restored_settings(self, restored)
         self.restore_note.setText(summary)
         self.restore_note.show()
-        self.error_banner.hide()
+        self.model.clear_error()
         return summary
 
     def restore_from_asset(self, asset: Asset) -> str:
@@ -567,11 +569,11 @@ class ImagePanel(PanelWidget):
         try:
             restored = restore_from_png(self.session.store.read_blob(asset.id))
         except UserError as exc:
-            self.error_banner.show_message(str(exc))
+            self.model.show_error(str(exc))
             return str(exc)
         if restored is None:
             message = f"{asset.title} carries no settings to restore."
-            self.error_banner.show_message(message)
+            self.model.show_error(message)
             return message
         return self.restore_settings(restored)
 
@@ -582,9 +584,9 @@ class ImagePanel(PanelWidget):
             if media.kind is not AssetKind.IMAGE:
                 raise UserError(f"{path.name} is not an image.")
         except UserError as exc:
-            self.error_banner.show_message(str(exc))
+            self.model.show_error(str(exc))
             return False
-        self.error_banner.hide()
+        self.model.clear_error()
         self.init_input.set_path(path)
         return True
 

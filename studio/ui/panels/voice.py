@@ -20,7 +20,6 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -30,12 +29,14 @@ from PySide6.QtWidgets import (
 
 from studio.core.durations import format_duration
 from studio.core.errors import UserError
+from studio.core.media.file_names import file_name_for
 from studio.core.media.importing import read_media_file
 from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
-from studio.core.recipe import RecipeInput, RecipeOrigin
+from studio.core.recipe import RecipeOrigin
 from studio.plugin_api import AssetKind, ModelSpec, Panel
 from studio.qt.audio_player import AudioPlayer
+from studio.ui.file_dialogs import choose_save_file
 from studio.ui.panels.base import PanelWidget
 from studio.ui.waveform import WaveformView
 from studio.ui.widgets import FileInput
@@ -66,8 +67,12 @@ class VoicePanel(PanelWidget):
     def output_title(self) -> str:
         return "Take"
 
+    @property
+    def source_asset_id(self) -> str | None:
+        """The text asset of the project the text came from (its lineage), if any."""
+        return self.model.source
+
     def build_request_area(self, layout: QVBoxLayout) -> None:
-        self.source_asset_id: str | None = None
         self.text = QPlainTextEdit()
         self.text.setObjectName("text")
         self.text.setPlaceholderText(
@@ -78,7 +83,9 @@ class VoicePanel(PanelWidget):
         self.counts = QLabel()
         self.counts.setObjectName("text-counts")
         self.counts.setStyleSheet("color: palette(mid);")
-        self.reference_input = FileInput("Reference voice clip", AUDIO_FILTER)
+        self.reference_input = FileInput(
+            "Reference voice clip", AUDIO_FILTER, self.model, "reference"
+        )
         self.reference_input.setObjectName("reference-input")
         self.reference_note = QLabel(
             "A clip of the voice to speak in (3-10 s of clear speech). Only with the speaker's "
@@ -92,13 +99,14 @@ class VoicePanel(PanelWidget):
         layout.addWidget(self.counts)
         layout.addWidget(self.reference_input)
         layout.addWidget(self.reference_note)
+        self.bind_text("text", self.text)
         self.setAcceptDrops(True)
         self._count()
 
     def _count(self) -> None:
         text = self.text.toPlainText()
         if not text.strip():
-            self.source_asset_id = None  # a new text: no longer the text asset it came from
+            self.model.source = None  # a new text: no longer the text asset it came from
         words = len(text.split())
         # About 150 words a minute: what a listener gets, before the first take says exactly.
         minutes = words / 150
@@ -106,37 +114,21 @@ class VoicePanel(PanelWidget):
         source = " · from a text of the project" if self.source_asset_id else ""
         self.counts.setText(f"{words} words · {len(text)} characters{estimate}{source}")
 
-    def request_fields(self) -> dict[str, str]:
-        return {"text": self.text.toPlainText()}
-
-    def set_request_fields(self, values: dict[str, Any]) -> None:
-        if isinstance(values.get("text"), str):
-            self.open_text(values["text"])
-
     def restore_recipe(self, asset: Asset) -> list[str]:
         ignored = super().restore_recipe(asset)
-        if asset.recipe.panel is self.panel:
-            source = next((link for link in asset.recipe.inputs if link.role == "source"), None)
-            if source is not None:
-                self.source_asset_id = source.asset_id
-                self._count()
+        self._count()
         return ignored
 
     def file_inputs(self) -> dict[str, FileInput]:
         return {"reference": self.reference_input} if self.reference_input.isVisibleTo(self) else {}
 
-    def extra_input_assets(self) -> list[RecipeInput]:
-        if self.source_asset_id:
-            return [RecipeInput(asset_id=self.source_asset_id, role="source")]
-        return []
-
     def build_draft(self) -> Draft:
         # Refuse a clip without consent before the clip is imported into the project.
-        clip = self.reference_input
-        has_clip = clip.isVisibleTo(self) and (clip.path is not None or clip.asset_id is not None)
-        form = self.run_form
-        asks_consent = form is not None and "speaker_consent" in form.editors
-        if has_clip and asks_consent and not form.values().get("speaker_consent", False):
+        model = self.model
+        has_clip = "reference" in model.input_roles() and not model.input("reference").empty
+        spec = model.spec
+        asks_consent = spec is not None and "speaker_consent" in spec.run_options
+        if has_clip and asks_consent and not model.run_options.get("speaker_consent", False):
             raise UserError(
                 "Speaking in the voice of a reference clip needs the speaker's consent: tick "
                 "“I have the speaker's consent” if the person in the clip agreed, or remove "
@@ -163,11 +155,11 @@ class VoicePanel(PanelWidget):
 
     def open_text(self, text: str, source_asset_id: str | None = None) -> None:
         """Put text in the box (undoable), remembering the text asset it came from."""
-        self.source_asset_id = None
+        self.model.source = None
         cursor = self.text.textCursor()
         cursor.select(cursor.SelectionType.Document)
         cursor.insertText(text)
-        self.source_asset_id = source_asset_id
+        self.model.source = source_asset_id
         self._count()
 
     def open_text_file(self, path: Path) -> None:
@@ -176,7 +168,7 @@ class VoicePanel(PanelWidget):
             if media.kind is not AssetKind.TEXT:
                 raise UserError(f"{path.name} is not a text file.")
         except UserError as exc:
-            self.error_banner.show_message(str(exc))
+            self.model.show_error(str(exc))
             return
         self.open_text(media.data.decode("utf-8"))
 
@@ -272,12 +264,10 @@ class VoicePanel(PanelWidget):
                 samples = audio.read(dtype="int16", always_2d=True)
                 rate = audio.samplerate
         except (RuntimeError, soundfile.LibsndfileError, TypeError) as exc:
-            self.error_banner.show_message(
-                f"The audio cannot be decoded ({' '.join(str(exc).split())})."
-            )
+            self.model.show_error(f"The audio cannot be decoded ({' '.join(str(exc).split())}).")
             return None
         if samples.shape[0] == 0:
-            self.error_banner.show_message("The audio holds no sound (0 seconds).")
+            self.model.show_error("The audio holds no sound (0 seconds).")
             return None
         return samples, rate
 
@@ -406,16 +396,16 @@ class VoicePanel(PanelWidget):
         rate = rate if rate is not None else int(self.export_rate.currentData() or 0)
         if path is None:
             title = self.take_asset.title if self.take_asset else "take"
-            stem = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()[:40]
-            chosen, _ = QFileDialog.getSaveFileName(
+            path = choose_save_file(
                 self,
+                self.services.recent_folders,
+                "export-take",
                 "Export the take",
-                str(Path(self._export_dir()) / f"{stem or 'take'}.{format_key}"),
+                file_name_for(title, f".{format_key}", "take"),
                 EXPORT_FILTERS[format_key],
             )
-            if not chosen:
+            if path is None:
                 return None
-            path = Path(chosen)
         try:
             written = export_audio(
                 self.take_data,
@@ -426,13 +416,10 @@ class VoicePanel(PanelWidget):
                 title=self.take_asset.title if self.take_asset else "",
             )
         except UserError as exc:
-            self.error_banner.show_message(str(exc))
+            self.model.show_error(str(exc))
             return None
-        self.progress.idle(f"Exported {written.name}")
+        self.model.set_status(f"Exported {written.name}")
         return written
-
-    def _export_dir(self) -> str:
-        return self.services.settings.projects_dir or str(Path.home())
 
     # drops ---------------------------------------------------------------------------------------
 
@@ -460,7 +447,7 @@ class VoicePanel(PanelWidget):
         try:
             data = path.read_bytes()
         except OSError as exc:
-            self.error_banner.show_message(f"{path.name} cannot be read ({exc.strerror}).")
+            self.model.show_error(f"{path.name} cannot be read ({exc.strerror}).")
             return
         if self._show_audio(data, None, name=f"{path.name} (a file, not in the project)"):
             self.take_asset = None

@@ -15,6 +15,7 @@ result waits adds variations to pick from, so no result is lost.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -101,17 +102,22 @@ class WritingPanel(PanelWidget):
         self.instruction = QPlainTextEdit()
         self.instruction.setObjectName("instruction")
         self.instruction.setPlaceholderText("The instruction (Ctrl+Enter runs)")
+        # About five lines: the options below keep their room.
+        self.instruction.setFixedHeight(self.instruction.fontMetrics().lineSpacing() * 5 + 12)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.instruct_widgets = QWidget()
         instruct = QVBoxLayout(self.instruct_widgets)
         instruct.setContentsMargins(0, 0, 0, 0)
         instruct.addLayout(preset_row)
-        instruct.addWidget(self.instruction, 1)
+        instruct.addWidget(self.instruction)
         layout.addWidget(self.mode)
-        layout.addWidget(self.instruct_widgets, 1)
+        layout.addWidget(self.instruct_widgets)
         layout.addWidget(self.hint)
-        layout.addStretch(0)
+        self.bind_text("instruction", self.instruction)
+        self.model.fields_changed.connect(self._show_mode)
+        self.model.extra_inputs = self.extra_input_assets
+        self.model.details = self.job_details
         self._fill_presets()
         self._mode_changed()
 
@@ -136,8 +142,15 @@ class WritingPanel(PanelWidget):
         if PresetEditor(self.presets, self).exec():
             self._fill_presets(current)
 
+    def _show_mode(self) -> None:
+        mode = self.model.fields.get("mode")
+        index = self.mode.findData(mode)
+        if index >= 0 and index != self.mode.currentIndex():
+            self.mode.setCurrentIndex(index)
+
     def _mode_changed(self) -> None:
         instruct = self.mode.currentData() == INSTRUCT
+        self.model.set_field("mode", self.mode.currentData())
         self.instruct_widgets.setVisible(instruct)
         self.hint.setText(
             "Works on the selected text, or on the whole document if nothing is selected; "
@@ -151,29 +164,20 @@ class WritingPanel(PanelWidget):
         index = self.preset.currentIndex()
         return self._preset_list[index] if 0 <= index < len(self._preset_list) else None
 
-    def request_fields(self) -> dict[str, str]:
-        # While a result waits, Run makes another variation of the same request.
-        text = self._pending_prompt if self._pending is not None else self._context()[0]
-        if self.mode.currentData() == INSTRUCT:
-            preset = self.current_preset()
-            return {
-                "prompt": text,
-                "instruction": self.instruction.toPlainText(),
-                "mode": INSTRUCT,
-                "template": preset.template if preset else "",
-            }
-        return {"prompt": text, "mode": CONTINUE}
-
-    def set_request_fields(self, values: dict[str, Any]) -> None:
-        mode = values.get("mode", CONTINUE)
-        self.mode.setCurrentIndex(max(self.mode.findData(mode), 0))
-        if isinstance(values.get("instruction"), str) and mode == INSTRUCT:
-            self.instruction.setPlainText(values["instruction"])
-
     def build_draft(self) -> Draft:
         # The document as the job sees it is a revision of its own (lineage points at it).
         self.documents.flush()
-        return super().build_draft()
+        # The prompt is the document around the cursor (a view's state), taken at Run; while
+        # a result waits, Run makes another variation of the same request.
+        text = self._pending_prompt if self._pending is not None else self._context()[0]
+        preset = self.current_preset()
+        self.model.set_fields({"prompt": text, "template": preset.template if preset else ""})
+        draft = super().build_draft()
+        if self.mode.currentData() == INSTRUCT:
+            return draft
+        # Continuing reads the document alone: no instruction, no template in its recipe.
+        fields = {k: v for k, v in draft.fields.items() if k in ("prompt", "mode")}
+        return dataclasses.replace(draft, fields=fields)
 
     def extra_input_assets(self) -> list[RecipeInput]:
         document_id = self.documents.document_id
@@ -224,6 +228,7 @@ class WritingPanel(PanelWidget):
             lambda: self._snapshot().text,
             self._may_switch_documents,
             self._show_status,
+            recent_folders=self.services.recent_folders,
         )
         self.document_bar.attach_shortcuts_to(self)
         # The word count of a long document is a whole pass over it: recounted COUNT_DELAY_MS
@@ -357,7 +362,7 @@ class WritingPanel(PanelWidget):
         if bar.value() != opened.view.scroll:  # laid out later: scroll once it is
             QTimer.singleShot(0, lambda: bar.setValue(opened.view.scroll))
         if not self.documents.writable:
-            self.error_banner.show_message(
+            self.model.show_error(
                 "This project is open read-only: save it as a new file (File > Save As) to "
                 "write in it."
             )
@@ -387,7 +392,7 @@ class WritingPanel(PanelWidget):
         try:
             step()
         except (ProjectError, UserError, ValueError) as exc:
-            self.error_banner.show_message(f"The history cannot be read: {exc}")
+            self.model.show_error(f"The history cannot be read: {exc}")
 
     @Slot(int)
     def _show_position(self, index: int) -> None:
@@ -400,12 +405,12 @@ class WritingPanel(PanelWidget):
     def _save_state_changed(self, text: str) -> None:
         self._save_state = text
         if text.startswith("Not saved"):
-            self.error_banner.show_message(f"The document is {text[0].lower()}{text[1:]}")
+            self.model.show_error(f"The document is {text[0].lower()}{text[1:]}")
         self._show_counts()
 
     @Slot(str)
     def _show_status(self, text: str) -> None:
-        self.progress.idle(text)
+        self.model.set_status(text)
 
     # running and results ---------------------------------------------------------------------
 
@@ -501,15 +506,13 @@ class WritingPanel(PanelWidget):
         self._job_ended(job_id)
         count = len(asset_ids)
         where = self.session.display_name
-        self.progress.idle(
+        self.model.set_status(
             f"Done: {count} variations saved to {where}"
             if count > 1
             else f"Done: saved to {where} (Accept keeps it in the document)"
         )
-        self._show_new_verdicts()
 
     def _job_ended(self, job_id: str) -> None:
-        super()._job_ended(job_id)
         if self.runner.busy:
             return
         self.document_bar.update_actions(busy=False)
@@ -676,7 +679,7 @@ class WritingPanel(PanelWidget):
         if self._pending is not None:
             self.discard_pending()
         if not self.documents.writable:
-            self.error_banner.show_message("This project is open read-only.")
+            self.model.show_error("This project is open read-only.")
             return False
 
         def insert() -> None:
@@ -689,7 +692,7 @@ class WritingPanel(PanelWidget):
         try:
             operation()
         except (UserError, ProjectError) as exc:
-            self.error_banner.show_message(str(exc))
+            self.model.show_error(str(exc))
             return False
         return True
 
