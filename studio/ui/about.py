@@ -28,6 +28,8 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+Shift+Enter / Ctrl+Backspace", "Accept / discard the generated text (Writing)"),
     ("Ctrl+,", "Preferences"),
     ("Ctrl+B", "Show or hide the asset browser"),
+    ("Ctrl+J", "Jobs of every panel"),
+    ("Ctrl+R", "Re-run (in a recipe)"),
     ("F2 / Del / Enter", "Rename, delete, open the selected asset"),
     ("Ctrl+Q", "Quit"),
 )

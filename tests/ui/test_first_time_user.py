@@ -27,7 +27,7 @@ def shown(qtbot, cls, services, session, runners, width=1280, height=760):
 def visible_words(panel) -> str:
     texts = [w.text() for w in panel.findChildren(QLabel) if w.isVisibleTo(panel)]
     texts += [w.text() for w in panel.findChildren(QPushButton) if w.isVisibleTo(panel)]
-    return "\n".join(texts + [panel.canvas.placeholder]).lower()
+    return "\n".join([*texts, panel.canvas.placeholder]).lower()
 
 
 def test_an_error_of_one_plugin_goes_when_another_is_picked(qtbot, services, session, runners):
