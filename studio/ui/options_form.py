@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -48,7 +48,7 @@ from studio.ui.file_dialogs import choose_file, choose_folder
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 SEED_LIMIT = 2**53  # a double holds every whole number up to here
-PREVIEW_SIZE = 48  # a choice's picture in a drop-down (a style's thumbnail)
+PREVIEW_SIZE = 64  # a choice's picture in a drop-down (a style's thumbnail)
 
 
 def tooltip_for(option: Option) -> str:
@@ -171,10 +171,9 @@ class ModelPicker(QWidget):
         self.combo.currentIndexChanged.connect(lambda _: self.combo.lineEdit().setCursorPosition(0))
         self.combo.lineEdit().setCursorPosition(0)
         # One button for both ways of bringing a model: the name keeps the room.
-        self.other_button = QToolButton()
-        self.other_button.setText("Other…")
+        self.other_button = QPushButton("Other…")
+        self.other_button.setObjectName("other-model")
         self.other_button.setToolTip("Use a model of your own: a model folder or a single file")
-        self.other_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.other_button)
         self.folder_action = menu.addAction("Model folder…", self._pick_folder)
         self.folder_action.setToolTip("A Hugging Face or diffusers model folder")
@@ -265,14 +264,21 @@ def _make_editor(
     if isinstance(option, ChoiceOption):
         combo = QComboBox()
         previews = dict(option.previews)
+        blank = QPixmap(PREVIEW_SIZE, PREVIEW_SIZE)
+        blank.fill(Qt.GlobalColor.transparent)  # rows without a picture keep the same height
         for choice in option.choices:
             picture = previews.get(choice)
             if picture and Path(picture).is_file():
-                combo.addItem(QIcon(picture), choice)
+                combo.addItem(QIcon(picture), choice, picture)
+            elif previews:
+                combo.addItem(QIcon(blank), choice)
             else:
                 combo.addItem(choice)
         if previews:
-            combo.setIconSize(QSize(PREVIEW_SIZE, PREVIEW_SIZE))
+            # the closed field shows a small picture; the open list shows them large
+            combo.setIconSize(QSize(PREVIEW_SIZE // 2, PREVIEW_SIZE // 2))
+            # a list popup (not a menu) shows the pictures at their own size, 8 at a time
+            combo.setStyleSheet("QComboBox { combobox-popup: 0; }")
             combo.view().setIconSize(QSize(PREVIEW_SIZE, PREVIEW_SIZE))
             combo.setMaxVisibleItems(8)
         return _Editor(

@@ -56,3 +56,10 @@ def apply_theme(theme: Theme) -> None:
     else:
         app.setStyle("Fusion")
         app.setPalette(app.style().standardPalette())
+    # A style sheet's palette(...) colours are taken when it is applied: apply each again, or
+    # the boxes it paints keep the colours of the theme before (a white strip in the dark).
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet and "palette(" in sheet:
+            widget.setStyleSheet("")
+            widget.setStyleSheet(sheet)

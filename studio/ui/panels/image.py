@@ -209,6 +209,7 @@ class ImagePanel(PanelWidget):
         self.recent.setFixedHeight(THUMBNAIL + 36)
         self.recent.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.recent.setSpacing(4)
+        self.recent.hide()  # shown with the first result: no empty box before
         self.recent.setStyleSheet(
             "#recent-results::item { border: 2px solid transparent; padding: 1px; }"
             "#recent-results::item:selected { border: 2px solid palette(highlight);"
@@ -413,6 +414,7 @@ class ImagePanel(PanelWidget):
         item.setToolTip(f"{title} ({image.width()}×{image.height()})")
         self.recent.insertItem(0, item)
         self.recent.setCurrentItem(item)
+        self.recent.show()
         while self.recent.count() > RECENT_LIMIT:
             self.recent.takeItem(self.recent.count() - 1)
 
@@ -437,6 +439,7 @@ class ImagePanel(PanelWidget):
         except Exception:
             self.model.show_error("That result is no longer in the project.")
             self.recent.takeItem(self.recent.row(item))
+            self.recent.setVisible(self.recent.count() > 0)
 
     def use_shown_as_init(self) -> None:
         if self._shown_asset is not None:
