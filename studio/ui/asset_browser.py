@@ -28,6 +28,7 @@ from PySide6.QtGui import (
     QAction,
     QDragMoveEvent,
     QDropEvent,
+    QFontMetrics,
     QKeyEvent,
     QKeySequence,
     QPainter,
@@ -124,12 +125,17 @@ class AssetItemDelegate(QStyledItemDelegate):
         painter.setFont(title_font)
         painter.setPen(option.palette.color(group, text_role))
         metrics = painter.fontMetrics()
-        middle = rect.top() + rect.height() // 2
-        title_rect = QRect(text_left, middle - metrics.height(), text_width, metrics.height())
-        title = metrics.elidedText(str(index.data() or ""), Qt.TextElideMode.ElideRight, text_width)
-        painter.drawText(
-            title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, title
-        )
+        lines = title_lines(str(index.data() or ""), metrics, text_width)
+        # title lines, then the kind line, centred beside the thumbnail
+        top = rect.top() + (rect.height() - (len(lines) + 1) * metrics.height() - 2) // 2
+        for number, text in enumerate(lines):
+            title_rect = QRect(
+                text_left, top + number * metrics.height(), text_width, metrics.height()
+            )
+            painter.drawText(
+                title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, text
+            )
+        middle = top + len(lines) * metrics.height()
         subtitle = str(index.data(AssetRole.SUBTITLE) or "")
         kind = index.data(AssetRole.KIND)
         line = " · ".join(part for part in (KIND_LABELS[AssetKind(kind)], subtitle) if part)
@@ -157,6 +163,25 @@ class AssetItemDelegate(QStyledItemDelegate):
         height = editor.sizeHint().height()
         top = rect.top() + rect.height() // 2 - height
         editor.setGeometry(QRect(left, top, max(40, rect.right() - _PADDING - left), height))
+
+
+def title_lines(title: str, metrics: QFontMetrics, width: int) -> list[str]:
+    """A title on one line, or two: the words that fit, then the rest with its middle left
+    out, so its end (" · seed 7", " · re-run") still tells it from its siblings."""
+    if metrics.horizontalAdvance(title) <= width:
+        return [title]
+    words = title.split(" ")
+    first = words[0]
+    for count in range(1, len(words)):
+        candidate = " ".join(words[: count + 1])
+        if metrics.horizontalAdvance(candidate) > width:
+            break
+        first = candidate
+    if metrics.horizontalAdvance(first) > width:  # one long word
+        first = metrics.elidedText(first, Qt.TextElideMode.ElideRight, width)
+        return [first]
+    rest = title[len(first) :].strip()
+    return [first, metrics.elidedText(rest, Qt.TextElideMode.ElideMiddle, width)]
 
 
 def _fit(size: QSize, box: QRect) -> QRect:

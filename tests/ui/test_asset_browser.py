@@ -286,3 +286,17 @@ def test_context_menu_follows_the_selection_and_read_only_projects(qtbot, sessio
     finally:
         path.chmod(0o644)
     browser.shutdown()
+
+
+def test_a_long_title_keeps_its_end_on_a_second_line(qtbot):
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from studio.ui.asset_browser import title_lines
+
+    metrics = QFontMetrics(QFont())
+    width = metrics.horizontalAdvance("Blue and red cubist style ·")
+    title = "Blue and red cubist style · harbour photo.png · re-run"
+    first, second = title_lines(title, metrics, width)
+    assert first == "Blue and red cubist style ·"
+    assert second.endswith("re-run") and metrics.horizontalAdvance(second) <= width
+    assert title_lines("Short", metrics, width) == ["Short"]

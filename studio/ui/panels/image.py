@@ -409,7 +409,10 @@ class ImagePanel(PanelWidget):
             Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
-        item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail)), "")
+        picture = QPixmap.fromImage(thumbnail)
+        icon = QIcon(picture)
+        icon.addPixmap(picture, QIcon.Mode.Selected)  # the border says selected, not a tint
+        item = QListWidgetItem(icon, "")
         item.setData(Qt.ItemDataRole.UserRole, asset_id)
         item.setToolTip(f"{title} ({image.width()}×{image.height()})")
         self.recent.insertItem(0, item)
