@@ -156,10 +156,36 @@ def _model_params(variant: str) -> Iterator[None]:
             lib.llama_model_default_params = original
 
 
+_native_log: Any = None  # the ctypes callback, kept alive as long as llama.cpp may call it
+
+
+def _route_native_log() -> None:
+    """llama.cpp's own messages go to Studio's log file, not to stderr: llama-cpp-python maps
+    the native levels of this llama.cpp version wrongly (a warning arrives as an error), so its
+    ``verbose=False`` lets notes such as "using full-size SWA cache" through to the terminal."""
+    global _native_log
+    if _native_log is not None:
+        return
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", errors="replace").strip()
+        if message and message != ".":
+            log.debug("llama.cpp: %s", message)
+
+    _native_log = forward
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
+
+
 def open_llama(path: Path, variant: str, **settings: Any) -> Any:
     """``llama_cpp.Llama(model_path=path, **settings)``, run the way ``variant`` says."""
     from llama_cpp import Llama
 
+    if not settings.get("verbose", True):
+        _route_native_log()
     with _model_params(variant):
         return Llama(model_path=str(path), **settings)
 

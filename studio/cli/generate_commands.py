@@ -17,6 +17,7 @@ from studio.cli.model_process import job_executor
 from studio.cli.progress import add_quiet_argument
 from studio.core.errors import UserError
 from studio.core.jobs import JobCancelled, JobEvent, Started, Waiting, readable_error
+from studio.core.panel_defaults import usable_plugins
 from studio.core.pipeline import (
     DEFAULT_INPUT_ROLE,
     Draft,
@@ -81,12 +82,16 @@ def add_generate_commands(commands: argparse._SubParsersAction) -> None:
     )
     generate.add_argument(
         "kind",
-        choices=[k.value for k in GenerateKind],
+        type=_kind,
         metavar="KIND",
-        help="text, image, speech or caption",
+        help="text, image, speech or caption (or the panel: writing, voice, captioning)",
     )
     generate.add_argument("--project", required=True, type=Path, help="the .studio project")
-    generate.add_argument("--plugin", required=True, help="plugin id (see 'studio plugins list')")
+    generate.add_argument(
+        "--plugin",
+        help="plugin id (see 'studio plugins list'); by default the panel's own default, as "
+        "the window picks it",
+    )
     generate.add_argument(
         "--set",
         dest="settings",
@@ -228,8 +233,41 @@ def _run(
     return EXIT_OK
 
 
+PANEL_WORDS = {"writing": "text", "voice": "speech", "captioning": "caption"}
+
+
+def _kind(text: str) -> str:
+    word = PANEL_WORDS.get(text.strip().lower(), text.strip().lower())
+    if word not in {k.value for k in GenerateKind}:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a kind: use text, image, speech or caption"
+        )
+    return word
+
+
+def default_plugin(services: Any, panel: Panel) -> str:
+    """The plugin the window would pick for ``panel``: usable here, and able to run without a
+    model the user must bring first."""
+    usable = usable_plugins(services.registry, services.engine_checks, panel)
+    for plugin_id in usable:
+        try:
+            if not services.registry.spec(plugin_id).needs_user_model:
+                return plugin_id
+        except Exception:
+            continue
+    if usable:
+        return usable[0]
+    raise UserError(
+        f"No {panel.value} plugin can run here: see 'studio plugins list' and 'studio doctor'."
+    )
+
+
 def cmd_generate(args: argparse.Namespace, services: Any) -> int:
     panel = PANEL_FOR_GENERATE_KIND[GenerateKind(args.kind)]
+    if args.plugin is None:
+        args.plugin = default_plugin(services, panel)
+        if not getattr(args, "quiet", False) and not getattr(args, "json", False):
+            print(f"Using {args.plugin} (choose another with --plugin).", file=sys.stderr)
     try:
         plugin_class = services.registry.plugin_class(args.plugin)
     except Exception as exc:

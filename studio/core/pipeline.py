@@ -23,6 +23,7 @@ again, each image of a caption batch. The draft goes through :class:`JobPipeline
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -654,7 +655,9 @@ def split_settings(
         ]
         if not homes:
             known = sorted({*plugin_load.names, *plugin_run.names, *request_fields})
-            raise UserError(f"Unknown setting '{key}' (known: {', '.join(known)}).")
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"Unknown setting '{key}' (known: {', '.join(known)}).{hint}")
         if len(homes) > 1:
             raise UserError(
                 f"The setting '{key}' is ambiguous: it names both {' and '.join(homes)}."

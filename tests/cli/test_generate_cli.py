@@ -222,3 +222,15 @@ def test_progress_lines_are_thinned_but_the_last_is_written(monkeypatch, capsys)
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].endswith("step 1 of 5") and lines[-1].endswith("step 5 of 5")
     assert len(lines) == 2
+
+
+def test_the_panel_name_and_its_default_plugin_are_enough(test_plugins, tmp_path, capsys):
+    project = tmp_path / "quick.studio"
+    code, _, err = generate(capsys, "writing", "--project", str(project), "--set", "prompt=hi")
+    assert code == 0, err
+    assert "Using studio-test.echo" in err
+    with ProjectStore.open(project) as store:
+        (asset,) = store.list_assets()
+    assert asset.recipe.plugin_id == "studio-test.echo" and asset.kind.value == "text"
+    code, _, err = generate(capsys, "poem", "--project", str(project), "--set", "prompt=hi")
+    assert code == 2 and "'poem' is not a kind" in err

@@ -317,3 +317,10 @@ def test_check_gguf_file_names_the_problem(tmp_path):
         check_gguf_file(None)
     with pytest.raises(ValueError, match="cannot be read"):
         check_gguf_file(tmp_path / "missing.gguf")
+
+
+def test_llama_cpp_notes_go_to_the_log_not_the_terminal(writer, tiny_causal_lm_gguf, capfd):
+    capfd.readouterr()
+    loaded = load(writer, tiny_causal_lm_gguf)
+    results(run(writer, loaded, max_new_tokens=3))
+    assert "llama_" not in capfd.readouterr().err
