@@ -174,3 +174,61 @@ def test_a_plugin_that_is_not_usable_cannot_be_picked(models, services):
     before = model.plugin_id
     assert not model.select_plugin("no.such-plugin")
     assert model.plugin_id == before
+
+
+PANEL_JOBS = {
+    # panel: (plugin, fields, needs an image input, takes a delay)
+    Panel.WRITING: ("studio-test.echo", {"prompt": "one two three", "mode": "continue"}, False),
+    Panel.IMAGE: ("studio-test.gradient", {"prompt": "a field"}, False),
+    Panel.VOICE: ("studio-test.tone", {"text": "One. Two. Three."}, False),
+    Panel.CAPTIONING: ("studio-test.describe", {"question": ""}, True),
+}
+
+
+def ready(model: PanelModel, tmp_path, **run_options) -> None:
+    plugin, fields, needs_image = PANEL_JOBS[model.panel]
+    assert model.select_plugin(plugin)
+    model.set_fields(fields)
+    model.set_options(run=run_options)
+    if needs_image:
+        model.set_input("image", path=write_sample_png(tmp_path / "in.png", 24, 16))
+
+
+@pytest.mark.parametrize("panel", list(Panel))
+def test_every_panel_runs_fails_and_restores_through_its_model(
+    qtbot, models, session, tmp_path, panel
+):
+    model = models[panel]
+    ready(model, tmp_path)
+    _, (made,) = run(qtbot, model)
+    assert model.results == [made] and model.error == ""
+    # a failure: its sentence is the model's error, and the project is unchanged
+    before = len(session.store.list_assets())
+    ready(model, tmp_path, fail_at_step=0)
+    _, message = run(qtbot, model, "job_failed")
+    assert "failed on purpose" in message and model.error == message
+    assert len(session.store.list_assets()) == before
+    # restore: a fresh model takes the first job's plugin, options and fields back
+    fresh = PanelModel(panel, model.services, session, model.runner)
+    fresh.refresh_plugins()
+    assert fresh.restore_recipe(session.asset(made)) == []
+    recipe = session.asset(made).recipe
+    assert fresh.plugin_id == PANEL_JOBS[panel][0]
+    # the options were the defaults; a seed that was random is restored as the one chosen
+    assert {k: v for k, v in fresh.run_options.items() if k != "seed"} == {}
+    assert fresh.run_options.get("seed") == recipe.seed
+    for name, value in PANEL_JOBS[panel][1].items():
+        assert fresh.fields.get(name, "") == value
+    _, (again,) = run(qtbot, fresh)
+    assert session.asset(again).recipe.plugin_id == PANEL_JOBS[panel][0]
+
+
+@pytest.mark.parametrize("panel", [Panel.WRITING, Panel.IMAGE, Panel.VOICE])
+def test_every_panel_cancels_through_its_model(qtbot, models, tmp_path, panel):
+    model = models[panel]
+    ready(model, tmp_path, delay_ms=300)
+    with qtbot.waitSignal(model.job_started, timeout=10_000):
+        model.run()
+    with qtbot.waitSignal(model.job_cancelled, timeout=15_000):
+        model.cancel()
+    assert model.status.startswith("Cancelled") and not model.busy
