@@ -36,7 +36,7 @@ from studio.core.project.opening import refusal_by_header
 from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import local_paths
-from studio.qt.jobs_model import JobsModel
+from studio.qt.jobs_model import JobsModel, JobState
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         for label in (self.jobs_label, self.device_label, self.memory_label):
             self.statusBar().addPermanentWidget(label)
         for runner in runners.values():
-            for signal in (runner.queued, runner.started):
+            for signal in (runner.queued, runner.waiting, runner.started):
                 signal.connect(self._update_jobs)
             for signal in (runner.finished, runner.cancelled):
                 signal.connect(self._job_done)
@@ -659,12 +659,14 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _update_jobs(self, *_: object) -> None:
-        active = sum(len(r.active_jobs) for r in self.runners.values())
-        running = sum(1 for r in self.runners.values() if r.busy)
-        queued = active - running
-        self.jobs_label.setText(
-            f"Jobs: {running} running, {queued} queued" if active else "No jobs"
-        )
+        # What each job is doing, as the Jobs view says it (the model heard the runner first).
+        counts = self.jobs.counts()
+        parts = [
+            f"{counts[state]} {state.value}"
+            for state in (JobState.RUNNING, JobState.WAITING, JobState.QUEUED)
+            if counts[state]
+        ]
+        self.jobs_label.setText(f"Jobs: {', '.join(parts)}" if parts else "No jobs")
 
     @Slot(str, object)
     def _job_done(self, *_: object) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from studio.core.settings import Theme
 
@@ -58,8 +58,11 @@ def apply_theme(theme: Theme) -> None:
         app.setPalette(app.style().standardPalette())
     # A style sheet's palette(...) colours are taken when it is applied: apply each again, or
     # the boxes it paints keep the colours of the theme before (a white strip in the dark).
-    for widget in app.allWidgets():
-        sheet = widget.styleSheet()
-        if sheet and "palette(" in sheet:
-            widget.setStyleSheet("")
-            widget.setStyleSheet(sheet)
+    for window in app.topLevelWidgets():
+        if not window.isVisible():
+            continue  # one shown later takes the palette when it is polished
+        for widget in (window, *window.findChildren(QWidget)):
+            sheet = widget.styleSheet()
+            if sheet and "palette(" in sheet:
+                widget.setStyleSheet("")
+                widget.setStyleSheet(sheet)
