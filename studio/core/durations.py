@@ -23,3 +23,16 @@ def format_duration(seconds: float, *, tenths: bool = False) -> str:
     minutes, secs = divmod(rest, 60)
     text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
     return f"{text}.{tenth}" if tenths else text
+
+
+def format_size(size: int) -> str:
+    """A size in bytes for people: "812 bytes", "1.1 KB", "4.2 MB" (powers of 1000, as file
+    managers show them)."""
+    if size < 1000:
+        return f"{size:,} bytes"
+    amount = float(size)
+    for unit in ("KB", "MB", "GB"):
+        amount /= 1000
+        if amount < 1000 or unit == "GB":
+            break
+    return f"{amount:.1f} {unit}"

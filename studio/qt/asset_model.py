@@ -41,7 +41,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
-from studio.core.durations import format_duration
+from studio.core.durations import format_duration, format_size
 from studio.core.errors import UserError
 from studio.core.project import (
     Asset,
@@ -828,7 +828,7 @@ class AssetListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             created = asset.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
             return (
-                f"{asset.title}\n{KIND_LABELS[asset.kind]} · {created} · {_size_text(asset.size)}"
+                f"{asset.title}\n{KIND_LABELS[asset.kind]} · {created} · {format_size(asset.size)}"
             )
         return None
 
@@ -885,14 +885,3 @@ class AssetListModel(QAbstractListModel):
             self._fetching.cancel()
         self._queries.shutdown(wait=False, cancel_futures=True)
         self.previews.shutdown()
-
-
-def _size_text(size: int) -> str:
-    if size < 1000:
-        return f"{size} bytes"
-    amount = float(size)
-    for unit in ("KB", "MB", "GB"):
-        amount /= 1000
-        if amount < 1000 or unit == "GB":
-            break
-    return f"{amount:.1f} {unit}"

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.durations import format_size
 from studio.core.errors import UserError
 from studio.core.option_labels import field_label, format_value, option_lines
 from studio.core.project import Asset, ProjectError, ProjectStore
@@ -224,7 +225,9 @@ class RecipeDialog(QDialog):
         self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         text.addWidget(self.title_label)
         created = asset.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        self.kind_label = QLabel(f"{KIND_LABELS[asset.kind]} · {created} · {_size(asset.size)}")
+        self.kind_label = QLabel(
+            f"{KIND_LABELS[asset.kind]} · {created} · {format_size(asset.size)}"
+        )
         text.addWidget(self.kind_label)
         self.summary = QLabel(summary)
         self.summary.setWordWrap(True)
@@ -645,17 +648,6 @@ def _seconds(value: float) -> str:
         return f"{value:.1f} s"
     minutes, seconds = divmod(round(value), 60)
     return f"{minutes} min {seconds} s"
-
-
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size:,} bytes"
-    amount = float(size)
-    for unit in ("KB", "MB", "GB"):
-        amount /= 1024
-        if amount < 1024 or unit == "GB":
-            break
-    return f"{amount:.1f} {unit}"
 
 
 def _short(value: Any) -> str:

@@ -25,3 +25,12 @@ def test_a_clock_shows_tenths_rounded_down():
         "1:05.3",
         "1:02:03.4",
     ]
+
+
+def test_sizes_read_as_file_managers_show_them():
+    from studio.core.durations import format_size
+
+    assert format_size(812) == "812 bytes"
+    assert format_size(1_100) == "1.1 KB"
+    assert format_size(4_200_000) == "4.2 MB"
+    assert format_size(3 * 10**12) == "3000.0 GB"
