@@ -61,3 +61,8 @@ class Paths:
     @property
     def plugin_dirs(self) -> tuple[Path, ...]:
         return (self.plugins_dir, *self.extra_plugin_dirs)
+
+    def plugin_packages_dir(self, plugin_id: str) -> Path:
+        """The private packages of an installed plugin (its requirements Studio's own
+        environment lacks): on the path of that plugin's model process only."""
+        return self.data_dir / "plugin-packages" / plugin_id

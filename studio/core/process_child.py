@@ -10,6 +10,9 @@ window's budget for room (:class:`RoomFor`), and it reports each model it loads,
 unloads.
 The jobs it gets are checked already (:meth:`JobExecutor.check`, in the parent): they run as
 they are.
+The process of a third-party plugin is confined first (:mod:`studio.core.plugin_sandbox`: its
+private packages on the path; the network blocked unless its manifest declares it) and runs
+that plugin only; the built-ins' process runs no third-party plugin.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from studio.core.logs import configure_logging, enable_crash_stacks
 from studio.core.model_cache import ModelCache
 from studio.core.offline import enforce_offline
 from studio.core.paths import Paths
+from studio.core.plugin_sandbox import Confinement, confine_model_process, refusal
 from studio.core.process_messages import (
     AssetReady,
     AssetRefused,
@@ -128,7 +132,9 @@ class BudgetReports:
             self.link.send(message)
 
 
-def build_child_executor(config: Any, reports: BudgetReports | None = None) -> JobExecutor:
+def build_child_executor(
+    config: Any, reports: BudgetReports | None = None, registry: PluginRegistry | None = None
+) -> JobExecutor:
     paths = Paths(data_dir=config.data_dir)
     paths = Paths(
         data_dir=config.data_dir,
@@ -136,7 +142,7 @@ def build_child_executor(config: Any, reports: BudgetReports | None = None) -> J
     )
     return new_job_executor(
         paths,
-        PluginRegistry(plugin_dirs=config.plugin_dirs),
+        registry or PluginRegistry(plugin_dirs=config.plugin_dirs),
         # The window's budget decides (asked before each load); alone, no limit of its own.
         ModelCache(sys.maxsize, reports),
         DeviceScheduler(lease=CpuLease(lease_folder(paths.data_dir))),
@@ -176,9 +182,14 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
     configure_logging(paths)
     enable_crash_stacks(paths)
     os.set_inheritable(conn.fileno(), False)  # a program a plugin starts must not keep it
+    registry = PluginRegistry(plugin_dirs=config.plugin_dirs)
+    # A third-party plugin's process: its private packages, and no network unless its manifest
+    # declares it; before any thread starts (a user namespace needs a single thread) and before
+    # anything of the plugin is imported.
+    confinement = confine_model_process(config.plugin_id, registry, paths)
     _end_with_parent()
     link = ParentLink(conn)
-    executor = build_child_executor(config, BudgetReports(link))
+    executor = build_child_executor(config, BudgetReports(link), registry)
     if executor.scheduler.lease is not None:
         executor.scheduler.lease.start()
 
@@ -207,13 +218,23 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
                 link.send(ModelUnloaded(message.key))
             continue
         if isinstance(message, PreparePlugin):
-            _prepare(executor, message, cancel_event)
+            wrong = refusal(confinement, executor.registry, message.plugin_id)
+            if wrong:
+                log.warning("not preparing: %s", wrong)
+            else:
+                _prepare(executor, message, cancel_event)
             link.send(Prepared())
             continue
         if not isinstance(message, RunJob):
             continue
         job = message.job
+        wrong = refusal(confinement, executor.registry, job.plugin_id)
+        if wrong:
+            log.error("job %s refused: %s", job.job_id, wrong)
+            link.send(JobError(wrong))
+            continue
         token = CancelToken(cancel_event)
+        _blocked(confinement)  # what a warm-up tried is not this job's error
         try:
             executor.execute(job, token, send_event, sink)
         except (JobCancelled, Cancelled):  # also cancelled while waiting for CPU cores
@@ -224,9 +245,16 @@ def child_main(conn: Connection, cancel_event: Any, config: Any) -> None:
             link.send(JobError(str(exc)))
         except Exception as exc:
             log.exception("job %s (%s) failed in the model process", job.job_id, job.plugin_id)
-            link.send(JobError(readable_error(exc)))
+            # A network use the plugin was refused is the reason, whatever the plugin or its
+            # libraries made of the PermissionError (urllib wraps it, others retry or log it).
+            link.send(JobError(_blocked(confinement) or readable_error(exc)))
         else:
+            _blocked(confinement)
             link.send(JobDone())
+
+
+def _blocked(confinement: Confinement | None) -> str:
+    return confinement.take_blocked() if confinement is not None else ""
 
 
 def _prepare(executor: JobExecutor, message: PreparePlugin, cancel_event: Any) -> None:

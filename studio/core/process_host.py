@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from studio.core.jobs import (
     Waiting,
 )
 from studio.core.model_budget import ModelBudget
+from studio.core.plugin_sandbox import hosted_plugin
 from studio.core.process_messages import (
     AssetReady,
     AssetRefused,
@@ -91,6 +92,9 @@ class ChildConfig:
     data_dir: Path
     plugin_dirs: tuple[Path, ...]
     environ: dict[str, str]
+    plugin_id: str = ""
+    """The one third-party plugin the process runs, confined to what its manifest declares
+    (:mod:`studio.core.plugin_sandbox`); "" for the built-ins' process. Set at each start."""
 
 
 class ModelProcessCrashed(JobFailed):
@@ -177,7 +181,7 @@ class ProcessExecutor:
         # The window's turn for the device; the model process takes the CPU lease itself.
         waiting = lambda pos: on_event(Waiting(pos))  # noqa: E731
         with self._lock, scheduler.slot(device, cancel, waiting, lease=False):
-            self._ensure_child()
+            self._ensure_child(job.plugin_id)
             inbox = self._inbox
             self._cancel.clear()
             self._send(RunJob(job))
@@ -207,11 +211,26 @@ class ProcessExecutor:
 
     # the child -------------------------------------------------------------------------------
 
-    def _ensure_child(self) -> multiprocessing.connection.Connection:
+    def _ensure_child(self, plugin_id: str) -> multiprocessing.connection.Connection:
+        """The model process for ``plugin_id``: it runs the built-ins, or one third-party plugin
+        (confined to what its manifest declares), never both; a running one for the other kind
+        is ended first (the panel's executor never mixes them: this keeps it so)."""
+        hosted = hosted_plugin(self.local.registry, plugin_id)
         if self._process is not None and self._process.is_alive() and self._conn is not None:
-            return self._conn
+            if hosted == self.config.plugin_id:
+                return self._conn
+            log.info(
+                "model process %s ran %s; '%s' needs another: starting a new one",
+                self.name,
+                f"'{self.config.plugin_id}'" if self.config.plugin_id else "built-ins",
+                plugin_id,
+            )
+            process = self._process
+            self._forget_child()
+            process.join(5)
         from studio.core.process_child import child_main
 
+        self.config = replace(self.config, plugin_id=hosted)
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=child_main,
@@ -431,7 +450,7 @@ class ProcessExecutor:
         options = None if load_options is None else dict(load_options)
         try:
             self._cancel.clear()
-            self._ensure_child()
+            self._ensure_child(plugin_id)
             with self._state_lock:
                 self._warming += 1  # until the child says Prepared
             self._send(PreparePlugin(plugin_id, options, device))
