@@ -9,6 +9,12 @@ Sources, in order of precedence when two plugins claim the same id:
 2. entry points of other installed distributions (packages),
 3. plugin folders: the user plugin folder, then ``STUDIO_PLUGIN_PATH``.
 An entry point's value is the import name of the package holding ``studio-plugin.toml``.
+
+A plugin the user switched off (``studio plugins disable ID``; listed in the state file, see
+:func:`read_switched_off`) is listed as disabled with that reason. A plugin Studio installed
+(:mod:`studio.core.plugin_install`) has an install record in its folder
+(:data:`INSTALL_RECORD`); the Python packages installed for it alone, in its private folder,
+count as met for it (its own model process has them on its path: :mod:`studio.core.plugin_sandbox`).
 """
 
 from __future__ import annotations
@@ -16,13 +22,18 @@ from __future__ import annotations
 import contextlib
 import importlib.machinery
 import importlib.util
+import json
 import logging
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from studio.core.requirements import unmet_requirement
 from studio.core.system_libraries import library_available
@@ -43,6 +54,63 @@ from studio.plugin_api.entry import EntryError, import_entry
 log = logging.getLogger(__name__)
 
 STUDIO_DISTRIBUTION = "studio"
+
+INSTALL_RECORD = ".studio-install.json"
+"""The install record in the folder of a plugin Studio installed (what it added, from where)."""
+
+PACKAGES_DIR = "plugin-packages"
+"""``<data dir>/plugin-packages/<id>``: the Python packages installed for one plugin only."""
+
+STATE_FILE = "state.json"
+"""``<data dir>/plugins/state.json``: the plugins the user switched off."""
+
+
+def switched_off_reason(plugin_id: str) -> str:
+    return f"switched off (studio plugins enable {plugin_id})"
+
+
+def read_switched_off(state_file: Path | None) -> frozenset[str]:
+    """The ids the user switched off; a missing or unreadable file switches nothing off."""
+    if state_file is None:
+        return frozenset()
+    try:
+        data = json.loads(state_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return frozenset()
+    except (OSError, ValueError):
+        log.warning("plugin state %s cannot be read; every plugin counts as on", state_file)
+        return frozenset()
+    ids = data.get("switched_off") if isinstance(data, dict) else None
+    if not isinstance(ids, list):
+        log.warning("plugin state %s has no 'switched_off' list; ignored", state_file)
+        return frozenset()
+    return frozenset(i for i in ids if isinstance(i, str))
+
+
+def read_install_record(folder: Path) -> dict | None:
+    """The install record of a plugin folder Studio installed, or None."""
+    try:
+        data = json.loads((folder / INSTALL_RECORD).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        log.warning("install record in %s cannot be read", folder)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def private_packages(folder: Path, record: dict | None = None) -> Path | None:
+    """The private package folder of an installed plugin (``<data dir>/plugin-packages/<id>``,
+    the data dir being the plugin folder's grandparent), or None when it has none."""
+    record = read_install_record(folder) if record is None else record
+    if not record or not isinstance(record.get("packages"), str):
+        return None
+    parts = Path(record["packages"]).parts
+    if len(parts) != 2 or parts[0] != PACKAGES_DIR or parts[1] in ("..", "."):
+        log.warning("install record in %s names packages %r; ignored", folder, record["packages"])
+        return None
+    packages = folder.parent.parent / PACKAGES_DIR / parts[1]
+    return packages if packages.is_dir() else None
 
 
 class PluginSource(StrEnum):
@@ -65,6 +133,8 @@ class PluginRecord:
         location: the manifest's path, or where the plugin should have been.
         manifest: the parsed manifest; None when it could not be read.
         reason: why the plugin is disabled; empty when enabled.
+        switched_off: the user switched it off (the reason says so).
+        packages: the private package folder of a plugin Studio installed, if it has one.
     """
 
     id: str
@@ -72,6 +142,8 @@ class PluginRecord:
     location: str
     manifest: Manifest | None = None
     reason: str = ""
+    switched_off: bool = False
+    packages: Path | None = None
 
     @property
     def enabled(self) -> bool:
@@ -114,8 +186,8 @@ def _module_findable(module: str, folder: Path | None) -> bool:
     return importlib.util.find_spec(top) is not None
 
 
-def disabled_reason(manifest: Manifest, folder: Path | None) -> str:
-    """Why a plugin with this manifest cannot run here, or "" if it can (nothing imported)."""
+def api_version_reason(manifest: Manifest) -> str:
+    """Why this Studio cannot run a plugin written for the manifest's API version, or ""."""
     if manifest.api_version > API_VERSION:
         return (
             f"it needs plugin API {manifest.api_version}, this Studio provides {API_VERSION}; "
@@ -126,13 +198,57 @@ def disabled_reason(manifest: Manifest, folder: Path | None) -> str:
             f"it was written for plugin API {manifest.api_version}, which this Studio no longer "
             "runs; update the plugin"
         )
-    for requirement in manifest.requires:
-        reason = unmet_requirement(requirement)
+    return ""
+
+
+def _unmet(text: str, packages: Path | None) -> str | None:
+    """Why requirement ``text`` is not met, in Studio's environment or (for a package Studio's
+    environment does not have at all) in the plugin's private ``packages`` folder."""
+    reason = unmet_requirement(text)
+    if not reason or packages is None:
+        return reason
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return reason
+    wanted = canonicalize_name(requirement.name)
+    try:
+        metadata.version(requirement.name)
+        return reason  # Studio's own copy is the one imported, private or not
+    except metadata.PackageNotFoundError:
+        pass
+    for dist in metadata.distributions(path=[str(packages)]):
+        if canonicalize_name(dist.metadata["Name"] or "") == wanted:
+            if requirement.specifier.contains(dist.version, prereleases=True):
+                return None
+            return f"it needs {requirement} (installed for it: {dist.version})"
+    return reason
+
+
+def disabled_reason(
+    manifest: Manifest,
+    folder: Path | None,
+    packages: Path | None = None,
+    extra_requires: Sequence[str] = (),
+) -> str:
+    """Why a plugin with this manifest cannot run here, or "" if it can (nothing imported).
+
+    ``packages``: the plugin's private package folder, whose packages count as met for it;
+    ``extra_requires``: requirements beyond the manifest's (an installed wheel's).
+    """
+    reason = api_version_reason(manifest)
+    if reason:
+        return reason
+    for requirement in dict.fromkeys((*manifest.requires, *extra_requires)):
+        reason = _unmet(requirement, packages)
         if reason:
             return reason
     missing = [name for name in manifest.needs.libraries if not library_available(name)]
     if missing:
         return f"it needs the system library {', '.join(missing)} (run 'studio doctor --fix')"
+    programs = [name for name in manifest.needs.programs if shutil.which(name) is None]
+    if programs:
+        return f"it needs the program {', '.join(programs)} (not found on PATH)"
     if not _module_findable(manifest.entry_module, folder):
         return f"its code '{manifest.entry_module}' was not found"
     return ""
@@ -152,7 +268,10 @@ class PluginRegistry:
         plugin_dirs: Sequence[Path] = (),
         entry_point_group: str | None = ENTRY_POINT_GROUP,
         builtin_distribution: str = STUDIO_DISTRIBUTION,
+        state_file: Path | None = None,
     ) -> None:
+        """``state_file``: where the user's switched-off plugins are kept (None: none are)."""
+        self._state_file = state_file
         self._plugin_dirs = tuple(plugin_dirs)
         self._group = entry_point_group
         self._builtin_distribution = builtin_distribution
@@ -166,6 +285,13 @@ class PluginRegistry:
     def discover(self) -> list[PluginRecord]:
         """(Re)read all manifests. Imports no plugin code."""
         found = [*self._from_entry_points(), *self._from_folders()]
+        switched_off = read_switched_off(self._state_file)
+        found = [
+            replace(record, reason=switched_off_reason(record.id), switched_off=True)
+            if record.id in switched_off
+            else record
+            for record in found
+        ]
         records: dict[str, PluginRecord] = {}
         for record in found:
             if record.id in records:
@@ -196,12 +322,17 @@ class PluginRegistry:
                 reason=f"its manifest is invalid: {exc}",
             )
         folder = manifest_path.parent if source is PluginSource.FOLDER else None
+        install = read_install_record(folder) if folder is not None else None
+        packages = private_packages(folder, install) if folder is not None and install else None
+        extra = install.get("requires", []) if install else []
+        extra = [r for r in extra if isinstance(r, str)] if isinstance(extra, list) else []
         return PluginRecord(
             id=manifest.id,
             source=source,
             location=str(manifest_path),
             manifest=manifest,
-            reason=disabled_reason(manifest, folder),
+            reason=disabled_reason(manifest, folder, packages, extra),
+            packages=packages,
         )
 
     def _from_entry_points(self) -> Iterable[PluginRecord]:

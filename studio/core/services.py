@@ -22,7 +22,7 @@ from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
 from studio.core.pipeline import JobPipeline
 from studio.core.recent_folders import RecentFolders
-from studio.core.registry import PluginRegistry, PluginSource
+from studio.core.registry import STATE_FILE, PluginRegistry, PluginSource
 from studio.core.safety.consent import ConsentStore
 from studio.core.safety.converter import converted_dir
 from studio.core.scheduler import DeviceScheduler
@@ -112,7 +112,9 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
     paths = Paths.from_environment(environ)
     settings_file = SettingsFile(paths.data_dir / "settings.json")
     settings = settings_file.load()
-    registry = PluginRegistry(plugin_dirs=paths.plugin_dirs)
+    registry = PluginRegistry(
+        plugin_dirs=paths.plugin_dirs, state_file=paths.plugins_dir / STATE_FILE
+    )
     hashes = HashCache.in_data_dir(paths)
     devices = detect_devices()
     budget = ModelBudget(settings.memory_budget_bytes)

@@ -10,6 +10,7 @@ imported only when its options or a run are needed. Example::
     api_version = 1                    # the plugin API this plugin was written for
     panels = ["writing"]               # writing, image, voice and/or captioning
     licence = "Apache-2.0"             # licence of the plugin code
+    author = "Acme Ltd <dev@acme.test>"   # optional; shown before installing
     entry = "acme_writer.plugin:AcmeWriter"   # module:class, a ModelPlugin subclass
     description = "Writes like Acme."
     requires = ["transformers>=5"]     # Python requirements, checked before import
@@ -17,6 +18,7 @@ imported only when its options or a run are needed. Example::
     [needs]
     network = false                    # true if it talks to a server (asked of the user)
     libraries = ["libomp.so.5"]        # shared libraries it loads (checked, explained)
+    programs = ["ffmpeg"]              # programs it starts, found on PATH (checked)
     files = []                         # other files it needs, in words
 
     [[models]]                         # models the plugin knows by id (optional)
@@ -65,6 +67,7 @@ class Needs:
     network: bool = False
     libraries: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +82,7 @@ class Manifest:
     licence: str
     entry: str
     description: str = ""
+    author: str = ""
     requires: tuple[str, ...] = ()
     needs: Needs = Needs()
     models: tuple[KnownModel, ...] = ()
@@ -145,6 +149,7 @@ def parse_manifest(data: dict[str, Any], where: str = "manifest") -> Manifest:
         network=_take(needs_table, "network", bool, f"{where} [needs]", False),
         libraries=_strings(needs_table, "libraries", f"{where} [needs]"),
         files=_strings(needs_table, "files", f"{where} [needs]"),
+        programs=_strings(needs_table, "programs", f"{where} [needs]"),
     )
     models = []
     for index, table in enumerate(_take(data, "models", list, where, [])):
@@ -169,6 +174,7 @@ def parse_manifest(data: dict[str, Any], where: str = "manifest") -> Manifest:
         licence=_take(data, "licence", str, where),
         entry=entry,
         description=_take(data, "description", str, where, ""),
+        author=_take(data, "author", str, where, ""),
         requires=_strings(data, "requires", where),
         needs=needs,
         models=tuple(models),
