@@ -21,6 +21,7 @@ from studio.cli.consent_commands import add_consent_commands
 from studio.cli.desktop_commands import add_desktop_commands
 from studio.cli.generate_commands import add_generate_commands
 from studio.cli.plugin_commands import add_plugin_show
+from studio.cli.plugin_install_commands import add_plugin_install_commands
 from studio.cli.progress import add_quiet_argument
 from studio.cli.project_commands import add_project_commands
 from studio.core.errors import UserError
@@ -159,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    plugins = commands.add_parser("plugins", help="list installed plugins, show one")
+    plugins = commands.add_parser(
+        "plugins", help="list and show plugins; install, uninstall, enable and disable them"
+    )
     plugins_commands = plugins.add_subparsers(
         dest="plugins_command", metavar="COMMAND", required=True
     )
@@ -169,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins_list.add_argument("--json", action="store_true", help="print a JSON list")
     plugins_list.set_defaults(handler=cmd_plugins_list)
     add_plugin_show(plugins_commands)
+    add_plugin_install_commands(plugins_commands)
 
     doctor = commands.add_parser("doctor", help="check (and fix) what Studio needs beyond pip")
     doctor.add_argument("--fix", action="store_true", help="install missing system packages (root)")

@@ -413,9 +413,9 @@ def test_a_zip_bomb_is_refused(installer, tmp_path):
             for _ in range(200):  # 200 MB of zeros, about 200 KB compressed
                 out.write(chunk)
     assert archive.stat().st_size < 1_000_000
-    installer.limits = Limits(bytes=10 << 20)
+    installer.limits = Limits(bytes=10_000_000)
     before = snapshot(installer.paths.data_dir)
-    with pytest.raises(UserError, match=r"bomb\.zip holds more than 10\.0 MiB; .* zip bomb"):
+    with pytest.raises(UserError, match=r"bomb\.zip holds more than 10\.0 MB; .* zip bomb"):
         installer.review(archive)
     assert snapshot(installer.paths.data_dir) == before
 
@@ -432,7 +432,7 @@ def test_a_bomb_that_lies_about_its_size_is_refused(installer, tmp_path):
     true_size = (50 << 20).to_bytes(4, "little")
     assert raw.count(true_size) == 2  # the local header's and the central directory's
     archive.write_bytes(bytes(raw).replace(true_size, (1024).to_bytes(4, "little")))
-    installer.limits = Limits(bytes=10 << 20)
+    installer.limits = Limits(bytes=10_000_000)
     before = snapshot(installer.paths.data_dir)
     with pytest.raises(UserError, match=r"liar\.zip is not a readable zip archive \(Bad CRC"):
         installer.review(archive)
@@ -444,9 +444,9 @@ def test_bytes_are_counted_as_they_are_copied(installer, tmp_path):
     folder = write_folder_plugin(tmp_path, "acme_big")
     with open(folder / "big.bin", "wb") as out:
         out.truncate(11 << 20)  # sparse: 11 MiB read, little written
-    installer.limits = Limits(bytes=10 << 20)
+    installer.limits = Limits(bytes=10_000_000)
     before = snapshot(installer.paths.data_dir)
-    with pytest.raises(UserError, match=r"acme_big holds more than 10\.0 MiB"):
+    with pytest.raises(UserError, match=r"acme_big holds more than 10\.0 MB"):
         installer.review(folder)
     assert snapshot(installer.paths.data_dir) == before
 
@@ -622,3 +622,17 @@ def test_switched_off_and_on_survives_a_restart(installer, tmp_path):
     assert not (installer.plugins_dir / "state.json").exists()
     with pytest.raises(UserError, match=r"No plugin with the id 'acme\.nothing' is installed"):
         installer.set_enabled("acme.nothing", False)
+
+
+def test_a_running_studio_sees_the_new_plugin_after_discover(installer, tmp_path):
+    services = build_core_services()
+    assert BANNER not in [r.id for r in services.registry.records()]
+    installer.install(installer.review(example_copy(tmp_path)))
+    services.registry.discover()  # what the CLI and the Plugins dialog do after each change
+    assert BANNER in [r.id for r in services.registry.enabled_for_panel(Panel.WRITING)]
+    installer.set_enabled(BANNER, False)
+    services.registry.discover()
+    assert services.registry.get(BANNER).switched_off
+    installer.uninstall(BANNER)
+    services.registry.discover()
+    assert BANNER not in [r.id for r in services.registry.records()]

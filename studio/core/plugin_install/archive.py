@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from studio.core.durations import format_size
 from studio.core.errors import UserError
 
 MAX_FILES = 10_000
-MAX_BYTES = 1 << 30  # 1 GiB
+MAX_BYTES = 1_000_000_000  # 1 GB
 CHUNK = 1 << 20
 
 SKIPPED_FOLDERS = frozenset({"__pycache__", ".git", ".hg", ".svn"})
@@ -38,14 +39,6 @@ class Limits:
 
     files: int = MAX_FILES
     bytes: int = MAX_BYTES
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"  # pragma: no cover
 
 
 class _Budget:
@@ -69,7 +62,7 @@ class _Budget:
         self.bytes += n
         if self.bytes > self.limits.bytes:
             raise UserError(
-                f"{self.what} holds more than {_size(self.limits.bytes)}; Studio refuses it "
+                f"{self.what} holds more than {format_size(self.limits.bytes)}; Studio refuses it "
                 "(a zip bomb, or far too big for a plugin)."
             )
 
@@ -124,7 +117,7 @@ def extract_zip(archive: Path, dest: Path, limits: Limits, what: str) -> None:
                     planned.append((info, parts))
             if sum(info.file_size for info, _ in planned) > limits.bytes:
                 raise UserError(
-                    f"{what} holds more than {_size(limits.bytes)}; Studio refuses it "
+                    f"{what} holds more than {format_size(limits.bytes)}; Studio refuses it "
                     "(a zip bomb, or far too big for a plugin)."
                 )
             budget = _Budget(limits, what)

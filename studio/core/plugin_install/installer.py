@@ -20,6 +20,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PackagingRequirement
+
 from studio.core.errors import UserError
 from studio.core.paths import Paths
 from studio.core.plugin_install.archive import Limits, tree_size
@@ -167,7 +170,9 @@ class PluginInstaller:
 
     def discard(self, review: InstallReview) -> None:
         """The user said no: remove the staging folder."""
-        self._remove_staging(review.staging)
+        staging = review.staging
+        if staging is not None and staging.parent == self.paths.data_dir / STAGING_DIR:
+            self._remove_staging(staging)
 
     # install -------------------------------------------------------------------------------
 
@@ -191,7 +196,7 @@ class PluginInstaller:
             replaces = self._replaces(plugin_id)
             packages_tree = staging / "packages"
             if review.to_install:
-                names = ", ".join(f"{r.text} {r.version}" for r in review.to_install)
+                names = ", ".join(f"{_name(r.text)} {r.version}" for r in review.to_install)
                 progress(0.2, f"Installing {names} for {manifest.name} alone…")
                 install_packages(review.requirements, packages_tree, self._pip())
             progress(0.8, f"Putting {manifest.name} in place…")
@@ -284,28 +289,34 @@ class PluginInstaller:
         if not _ID.match(plugin_id):
             raise UserError(f"'{plugin_id}' is not a plugin id (see 'studio plugins list').")
 
+    def get(self, plugin_id: str) -> InstalledPlugin:
+        """The plugin Studio installed under ``plugin_id``; otherwise a UserError that says
+        why it cannot be uninstalled (unknown, built in, or installed by other means)."""
+        self._check_id(plugin_id)
+        folder = self.plugins_dir / plugin_id
+        if read_install_record(folder) is not None:
+            return self._installed(folder)
+        try:
+            other = self._registry().get(plugin_id)
+        except PluginUnavailable:
+            raise UserError(
+                f"No plugin with the id '{plugin_id}' is installed (see 'studio plugins list')."
+            ) from None
+        if other.source is PluginSource.BUILTIN:
+            raise UserError(
+                f"'{plugin_id}' is built into Studio and cannot be uninstalled; "
+                f"'studio plugins disable {plugin_id}' switches it off."
+            )
+        raise UserError(
+            f"'{plugin_id}' was not installed by Studio: it is the {other.source.value} "
+            f"plugin at {other.location}; remove it there."
+        )
+
     def uninstall(self, plugin_id: str) -> None:
         """Remove exactly what the install added (a plugin Studio did not install is a
         UserError that says where it lives)."""
-        self._check_id(plugin_id)
-        folder = self.plugins_dir / plugin_id
-        record = read_install_record(folder)
-        if record is None:
-            try:
-                other = self._registry().get(plugin_id)
-            except PluginUnavailable:
-                raise UserError(
-                    f"No plugin with the id '{plugin_id}' is installed (see 'studio plugins list')."
-                ) from None
-            if other.source is PluginSource.BUILTIN:
-                raise UserError(
-                    f"'{plugin_id}' is built into Studio and cannot be uninstalled; "
-                    f"'studio plugins disable {plugin_id}' switches it off."
-                )
-            raise UserError(
-                f"'{plugin_id}' was not installed by Studio: it is the {other.source.value} "
-                f"plugin at {other.location}; remove it there."
-            )
+        folder = self.get(plugin_id).folder
+        record = read_install_record(folder) or {}
         files = recorded_files(self.paths.data_dir, plugin_id, record)
         set_switched_off(self.plugins_dir, plugin_id, False)
         own_record = folder / INSTALL_RECORD
@@ -358,6 +369,13 @@ class PluginInstaller:
             source=str(record.get("source", "")),
             installed_at=str(record.get("installed_at", "")),
         )
+
+
+def _name(requirement: str) -> str:
+    try:
+        return PackagingRequirement(requirement).name
+    except InvalidRequirement:
+        return requirement
 
 
 def _relative_files(folder: Path) -> list[str]:
