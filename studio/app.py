@@ -73,6 +73,7 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
     from PySide6.QtCore import QObject, QSettings, Signal
 
     from studio.core.panel_defaults import check_default
+    from studio.core.plugin_install import PluginInstaller
     from studio.plugin_api import Panel
     from studio.qt.panel_jobs import PanelJobRunner
     from studio.qt.project_session import ProjectSession
@@ -96,7 +97,9 @@ def build_app(project: Path | None = None, services: CoreServices | None = None)
         services.scheduler.lease.start()  # the window's CPU time is Studio's, not another's
     runners = {panel: PanelJobRunner(executors[panel], panel.value) for panel in Panel}
     apply_theme(services.settings.theme)
-    window = MainWindow(services, session, runners, qsettings)
+    # The one installer of the window (the command line builds its own from the same paths).
+    installer = PluginInstaller(services.paths)
+    window = MainWindow(services, session, runners, qsettings, installer=installer)
     if project is not None and cannot_open is None:
         window.remember_recent(project)
     elif project is not None and cannot_open is not None:

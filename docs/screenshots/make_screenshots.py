@@ -861,3 +861,59 @@ def every_panel(out: Path | None = None, sizes=SIZES, themes=("light", "dark")) 
     app.quit()
     print("saved", len(saved), "screenshots in", out)
     return saved
+
+
+def plugins_dialog(out: Path | None = None) -> Path:
+    """Plugins > Manage Plugins… with the review of the example plugin (examples/) shown: its
+    manifest, what it declares it needs, and its one requirement, to install into its private
+    folder from a local wheel folder (built here; nothing is downloaded).
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['plugins_dialog']()"
+    """
+    import shutil
+    import subprocess
+
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    work = data_dir / "examples"
+    font = shutil.copytree(examples / "banner-font", work / "banner-font")
+    plugin = shutil.copytree(examples / "studio-plugin-banner", work / "studio-plugin-banner")
+    wheels = data_dir / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(wheels), str(font)],
+        check=True,
+    )  # fmt: skip
+    from PySide6.QtWidgets import QApplication
+
+    from studio.core.plugin_install import PluginInstaller
+    from studio.core.services import build_core_services
+    from studio.ui.plugins_dialog import PluginsDialog
+
+    app = QApplication(sys.argv[:1])
+    services = build_core_services()
+    offline = ("--no-index", "--find-links", str(wheels))
+    installer = PluginInstaller(services.paths, pip_args=offline)
+    dialog = PluginsDialog(services.registry, installer, services.recent_folders)
+    dialog.show()
+    wait(500)
+    dialog.review_source(plugin)
+    for _ in range(300):
+        if dialog.review is not None or dialog.error.message:
+            break
+        wait(100)
+    if dialog.review is None:
+        raise SystemExit(f"no review: {dialog.error.message}")
+    wait(400)
+    path = out / "plugins-dialog.png"
+    if not dialog.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    dialog.cancel_review()
+    dialog.installs.wait(10)
+    app.quit()
+    print("saved", path)
+    return path

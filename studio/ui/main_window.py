@@ -31,6 +31,7 @@ from studio.core.media.export import export_assets
 from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
 from studio.core.pipeline import Draft, draft_from_recipe
+from studio.core.plugin_install import PluginInstaller
 from studio.core.project import DamagedProjectError
 from studio.core.project.opening import refusal_by_header
 from studio.core.services import CoreServices
@@ -39,7 +40,7 @@ from studio.qt.asset_drag import local_paths
 from studio.qt.jobs_model import JobsModel, JobState
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
-from studio.ui.about import about_dialog, plugins_dialog, shortcuts_dialog
+from studio.ui.about import about_dialog, shortcuts_dialog
 from studio.ui.asset_browser import AssetBrowser
 from studio.ui.drop_overlay import DropOverlay
 from studio.ui.file_dialogs import choose_file, choose_files, choose_folder, choose_save_file
@@ -49,6 +50,7 @@ from studio.ui.panels.captioning import CaptioningPanel
 from studio.ui.panels.image import ImagePanel
 from studio.ui.panels.voice import VoicePanel
 from studio.ui.panels.writing import WritingPanel
+from studio.ui.plugins_dialog import PluginsDialog
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.repair_dialog import offer_repair, run_repair, show_report
 from studio.ui.theme import apply_theme
@@ -92,9 +94,13 @@ class MainWindow(QMainWindow):
         session: ProjectSession,
         runners: dict[Panel, PanelJobRunner],
         qsettings: QSettings,
+        *,
+        installer: PluginInstaller,
     ) -> None:
         super().__init__()
         self.services = services
+        self.installer = installer
+        self.plugins_dialog: PluginsDialog | None = None
         self._folders = services.recent_folders
         self.session = session
         self.runners = runners
@@ -238,8 +244,9 @@ class MainWindow(QMainWindow):
         plugins = bar.addMenu("&Plugins")
         self._action(
             plugins,
-            "&Installed Plugins…",
-            lambda: plugins_dialog(self.services.registry, self).exec(),
+            "&Manage Plugins…",
+            self.show_plugins,
+            tip="Every plugin with what it declared; install, uninstall, enable and disable",
         )
         self._action(plugins, "&Reload Plugins", self.discover_plugins)
 
@@ -262,16 +269,34 @@ class MainWindow(QMainWindow):
         self.services.registry.discover()
         self.plugins_ready()
 
+    def show_plugins(self) -> PluginsDialog:
+        """Plugins > Manage Plugins…: not modal, and kept (an install goes on when closed)."""
+        if self.plugins_dialog is None:
+            self.plugins_dialog = PluginsDialog(
+                self.services.registry, self.installer, self._folders, self
+            )
+            # The dialog's worker has read the manifests again: the Reload path from here on.
+            self.plugins_dialog.plugins_changed.connect(self.plugins_ready)
+        else:
+            self.plugins_dialog.refresh()
+        self.plugins_dialog.show()
+        self.plugins_dialog.raise_()
+        self.plugins_dialog.activateWindow()
+        return self.plugins_dialog
+
     @Slot()
     def plugins_ready(self) -> None:
         for panel in self.panels.values():
             panel.refresh_plugins()
+        dialog = self.plugins_dialog
+        if dialog is not None and dialog.isVisible() and self.sender() is not dialog:
+            dialog.refresh()  # Plugins > Reload Plugins while it is open
         records = self.services.registry.records()
         enabled = sum(r.enabled for r in records)
         disabled = len(records) - enabled
         message = f"{enabled} plugins ready"
         if disabled:
-            message += f", {disabled} disabled (Plugins > Installed Plugins)"
+            message += f", {disabled} disabled (Plugins > Manage Plugins)"
         if self._start_message:
             message += f" · {self._start_message}"
         self.statusBar().showMessage(message, 10000)
@@ -723,6 +748,17 @@ class MainWindow(QMainWindow):
         if not self._confirm_jobs_stop():
             event.ignore()
             return
+        if self.plugins_dialog is not None and self.plugins_dialog.installs.installing:
+            answer = QMessageBox.question(
+                self,
+                "A plugin is being installed",
+                "Quit anyway? Stopping it part way may leave the plugin half installed.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         problems = self.session.flush()
         if problems:
             answer = QMessageBox.warning(
