@@ -28,6 +28,7 @@ from studio.core.registry import PluginRegistry
 from studio.core.services import build_core_services
 from studio.plugin_api import CancelToken, Panel
 from studio.plugin_api.manifest import parse_manifest
+from studio.plugin_api.testing import check_plugin
 from tests.conftest import REPO_ROOT
 from tests.plugins.plugin_factory import manifest_text, write_folder_plugin
 
@@ -636,3 +637,9 @@ def test_a_running_studio_sees_the_new_plugin_after_discover(installer, tmp_path
     installer.uninstall(BANNER)
     services.registry.discover()
     assert BANNER not in [r.id for r in services.registry.records()]
+
+
+def test_the_installed_example_keeps_the_plugin_contract(installer, tmp_path, monkeypatch):
+    installed = installer.install(installer.review(example_copy(tmp_path)))
+    monkeypatch.syspath_prepend(str(installed.packages))  # as its model process has it
+    check_plugin(installed.folder / "studio-plugin.toml")
