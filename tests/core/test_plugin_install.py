@@ -7,6 +7,7 @@ no test touches the network.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -216,9 +217,18 @@ def test_the_example_manifest_and_wheel_agree_on_the_requirement():
 
 def test_a_flat_folder_plugin_without_requirements(installer, tmp_path):
     folder = write_folder_plugin(tmp_path, "acme_flat")
+    forged = {"files": ["../../../outside.txt"], "packages": "plugin-packages/../../x"}
+    (folder / ".studio-install.json").write_text(json.dumps(forged))  # shipped: not believed
     review = installer.review(folder)
-    assert review.requirements == () and review.files == 2
+    assert review.requirements == () and review.files == 3
     installed = installer.install(review)
+    record = json.loads((installed.folder / ".studio-install.json").read_text())
+    assert record["files"] == [
+        "plugins/acme-flat/.studio-install.json",
+        "plugins/acme-flat/acme_flat.py",
+        "plugins/acme-flat/studio-plugin.toml",
+    ]
+    assert "packages" not in record and record["source"] == str(folder)
     assert sorted(p.name for p in installed.folder.iterdir()) == [
         ".studio-install.json",
         "acme_flat.py",

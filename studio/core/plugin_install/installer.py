@@ -151,6 +151,8 @@ class PluginInstaller:
     def _replaces(self, plugin_id: str) -> str:
         """The version installed under ``plugin_id`` now (""), or a UserError when the id
         belongs to a plugin Studio did not install."""
+        if plugin_id == STATE_FILE:
+            raise UserError(f"The id '{plugin_id}' is the name of Studio's own plugin state file.")
         folder = self.plugins_dir / plugin_id
         record = read_install_record(folder)
         if record is not None:
@@ -214,7 +216,7 @@ class PluginInstaller:
             files = [f"plugins/{plugin_id}/{name}" for name in _relative_files(tree)]
             if packages_tree.is_dir():
                 files += [f"{PACKAGES_DIR}/{plugin_id}/{n}" for n in _relative_files(packages_tree)]
-            files.append(f"plugins/{plugin_id}/{INSTALL_RECORD}")
+            files = list(dict.fromkeys([*files, f"plugins/{plugin_id}/{INSTALL_RECORD}"]))
             record = {
                 "format": RECORD_FORMAT,
                 "id": plugin_id,
