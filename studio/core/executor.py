@@ -90,17 +90,20 @@ class PanelExecutor:
         return f"{self.name}-{plugin_id}" if own else self.name
 
     def current(self, plugin_id: str = "") -> Executor:
-        """The executor the next job of ``plugin_id`` runs on."""
+        """The executor the next job of ``plugin_id`` runs on. A third-party plugin always
+        runs in a process of its own, whatever the preference: only there are its private
+        packages on the path and its network blocked (:mod:`studio.core.plugin_sandbox`)."""
         ending: list[Executor] = []
+        name = self.process_name(plugin_id) if plugin_id else self.name
         with self._lock:
-            if self._isolated():
-                name = self.process_name(plugin_id) if plugin_id else self.name
+            if self._isolated() or name != self.name:
                 if name not in self._processes:
                     self._processes[name] = self._start_process(name)
                 return self._processes[name]
-            ending, self._processes = list(self._processes.values()), {}
+            shared = self._processes.pop(self.name, None)
+            ending = [shared] if shared is not None else []
         if ending:
-            log.info("models run in this process now: the model processes end")
+            log.info("models run in this process now: the panel's model process ends")
         for process in ending:
             process.shutdown()
         return self.local

@@ -66,7 +66,9 @@ STATE_FILE = "state.json"
 
 
 def switched_off_reason(plugin_id: str) -> str:
-    return f"switched off (studio plugins enable {plugin_id})"
+    return (
+        f"switched off (Plugins > Manage Plugins… > Enable, or 'studio plugins enable {plugin_id}')"
+    )
 
 
 def read_switched_off(state_file: Path | None) -> frozenset[str]:

@@ -22,7 +22,7 @@ from studio.core.model_resolver import ModelResolver
 from studio.core.paths import Paths
 from studio.core.pipeline import JobPipeline
 from studio.core.recent_folders import RecentFolders
-from studio.core.registry import STATE_FILE, PluginRegistry, PluginSource
+from studio.core.registry import STATE_FILE, PluginRegistry
 from studio.core.safety.consent import ConsentStore
 from studio.core.safety.converter import converted_dir
 from studio.core.scheduler import DeviceScheduler
@@ -64,10 +64,11 @@ class CoreServices:
         """The executor of one panel (or one command): its model process while the preference
         says so (read at each job), and one more for each third-party plugin; else this
         process."""
+        from studio.core.plugin_sandbox import hosted_plugin
         from studio.core.process_host import model_process_executor
 
         def third_party(plugin_id: str) -> bool:
-            return self.registry.get(plugin_id).source is not PluginSource.BUILTIN
+            return bool(hosted_plugin(self.registry, plugin_id))
 
         return PanelExecutor(
             self.executor,

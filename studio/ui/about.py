@@ -97,6 +97,3 @@ def shortcuts_dialog(parent: QWidget | None = None) -> QDialog:
     )
     return _text_dialog("Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>", parent)
 
-
-def plugins_dialog(registry: PluginRegistry, parent: QWidget | None = None) -> QDialog:
-    return _text_dialog("Installed plugins", plugins_html(registry), parent)

@@ -77,9 +77,9 @@ class PreferencesDialog(QDialog):
             "that job. Takes effect after a restart."
         )
         self.isolate_note = QLabel(
-            "Off: models run inside the window, and a crash in a model's native code closes "
-            "the whole window (the crash is logged and the next start offers to turn this "
-            "back on)."
+            "Off: the built-in models run inside the window, and a crash in a model's native "
+            "code closes the whole window (the crash is logged and the next start offers to "
+            "turn this back on). Plugins you installed always run in a process of their own."
         )
         self.isolate_note.setWordWrap(True)
         self.isolate_note.setStyleSheet("color: #8a4b00;")  # a warning, not a hint

@@ -14,7 +14,7 @@ import pytest
 
 from studio.cli.main import main
 from studio.core.project.store import ProjectStore
-from studio.core.registry import PluginRegistry, PluginSource
+from studio.core.registry import PluginRegistry, PluginSource, switched_off_reason
 from tests.core.test_plugin_install import (
     BANNER,
     HI,
@@ -223,7 +223,7 @@ def test_disable_enable_uninstall(capsys, wheels, tmp_path, monkeypatch, studio_
     # every command builds its services anew: a restart
     code, out, err = studio(capsys, "plugins", "list")
     (line,) = [line for line in out.splitlines() if line.startswith("acme-flat")]
-    assert line.endswith("disabled: switched off (studio plugins enable acme-flat)")
+    assert line.endswith("disabled: " + switched_off_reason("acme-flat"))
     assert studio(capsys, "plugins", "disable", "acme-flat")[1] == "acme-flat was off already.\n"
     assert studio(capsys, "plugins", "enable", "acme-flat")[1] == "Switched acme-flat on.\n"
     code, out, err = studio(capsys, "plugins", "list", "--json")
@@ -254,4 +254,4 @@ def test_a_builtin_cannot_be_uninstalled_but_can_be_switched_off(capsys):
     code, out, err = studio(capsys, "plugins", "show", builtin, "--json")
     shown = json.loads(out)
     assert not shown["enabled"]
-    assert shown["reason"] == f"switched off (studio plugins enable {builtin})"
+    assert shown["reason"] == switched_off_reason(builtin)

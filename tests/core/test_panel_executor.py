@@ -88,3 +88,37 @@ def test_a_third_party_plugin_runs_in_a_model_process_of_its_own(tmp_path):
     finally:
         executor.shutdown()
     assert executor.child_pids == []
+
+
+def test_a_third_party_plugin_keeps_its_own_process_with_the_preference_off(tmp_path):
+    """Only in its own process are its private packages on the path and its network blocked:
+    the preference moves the built-ins into this process, never a third-party plugin."""
+    local, sink = make_executor(tmp_path / "data")
+    config = ChildConfig(
+        data_dir=tmp_path / "data", plugin_dirs=(TEST_PLUGINS_DIR,), environ=dict(os.environ)
+    )
+    names: list[str] = []
+
+    def start_process(name: str) -> ProcessExecutor:
+        names.append(name)
+        return ProcessExecutor(local, config, name)
+
+    executor = PanelExecutor(
+        local,
+        lambda: False,
+        start_process,
+        name="writing",
+        third_party=lambda plugin_id: plugin_id == "studio-test.echo",
+    )
+    try:
+        executor.execute(executor.check(echo("own")), CancelToken())
+        gradient = Job(
+            plugin_id="studio-test.gradient", panel=Panel.IMAGE, request=ImageRequest(prompt="x")
+        )
+        executor.execute(executor.check(gradient), CancelToken())
+        assert names == ["writing-studio-test.echo"]  # the built-in ran here
+        assert executor.current("studio-test.gradient") is local
+        assert len(executor.child_pids) == 1 and executor.child_pids[0] != os.getpid()
+        assert sink.produced[0].asset.data == b"own"
+    finally:
+        executor.shutdown()

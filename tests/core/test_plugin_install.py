@@ -25,7 +25,7 @@ from studio.core.pipeline import Draft, execute_prepared
 from studio.core.plugin_install import Limits, PluginInstaller
 from studio.core.plugin_install import installer as installer_module
 from studio.core.project.store import ProjectStore
-from studio.core.registry import PluginRegistry
+from studio.core.registry import PluginRegistry, switched_off_reason
 from studio.core.services import build_core_services
 from studio.plugin_api import CancelToken, Panel
 from studio.plugin_api.manifest import parse_manifest
@@ -624,7 +624,8 @@ def test_switched_off_and_on_survives_a_restart(installer, tmp_path):
     restarted = build_core_services()
     record = restarted.registry.get(BANNER)
     assert not record.enabled and record.switched_off
-    assert record.reason == f"switched off (studio plugins enable {BANNER})"
+    assert record.reason == switched_off_reason(BANNER)
+    assert "Manage Plugins" in record.reason and f"studio plugins enable {BANNER}" in record.reason
     assert BANNER not in [r.id for r in restarted.registry.enabled_for_panel(Panel.WRITING)]
     assert [p.enabled for p in installer.installed()] == [False]
 
