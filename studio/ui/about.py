@@ -96,4 +96,3 @@ def shortcuts_dialog(parent: QWidget | None = None) -> QDialog:
         for keys, what in SHORTCUTS
     )
     return _text_dialog("Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>", parent)
-
