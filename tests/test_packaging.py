@@ -33,3 +33,27 @@ def test_no_top_level_plugins_or_resources_package():
     assert "plugins" not in config["packages"] and "resources" not in config["packages"]
     assert not (REPO_ROOT / "plugins" / "__init__.py").exists()
     assert not (REPO_ROOT / "resources" / "__init__.py").exists()
+
+
+def test_builtin_manifests_require_what_pyproject_installs():
+    """A built-in plugin's manifest says what it needs in the same words as pyproject: a
+    package both name carries the same version range (no drift such as diffusers >=0.30 in
+    the manifest while Studio installs >=0.35)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    installed = {
+        canonicalize_name(r.name): r.specifier for r in map(Requirement, project["dependencies"])
+    }
+    drift = []
+    for manifest in sorted((REPO_ROOT / "plugins").glob("*/studio-plugin.toml")):
+        for text in tomllib.loads(manifest.read_text())["requires"]:
+            requirement = Requirement(text)
+            name = canonicalize_name(requirement.name)
+            if name in installed and requirement.specifier != installed[name]:
+                drift.append(
+                    f"{manifest.parent.name}: {text!r}, pyproject has "
+                    f"'{requirement.name}{installed[name]}'"
+                )
+    assert drift == []

@@ -11,7 +11,8 @@ from typing import Any
 
 
 class Cancelled(Exception):
-    """Raised inside a run when its job was cancelled; Studio commits nothing from that run."""
+    """Raised inside a run when its job was cancelled. Studio commits nothing more from that run:
+    what it already yielded as a :class:`Result` (a batch's finished items) is kept."""
 
 
 class CancelToken:

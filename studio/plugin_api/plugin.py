@@ -9,7 +9,10 @@ options stays instant. A minimal plugin::
                                    Result)
 
     class Shouter(ModelPlugin):
-        run_options = OptionSet(IntOption(name="repeat", default=1, minimum=1, maximum=9))
+        run_options = OptionSet(
+            IntOption(name="repeat", default=1, minimum=1, maximum=9,
+                      description="How many times to shout the prompt.")
+        )
 
         def load(self, options, ctx):
             return None                   # nothing to load

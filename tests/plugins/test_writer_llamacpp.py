@@ -91,7 +91,7 @@ def streamed(events) -> str:
 def test_the_manifest_declares_the_embedded_gemma():
     manifest = read_manifest(MANIFEST)
     assert manifest.id == PLUGIN_ID and manifest.panels == (Panel.WRITING,)
-    assert manifest.requires == ("llama-cpp-python",)
+    assert manifest.requires == ("llama-cpp-python==0.3.36",)
     (model,) = manifest.models
     assert model.id == EMBEDDED_MODEL_ID and model.embedded
     assert "base model" in model.description and "does not follow instructions" in model.description

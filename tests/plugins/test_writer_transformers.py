@@ -132,7 +132,7 @@ def test_the_manifest_declares_an_honest_embedded_default():
     manifest = read_manifest(MANIFEST)
     assert manifest.id == PLUGIN_ID and manifest.panels == (Panel.WRITING,)
     assert manifest.api_version == 1 and manifest.licence == "Apache-2.0"
-    assert set(manifest.requires) == {"transformers>=5", "torch", "gguf"}
+    assert set(manifest.requires) == {"transformers>=5.0,<6", "torch>=2.4", "gguf>=0.10"}
     (model,) = manifest.models
     assert model.id == EMBEDDED_MODEL_ID and model.embedded
     assert model.licence == "Gemma Terms of Use"
