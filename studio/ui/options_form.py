@@ -297,6 +297,28 @@ def _make_editor(
     return _Editor(option, line, line.text, line.setText, line.textChanged)
 
 
+class AdvancedFold:
+    """The "Advanced options" fold: a toggle with an arrow and, under it, the folded rows
+    (closed at first)."""
+
+    def __init__(self) -> None:
+        self.toggle = QToolButton()
+        self.toggle.setText("Advanced options")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.toggled.connect(self._show)
+        self.body = QWidget()
+        self.rows = QFormLayout(self.body)
+        self.rows.setContentsMargins(0, 0, 0, 0)
+        self.body.setVisible(False)
+
+    def _show(self, shown: bool) -> None:
+        self.body.setVisible(shown)
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+
 class OptionsForm(QWidget):
     """Editors for an option set; ``values()`` gives a dict the option set validates."""
 
@@ -325,17 +347,9 @@ class OptionsForm(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         basic = QFormLayout()
         outer.addLayout(basic)
-        self.advanced_toggle = QToolButton()
-        self.advanced_toggle.setText("Advanced options")
-        self.advanced_toggle.setCheckable(True)
-        self.advanced_toggle.setAutoRaise(True)
-        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.advanced_toggle.toggled.connect(self._toggle_advanced)
-        self._advanced_body = QWidget()
-        advanced = QFormLayout(self._advanced_body)
-        advanced.setContentsMargins(0, 0, 0, 0)
-        self._advanced_body.setVisible(False)
+        self._fold = fold = AdvancedFold()  # kept: its toggle's slot is a method of it
+        self.advanced_toggle = fold.toggle
+        advanced = fold.rows
         has_advanced = False
         for option in options:
             editor = _make_editor(
@@ -363,8 +377,8 @@ class OptionsForm(QWidget):
                 target.addRow(option.display_label, editor.widget)
         self.has_advanced = has_advanced
         if has_advanced and advanced_rows is None:
-            outer.addWidget(self.advanced_toggle)
-            outer.addWidget(self._advanced_body)
+            outer.addWidget(fold.toggle)
+            outer.addWidget(fold.body)
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setToolTip("Put every option back to its default value")
         self.reset_button.clicked.connect(self.reset)
@@ -373,12 +387,6 @@ class OptionsForm(QWidget):
             row.addStretch(1)
             row.addWidget(self.reset_button)
             outer.addLayout(row)
-
-    def _toggle_advanced(self, shown: bool) -> None:
-        self._advanced_body.setVisible(shown)
-        self.advanced_toggle.setArrowType(
-            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
-        )
 
     def values(self) -> dict[str, Any]:
         """The current values (only those that differ from the defaults)."""
@@ -427,18 +435,10 @@ class PanelOptions(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.advanced_toggle = QToolButton()
-        self.advanced_toggle.setText("Advanced options")
-        self.advanced_toggle.setObjectName("advanced-options")
-        self.advanced_toggle.setCheckable(True)
-        self.advanced_toggle.setAutoRaise(True)
-        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
-        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.advanced_toggle.toggled.connect(self._toggle_advanced)
-        self.advanced_body = QWidget()
-        advanced = QFormLayout(self.advanced_body)
-        advanced.setContentsMargins(0, 0, 0, 0)
-        self.advanced_body.setVisible(False)
+        self._fold = fold = AdvancedFold()  # kept: its toggle's slot is a method of it
+        fold.toggle.setObjectName("advanced-options")
+        self.advanced_toggle = fold.toggle
+        advanced = fold.rows
         self.load_form = OptionsForm(
             load_options, advanced_rows=advanced, own_reset=False, **model_picker
         )
@@ -449,8 +449,8 @@ class PanelOptions(QWidget):
             layout.addWidget(form)
             form.setVisible(bool(form.editors))
         if any(form.has_advanced for form in self.forms):
-            layout.addWidget(self.advanced_toggle)
-            layout.addWidget(self.advanced_body)
+            layout.addWidget(fold.toggle)
+            layout.addWidget(fold.body)
         self.reset_button = QPushButton("Reset to defaults")
         self.reset_button.setObjectName("reset-options")
         self.reset_button.setToolTip("Put every option of this plugin back to its default value")
@@ -463,12 +463,6 @@ class PanelOptions(QWidget):
     @property
     def editors(self) -> dict[str, _Editor]:
         return {**self.load_form.editors, **self.run_form.editors}
-
-    def _toggle_advanced(self, shown: bool) -> None:
-        self.advanced_body.setVisible(shown)
-        self.advanced_toggle.setArrowType(
-            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
-        )
 
     def reset(self) -> None:
         for form in self.forms:
