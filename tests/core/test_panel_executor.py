@@ -56,10 +56,10 @@ def test_the_preference_applies_to_the_next_job(tmp_path):
     assert executor.child_pid is None
 
 
-def test_a_third_party_plugin_runs_in_a_model_process_of_its_own(tmp_path):
-    """Built-in plugins share the panel's process; a third-party plugin's crash or libraries
-    never reach it."""
-    local, _ = make_executor(tmp_path / "data")
+def echo_third_party(tmp_path, isolated: bool):
+    """A writing panel's executor where the echo plugin counts as third-party; the names of
+    the model processes it starts, and the sink of its results."""
+    local, sink = make_executor(tmp_path / "data")
     config = ChildConfig(
         data_dir=tmp_path / "data", plugin_dirs=(TEST_PLUGINS_DIR,), environ=dict(os.environ)
     )
@@ -71,11 +71,18 @@ def test_a_third_party_plugin_runs_in_a_model_process_of_its_own(tmp_path):
 
     executor = PanelExecutor(
         local,
-        lambda: True,
+        lambda: isolated,
         start_process,
         name="writing",
         third_party=lambda plugin_id: plugin_id == "studio-test.echo",
     )
+    return executor, names, sink
+
+
+def test_a_third_party_plugin_runs_in_a_model_process_of_its_own(tmp_path):
+    """Built-in plugins share the panel's process; a third-party plugin's crash or libraries
+    never reach it."""
+    executor, names, _ = echo_third_party(tmp_path, isolated=True)
     try:
         executor.execute(executor.check(echo("one")), CancelToken())
         gradient = Job(
@@ -93,23 +100,7 @@ def test_a_third_party_plugin_runs_in_a_model_process_of_its_own(tmp_path):
 def test_a_third_party_plugin_keeps_its_own_process_with_the_preference_off(tmp_path):
     """Only in its own process are its private packages on the path and its network blocked:
     the preference moves the built-ins into this process, never a third-party plugin."""
-    local, sink = make_executor(tmp_path / "data")
-    config = ChildConfig(
-        data_dir=tmp_path / "data", plugin_dirs=(TEST_PLUGINS_DIR,), environ=dict(os.environ)
-    )
-    names: list[str] = []
-
-    def start_process(name: str) -> ProcessExecutor:
-        names.append(name)
-        return ProcessExecutor(local, config, name)
-
-    executor = PanelExecutor(
-        local,
-        lambda: False,
-        start_process,
-        name="writing",
-        third_party=lambda plugin_id: plugin_id == "studio-test.echo",
-    )
+    executor, names, sink = echo_third_party(tmp_path, isolated=False)
     try:
         executor.execute(executor.check(echo("own")), CancelToken())
         gradient = Job(
@@ -117,7 +108,7 @@ def test_a_third_party_plugin_keeps_its_own_process_with_the_preference_off(tmp_
         )
         executor.execute(executor.check(gradient), CancelToken())
         assert names == ["writing-studio-test.echo"]  # the built-in ran here
-        assert executor.current("studio-test.gradient") is local
+        assert executor.current("studio-test.gradient") is executor.local
         assert len(executor.child_pids) == 1 and executor.child_pids[0] != os.getpid()
         assert sink.produced[0].asset.data == b"own"
     finally:
