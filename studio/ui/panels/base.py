@@ -244,10 +244,6 @@ class PanelWidget(PanelDrops, QWidget):
         self.model.fields_changed.connect(restored)
         self.model.set_field(name, text())
 
-    def request_fields(self) -> dict[str, str]:
-        """The request's fields as the model holds them."""
-        return dict(self.model.fields)
-
     # plugins -------------------------------------------------------------------------------
 
     @property
@@ -363,9 +359,6 @@ class PanelWidget(PanelDrops, QWidget):
         if self.model.plugin_id and not self._prepared:
             self._prepared = True
             self.model.warm_up()
-
-    def warm_up(self, plugin_id: str | None = None) -> None:
-        self.model.warm_up()
 
     # running -------------------------------------------------------------------------------
 
