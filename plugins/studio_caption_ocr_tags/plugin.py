@@ -13,6 +13,7 @@ from typing import Any
 
 from studio.plugin_api import (
     AssetKind,
+    CaptioningPlugin,
     CaptionRequest,
     ChoiceOption,
     EngineCheck,
@@ -25,10 +26,8 @@ from studio.plugin_api import (
     IntOption,
     KnownModel,
     LoadContext,
-    ModelPlugin,
     OptionSet,
     Progress,
-    Request,
     ResolvedModel,
     Result,
     RunContext,
@@ -44,7 +43,7 @@ MODES = ("describe", "text", "tags")
 CHECK_TEXT = "OPEN 24 HOURS"
 
 
-class OcrTagsDescriber(ModelPlugin):
+class OcrTagsDescriber(CaptioningPlugin):
     """Describes an image by the text in it and its likeliest ImageNet classes."""
 
     inputs = (
@@ -175,7 +174,11 @@ class OcrTagsDescriber(ModelPlugin):
         return load_describer(weights, threads=ctx.threads, load_weights=ctx.load_weights)
 
     def run(
-        self, loaded: Describer, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self,
+        loaded: Describer,
+        request: CaptionRequest,
+        options: Mapping[str, Any],
+        ctx: RunContext,
     ) -> Iterator[Event]:
         image_input = request.input("image")
         if image_input is None:

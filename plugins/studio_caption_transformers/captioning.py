@@ -167,9 +167,7 @@ def caption_image(
     if sampling:
         kwargs["temperature"] = float(options.get("temperature", 1.0))
         kwargs["top_p"] = 0.9
-        seed = options.get("seed")
-        if isinstance(seed, int) and seed >= 0:
-            torch.manual_seed(seed)
+        torch.manual_seed(options["seed"])
     bad = bad_words_ids(loaded.tokenizer, parse_avoid_words(str(options.get("avoid_words", ""))))
     if bad:
         kwargs["bad_words_ids"] = bad

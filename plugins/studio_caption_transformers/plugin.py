@@ -12,6 +12,8 @@ from typing import Any
 from studio.plugin_api import (
     AssetKind,
     BoolOption,
+    CaptioningPlugin,
+    CaptionRequest,
     ChoiceOption,
     Event,
     FloatOption,
@@ -19,9 +21,7 @@ from studio.plugin_api import (
     IntOption,
     LoadContext,
     ModelOption,
-    ModelPlugin,
     OptionSet,
-    Request,
     RunContext,
     SeedOption,
     TextOption,
@@ -31,7 +31,7 @@ from .captioning import run_request
 from .loading import DTYPE_CHOICES, LoadedCaptioner, load_captioner
 
 
-class TransformersCaptioner(ModelPlugin):
+class TransformersCaptioner(CaptioningPlugin):
     """Captions images, or answers questions about them, with a local transformers model."""
 
     inputs = (
@@ -131,7 +131,7 @@ class TransformersCaptioner(ModelPlugin):
     def run(
         self,
         loaded: LoadedCaptioner,
-        request: Request,
+        request: CaptionRequest,
         options: Mapping[str, Any],
         ctx: RunContext,
     ) -> Iterator[Event]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -33,7 +32,6 @@ from studio.plugin_api import (
     ImageRequest,
     Partial,
     Progress,
-    Request,
     Result,
     RunContext,
 )
@@ -92,10 +90,8 @@ def read_image(path: Path, what: str, mode: ImageMode) -> Any:
         raise ValueError(f"The {what} cannot be used: {exc}") from None
 
 
-def plan_job(loaded: LoadedPipeline, request: Request, options: Mapping[str, Any]) -> ImageJob:
+def plan_job(loaded: LoadedPipeline, request: ImageRequest, options: Mapping[str, Any]) -> ImageJob:
     """The checked settings of a request; ``ValueError`` with a clear reason otherwise."""
-    if not isinstance(request, ImageRequest):
-        raise ValueError("This plugin makes images: it needs an image request.")
     init_input, mask_input = request.input("init"), request.input("mask")
     multiple = loaded.size_multiple
     init = mask = None
@@ -137,7 +133,7 @@ def plan_job(loaded: LoadedPipeline, request: Request, options: Mapping[str, Any
         steps=options["steps"],
         guidance_scale=options["guidance_scale"],
         scheduler=options["scheduler"],
-        seed=options["seed"] if options["seed"] >= 0 else random.randrange(SEED_RANGE),
+        seed=options["seed"],
         variations=options["variations"],
         strength=options["strength"],
         preview_every=options["preview_every"],
@@ -307,7 +303,7 @@ def generate_image(
 
 
 def run_request(
-    loaded: LoadedPipeline, request: Request, options: Mapping[str, Any], ctx: RunContext
+    loaded: LoadedPipeline, request: ImageRequest, options: Mapping[str, Any], ctx: RunContext
 ) -> Iterator[Event]:
     """The plugin's ``run()``: each image of the batch, one :class:`Result` as it is done."""
     import torch

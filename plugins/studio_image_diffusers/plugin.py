@@ -17,12 +17,12 @@ from studio.plugin_api import (
     Event,
     FloatOption,
     GenerationSettings,
+    ImagePlugin,
     ImageRequest,
     InputSlot,
     IntOption,
     LoadContext,
     ModelOption,
-    ModelPlugin,
     OptionSet,
     Panel,
     Request,
@@ -42,7 +42,7 @@ from .loading import (
 from .settings import options_from_settings
 
 
-class DiffusersImage(ModelPlugin):
+class DiffusersImage(ImagePlugin):
     """Stable Diffusion 1.x/2.x and SDXL from a diffusers folder: txt2img, img2img, inpainting."""
 
     load_options = OptionSet(
@@ -192,7 +192,11 @@ class DiffusersImage(ModelPlugin):
         )
 
     def run(
-        self, loaded: LoadedPipeline, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self,
+        loaded: LoadedPipeline,
+        request: ImageRequest,
+        options: Mapping[str, Any],
+        ctx: RunContext,
     ) -> Iterator[Event]:
         return run_request(loaded, request, options, ctx)
 

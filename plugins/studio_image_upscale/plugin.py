@@ -23,6 +23,7 @@ from studio.plugin_api import (
     EngineCheckFailed,
     Event,
     GeneratedAsset,
+    ImagePlugin,
     ImageRequest,
     InputError,
     InputMedia,
@@ -31,7 +32,6 @@ from studio.plugin_api import (
     KnownModel,
     LoadContext,
     ModelOption,
-    ModelPlugin,
     OptionSet,
     Panel,
     Progress,
@@ -118,7 +118,7 @@ def encode_png(image: Any) -> bytes:
     return buffer.getvalue()
 
 
-class NcnnUpscaler(ModelPlugin):
+class NcnnUpscaler(ImagePlugin):
     """Enlarges a picture x2 or x4 with Real-CUGAN, waifu2x or Real-ESRGAN on the CPU."""
 
     load_options = OptionSet(
@@ -238,7 +238,7 @@ class NcnnUpscaler(ModelPlugin):
     def run(
         self,
         loaded: LoadedUpscaler,
-        request: Request,
+        request: ImageRequest,
         options: Mapping[str, Any],
         ctx: RunContext,
     ) -> Iterator[Event]:

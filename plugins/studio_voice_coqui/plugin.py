@@ -4,7 +4,6 @@ multi-speaker and multilingual models, XTTS v2), with voice cloning only on cons
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,13 @@ from studio.plugin_api import (
     InputSlot,
     LoadContext,
     ModelOption,
-    ModelPlugin,
     OptionSet,
-    Request,
     Result,
     RunContext,
     SeedOption,
     SpeechRequest,
     TextOption,
+    VoicePlugin,
 )
 from studio.plugin_api.speech import prepare_text, speak_sentences, take_details, take_title
 from studio.plugin_api.titles import input_name
@@ -42,7 +40,7 @@ def _listed(names: list[str], limit: int = 20) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-class CoquiVoice(ModelPlugin):
+class CoquiVoice(VoicePlugin):
     """Text to speech with a Coqui TTS model from a local folder."""
 
     load_options = OptionSet(
@@ -119,13 +117,15 @@ class CoquiVoice(ModelPlugin):
         return loaded
 
     def run(
-        self, loaded: LoadedCoqui, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self,
+        loaded: LoadedCoqui,
+        request: SpeechRequest,
+        options: Mapping[str, Any],
+        ctx: RunContext,
     ) -> Iterator[Event]:
         import numpy as np
         import torch
 
-        if not isinstance(request, SpeechRequest):
-            raise ValueError("A Coqui voice speaks text: it needs a speech request.")
         torch.set_num_threads(max(1, ctx.threads))  # what the CPU lease gives this run
         speaker = self._speaker(loaded, options["speaker"].strip(), request)
         language = self._language(loaded, options["language"].strip())
@@ -145,7 +145,7 @@ class CoquiVoice(ModelPlugin):
                 return char.isalnum() or char in known
 
         prepared = prepare_text(request.text, language=language or "en", speakable=speakable)
-        seed = options["seed"] if options["seed"] >= 0 else random.randrange(2**32)
+        seed = options["seed"]
         torch.manual_seed(seed)
         model = loaded.model
         synthesizer = loaded.synthesizer

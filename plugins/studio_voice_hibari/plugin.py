@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +23,13 @@ from studio.plugin_api import (
     GeneratedAsset,
     KnownModel,
     LoadContext,
-    ModelPlugin,
     OptionSet,
-    Request,
     ResolvedModel,
     Result,
     RunContext,
     SeedOption,
     SpeechRequest,
+    VoicePlugin,
 )
 from studio.plugin_api.engine_checks import CheckContext, judge_speech, run_plugin
 from studio.plugin_api.speech import prepare_text, speak_sentences, take_details, take_title
@@ -88,7 +86,7 @@ class LoadedHibari:
         return int(self.tts.sample_rate)
 
 
-class HibariVoice(ModelPlugin):
+class HibariVoice(VoicePlugin):
     """English text to speech with the voices that ship in hibari-tts."""
 
     load_options = OptionSet(
@@ -166,19 +164,21 @@ class HibariVoice(ModelPlugin):
         return LoadedHibari(tts=tts, voice=voice, model_path=path)
 
     def run(
-        self, loaded: LoadedHibari, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self,
+        loaded: LoadedHibari,
+        request: SpeechRequest,
+        options: Mapping[str, Any],
+        ctx: RunContext,
     ) -> Iterator[Event]:
         import numpy as np
 
-        if not isinstance(request, SpeechRequest):
-            raise ValueError("The hibari voice speaks text: it needs a speech request.")
         if request.input("reference") is not None:
             raise ValueError(
                 "The hibari voice cannot imitate a reference clip; choose a Coqui voice "
                 "model that clones voices (such as XTTS v2), or remove the clip."
             )
         prepared = prepare_text(request.text, language="en")
-        seed = options["seed"] if options["seed"] >= 0 else random.randrange(2**32)
+        seed = options["seed"]
         rng = np.random.default_rng(seed)
         tts = loaded.tts
         speed = float(options["speed"])

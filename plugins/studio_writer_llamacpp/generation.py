@@ -20,7 +20,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -387,7 +386,7 @@ def run_request(
             "Shorten it, or raise Context (tokens) in the model options."
         )
     max_new_tokens = min(int(options["max_new_tokens"]), limit - len(prompt.input_ids))
-    seed = options["seed"] if options["seed"] >= 0 else random.randrange(SEED_RANGE)
+    seed = options["seed"]
     count = int(options["variations"])
     kept = 0
     for index in range(count):

@@ -22,12 +22,11 @@ from studio.plugin_api import (
     KnownModel,
     LoadContext,
     ModelOption,
-    ModelPlugin,
     OptionSet,
-    Request,
     ResolvedModel,
     RunContext,
     TextRequest,
+    WritingPlugin,
 )
 from studio.plugin_api.engine_checks import CheckContext, run_plugin
 
@@ -44,7 +43,7 @@ KNOWN_ANSWERS = (
 )
 
 
-class LlamaCppWriter(ModelPlugin):
+class LlamaCppWriter(WritingPlugin):
     """Writes with a GGUF language model through llama.cpp, or with the embedded Gemma."""
 
     load_options = OptionSet(
@@ -116,7 +115,7 @@ class LlamaCppWriter(ModelPlugin):
         return load_llama(ctx, options["context_length"], label=label)
 
     def run(
-        self, loaded: LoadedLlama, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self, loaded: LoadedLlama, request: TextRequest, options: Mapping[str, Any], ctx: RunContext
     ) -> Iterator[Event]:
         return run_request(loaded, request, options, ctx)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -346,7 +345,7 @@ def run_request(
             max_new_tokens = limit - len(prompt.input_ids)
             log.info("writing at most %d tokens: the model's context ends there", max_new_tokens)
     config = sampling.generation_config(loaded.model.generation_config, max_new_tokens)
-    seed = options["seed"] if options["seed"] >= 0 else random.randrange(SEED_RANGE)
+    seed = options["seed"]
     count = sampling.variations
     total = count * max_new_tokens
     kept = 0

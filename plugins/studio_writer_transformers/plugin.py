@@ -24,10 +24,10 @@ from studio.plugin_api import (
     KnownModel,
     LoadContext,
     ModelOption,
-    ModelPlugin,
     OptionSet,
-    Request,
     RunContext,
+    TextRequest,
+    WritingPlugin,
 )
 
 from .generation import run_request
@@ -37,7 +37,7 @@ EMBEDDED_MODEL_ID = GEMMA_3_270M.id
 EMBEDDED_MODEL_LABEL = GEMMA_3_270M.label
 
 
-class TransformersWriter(ModelPlugin):
+class TransformersWriter(WritingPlugin):
     """Writes with a causal LM from a model folder, a ``.gguf`` file or the embedded Gemma."""
 
     load_options = OptionSet(
@@ -90,7 +90,11 @@ class TransformersWriter(ModelPlugin):
         return load_writer(ctx, options["dtype"], label=label)
 
     def run(
-        self, loaded: LoadedWriter, request: Request, options: Mapping[str, Any], ctx: RunContext
+        self,
+        loaded: LoadedWriter,
+        request: TextRequest,
+        options: Mapping[str, Any],
+        ctx: RunContext,
     ) -> Iterator[Event]:
         return run_request(loaded, request, options, ctx)
 

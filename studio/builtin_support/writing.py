@@ -101,11 +101,9 @@ WRITER_RUN_OPTIONS = OptionSet(
 """The run options of the built-in writing plugins."""
 
 
-def check_request(request: object) -> TextRequest:
-    """``request`` as a :class:`TextRequest` in a known mode (Instruct with an instruction);
-    ``ValueError`` with a clear reason otherwise."""
-    if not isinstance(request, TextRequest):
-        raise ValueError(f"The writer needs a TextRequest, not a {type(request).__name__}.")
+def check_request(request: TextRequest) -> TextRequest:
+    """``request`` if it is in a known mode (Instruct with an instruction); ``ValueError``
+    with a clear reason otherwise."""
     if request.mode not in MODES:
         raise ValueError(f"Unknown writing mode '{request.mode}': use 'continue' or 'instruct'.")
     if request.mode == "instruct" and not request.instruction.strip():

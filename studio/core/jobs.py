@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from studio.plugin_api import (
     Result,
     RunContext,
 )
+from studio.plugin_api.options import choose_seed
 from studio.plugin_api.safe_loading import RemoteCodeRequired, UnsafeWeights
 
 log = logging.getLogger(__name__)
@@ -292,8 +292,8 @@ class JobExecutor:
         except OptionError as exc:
             raise UserError(str(exc)) from exc
         device = resolve_device(job.device, self.devices)
-        if run_options.get("seed") == -1 and "seed" in plugin_class.run_options:
-            run_options["seed"] = random.randrange(2**32)
+        if "seed" in plugin_class.run_options:
+            run_options = choose_seed(run_options)
         try:  # an 'auto' that depends on the machine, made concrete so the recipe is exact
             load_options = plugin_class.load_options.validate(
                 plugin_class.resolve_auto_options(load_options, device)

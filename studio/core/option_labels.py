@@ -80,7 +80,7 @@ def format_value(value: Any, option: Option | None = None) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        if isinstance(option, ChoiceOption) and value not in option.choices:
+        if isinstance(option, ChoiceOption) and value not in option.current_choices():
             return f"{value} (no longer offered)"
         return value or EMPTY_TEXT
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)

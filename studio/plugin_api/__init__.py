@@ -3,7 +3,11 @@
 Everything a plugin author needs is importable from here; nothing here imports Qt or torch.
 
 - :mod:`studio.plugin_api.manifest`: ``studio-plugin.toml``, read without importing the plugin.
-- :class:`ModelPlugin`: ``load()`` a model, ``run()`` a request as a generator of events.
+- :class:`WritingPlugin`, :class:`ImagePlugin`, :class:`VoicePlugin`,
+  :class:`CaptioningPlugin`: one base class per panel, with one method to write
+  (:mod:`studio.plugin_api.panel_plugins`).
+- :class:`ModelPlugin`: what they all are: ``load()`` a model, ``run()`` a request as a
+  generator of events.
 - :mod:`studio.plugin_api.options`: typed options (forms, ``--set`` parsing, validation).
 - :mod:`studio.plugin_api.requests`: one request type per panel.
 - :mod:`studio.plugin_api.events`: :class:`Progress`, :class:`Partial`, :class:`Result`.
@@ -26,6 +30,7 @@ manifest in the user plugin folder. Built-in plugins use the entry point like ev
 from studio.plugin_api.context import (
     Cancelled,
     CancelToken,
+    CancelWatch,
     LoadContext,
     ResolvedModel,
     RunContext,
@@ -66,6 +71,13 @@ from studio.plugin_api.options import (
     SeedOption,
     TextOption,
 )
+from studio.plugin_api.panel_plugins import (
+    CaptioningPlugin,
+    ImagePlugin,
+    PanelPlugin,
+    VoicePlugin,
+    WritingPlugin,
+)
 from studio.plugin_api.plugin import ModelPlugin, ModelSpec
 from studio.plugin_api.requests import (
     REQUEST_TYPE_FOR_PANEL,
@@ -99,8 +111,10 @@ __all__ = [
     "AssetKind",
     "BoolOption",
     "CancelToken",
+    "CancelWatch",
     "Cancelled",
     "CaptionRequest",
+    "CaptioningPlugin",
     "ChoiceOption",
     "EngineCheck",
     "EngineCheckFailed",
@@ -109,6 +123,7 @@ __all__ = [
     "GenerateKind",
     "GeneratedAsset",
     "GenerationSettings",
+    "ImagePlugin",
     "ImageRequest",
     "InputError",
     "InputMedia",
@@ -127,6 +142,7 @@ __all__ = [
     "OptionError",
     "OptionSet",
     "Panel",
+    "PanelPlugin",
     "Partial",
     "Progress",
     "RemoteCodeRequired",
@@ -141,6 +157,8 @@ __all__ = [
     "TextOption",
     "TextRequest",
     "UnsafeWeights",
+    "VoicePlugin",
+    "WritingPlugin",
     "read_manifest",
     "shipped_resource",
 ]

@@ -43,6 +43,59 @@ class CancelToken:
         """Sleep up to ``seconds``, waking early on cancel; True if cancelled."""
         return self._event.wait(seconds)
 
+    def on_cancel(self, callback: Callable[[], object]) -> CancelWatch:
+        """Call ``callback()`` as soon as the job is cancelled, from another thread, while the
+        ``with`` block runs: for work that cannot check the token itself, such as a program
+        the plugin runs or a long native call with a stop function::
+
+            process = subprocess.Popen([...], stdout=subprocess.PIPE)
+            with ctx.cancel.on_cancel(process.kill):
+                output, _ = process.communicate()
+
+        Leaving the block stops the watch; if the job was cancelled meanwhile, it raises
+        :class:`Cancelled` (in place of whatever error the stopped work raised). A job
+        cancelled before the block calls ``callback`` at once.
+        """
+        return CancelWatch(self, callback)
+
+
+class CancelWatch:
+    """A watch started by :meth:`CancelToken.on_cancel`; a context manager."""
+
+    POLL_S = 0.05
+    """How often the watch looks at the token (a cancel from another process sets no local
+    event the watch could sleep on)."""
+
+    def __init__(self, token: CancelToken, callback: Callable[[], object]) -> None:
+        self._token = token
+        self._callback = callback
+        self._stop = threading.Event()
+        self._called = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="cancel-watch", daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            if self._token.wait(self.POLL_S):
+                if not self._stop.is_set():
+                    self._called.set()
+                    self._callback()
+                return
+
+    def __enter__(self) -> CancelWatch:
+        if self._token.cancelled:
+            self._called.set()
+            self._callback()
+        else:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        if self._token.cancelled:
+            raise Cancelled()
+
 
 @dataclass(frozen=True, kw_only=True)
 class ResolvedModel:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.plugin_api.context import LoadContext, ResolvedModel, RunContext
 from studio.plugin_api.events import GeneratedAsset, Result
+from studio.plugin_api.options import choose_seed
 
 if TYPE_CHECKING:
     from studio.plugin_api.plugin import ModelPlugin
@@ -109,7 +110,7 @@ def run_plugin(
         type(plugin).load_options.validate(load_options or {}), ctx.load_context(model)
     )
     try:
-        options = type(plugin).run_options.validate(run_options or {})
+        options = choose_seed(type(plugin).run_options.validate(run_options or {}))
         assets: list[GeneratedAsset] = []
         for one in requests:
             for event in plugin.run(loaded, one, options, ctx.run_context(model)):

@@ -29,4 +29,26 @@ def import_entry(manifest: Manifest, folder: Path | None = None) -> type[ModelPl
         raise EntryError(f"{manifest.entry_module} has no '{manifest.entry_class}'")
     if not (isinstance(plugin_class, type) and issubclass(plugin_class, ModelPlugin)):
         raise EntryError(f"{manifest.entry} is not a ModelPlugin subclass")
+    problem = panel_mismatch(manifest, plugin_class)
+    if problem:
+        raise EntryError(problem)
     return plugin_class
+
+
+def panel_mismatch(manifest: Manifest, plugin_class: type[ModelPlugin]) -> str:
+    """Why a panel-typed plugin class does not fit its manifest (another panel, or neither
+    ``run`` nor the panel's method written), or ""."""
+    from studio.plugin_api.panel_plugins import PanelPlugin
+
+    if not issubclass(plugin_class, PanelPlugin):
+        return ""
+    if manifest.panels != (plugin_class.panel,):
+        listed = ", ".join(panel.value for panel in manifest.panels)
+        return (
+            f"{manifest.entry} is a plugin for the {plugin_class.panel.value} panel, but the "
+            f"manifest's panels are: {listed}"
+        )
+    missing = plugin_class.missing_method()
+    if missing:
+        return f"{manifest.entry} must define {missing}() (or run())"
+    return ""

@@ -22,8 +22,9 @@ in recipes and sent to another process unchanged.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
@@ -212,7 +213,13 @@ class BoolOption(Option):
 
 @dataclass(frozen=True, kw_only=True)
 class ChoiceOption(Option):
-    """One of a fixed list of strings, shown as a drop-down.
+    """One of a list of strings, shown as a drop-down.
+
+    ``choices_from``: a function that lists more choices when Studio runs, for what only this
+    machine knows (the voices a program has installed). It is called once per process, the
+    first time the choices are needed (never at import), and must be cheap; its choices follow
+    the fixed ``choices``. When it fails, only the fixed choices and the default are offered.
+    The default is always a valid choice.
 
     ``previews``: (choice, image file) pairs; the window shows each choice with its picture
     (a style's thumbnail), as image tools do. Choices without one show their name alone.
@@ -220,19 +227,43 @@ class ChoiceOption(Option):
 
     type_name: ClassVar[str] = "choice"
     default: str
-    choices: tuple[str, ...]
+    choices: tuple[str, ...] = ()
+    choices_from: Callable[[], Iterable[str]] | None = field(default=None, compare=False)
     previews: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.choices_from is None and not self.choices:
+            raise ValueError(f"choice option {self.name!r} has no choices")
+        super().__post_init__()
+
+    def current_choices(self) -> tuple[str, ...]:
+        """Every valid value: the fixed choices, then those ``choices_from`` lists here."""
+        if self.choices_from is None:
+            return self.choices
+        found = self.__dict__.get("_found")
+        if found is None:
+            try:
+                more = [str(choice) for choice in self.choices_from()]
+            except Exception:  # a missing program: the fixed choices still work
+                more = []
+            found = tuple(dict.fromkeys([*self.choices, self.default, *more]))
+            object.__setattr__(self, "_found", found)  # listed once per process
+        return found
+
     def validate(self, value: Any) -> str:
-        if value not in self.choices:
-            raise self._fail(f"{value!r} is not one of {', '.join(self.choices)}")
+        if self.choices_from is not None and value == self.default:
+            return value  # valid without asking the machine (class definitions stay instant)
+        choices = self.current_choices()
+        if value not in choices:
+            shown = ", ".join(choices[:20]) + (" …" if len(choices) > 20 else "")
+            raise self._fail(f"{value!r} is not one of {shown}")
         return value
 
     def parse(self, text: str) -> str:
         return self.validate(text.strip())
 
     def schema(self) -> dict[str, Any]:
-        return super().schema() | {"choices": list(self.choices)}
+        return super().schema() | {"choices": list(self.current_choices())}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,3 +359,15 @@ class OptionSet:
 
     def schema(self) -> list[dict[str, Any]]:
         return [option.schema() for option in self._options.values()]
+
+
+def choose_seed(run_options: Mapping[str, Any]) -> dict[str, Any]:
+    """``run_options`` with a ``seed`` of -1 replaced by a random seed (0 to 2**32 - 1).
+
+    Studio does this before every run (and the contract test before its own), so a plugin
+    never sees -1: it uses the seed it is given and records it on its assets.
+    """
+    options = dict(run_options)
+    if options.get("seed") == -1:
+        options["seed"] = random.randrange(2**32)
+    return options

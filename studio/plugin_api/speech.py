@@ -226,19 +226,65 @@ def encode_wav(samples: Any, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
+def read_wav(data: bytes) -> tuple[Any, int]:
+    """A PCM WAV file's audio as mono float32 samples in [-1, 1], and its sample rate.
+
+    Takes 8-, 16-, 24- and 32-bit PCM, any number of channels (mixed down), and the header of
+    a program that wrote to a pipe (``espeak-ng --stdout``: a length it could not know);
+    ``ValueError`` for anything else.
+    """
+    import numpy as np
+
+    try:
+        with wave.open(io.BytesIO(data)) as clip:
+            rate, width, channels = clip.getframerate(), clip.getsampwidth(), clip.getnchannels()
+            raw = clip.readframes(clip.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"The voice's audio is not a PCM WAV file ({exc}).") from None
+    raw = raw[: len(raw) - len(raw) % (width * channels)]
+    if width == 1:
+        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        samples = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    elif width == 3:
+        triples = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        joined = triples[:, 0] | (triples[:, 1] << 8) | (triples[:, 2] << 16)
+        samples = np.where(joined >= 1 << 23, joined - (1 << 24), joined) / float(1 << 23)
+    else:
+        samples = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
+    if rate <= 0:
+        raise ValueError("The voice's WAV file has no sample rate.")
+    return samples.astype(np.float32).reshape(-1, channels).mean(axis=1), rate
+
+
 @dataclass
 class SpokenText:
-    """What :func:`speak_sentences` made: the joined audio (int16) and facts for the recipe."""
+    """What :func:`speak_sentences` made: the joined audio (int16) and facts for the recipe.
 
-    sample_rate: int
+    ``sample_rate`` is None until the first WAV file a ``speak`` returned sets it.
+    """
+
+    sample_rate: int | None
     chunks: list[Any] = field(default_factory=list)
     frames: int = 0
     silent: list[int] = field(default_factory=list)
     sentences: int = 0
 
     def add(self, samples: Any) -> None:
+        """Append float samples at :attr:`sample_rate`, or a WAV file's bytes."""
         import numpy as np
 
+        if isinstance(samples, bytes | bytearray):
+            samples, rate = read_wav(bytes(samples))
+            if self.sample_rate is None:
+                self.sample_rate = rate
+            elif rate != self.sample_rate:
+                raise ValueError(
+                    f"The voice returned audio at {rate} Hz after {self.sample_rate} Hz: "
+                    "every sentence must have the same sample rate."
+                )
+        elif self.sample_rate is None:
+            raise ValueError("The voice returned samples without a sample rate: return a WAV.")
         data = np.asarray(samples, dtype=np.float32).reshape(-1)
         chunk = (np.clip(data, -1.0, 1.0) * 32767.0).round().astype(np.int16)
         self.chunks.append(chunk)
@@ -247,13 +293,13 @@ class SpokenText:
     def pause(self, seconds: float) -> None:
         import numpy as np
 
-        frames = round(seconds * self.sample_rate)
+        frames = round(seconds * (self.sample_rate or 0))
         self.chunks.append(np.zeros(frames, np.int16))
         self.frames += frames
 
     @property
     def seconds(self) -> float:
-        return self.frames / self.sample_rate
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
 
     def samples(self) -> Any:
         import numpy as np
@@ -263,18 +309,21 @@ class SpokenText:
         return self.chunks[0] if self.chunks else np.zeros(0, np.int16)
 
     def wav(self) -> bytes:
-        return encode_wav(self.samples(), self.sample_rate)
+        return encode_wav(self.samples(), self.sample_rate or 16_000)
 
 
 def speak_sentences(
     prepared: PreparedText,
     speak: Callable[[str], Any],
-    sample_rate: int,
+    sample_rate: int | None,
     ctx: RunContext,
     *,
     previews: bool = True,
 ) -> Generator[Progress | Partial, None, SpokenText]:
-    """Say each sentence with ``speak(text) -> float samples``; return a :class:`SpokenText`.
+    """Say each sentence with ``speak(text)``; return a :class:`SpokenText`.
+
+    ``speak`` returns float samples in [-1, 1] at ``sample_rate``, or the bytes of a WAV
+    file (a program's output; then ``sample_rate`` may be None: the WAV says it).
 
     A generator (use ``spoken = yield from speak_sentences(...)``): it yields progress before
     each sentence, weighted by length so the panel's ETA is steady; checks cancel between

@@ -266,7 +266,7 @@ def _make_editor(
         previews = dict(option.previews)
         blank = QPixmap(PREVIEW_SIZE, PREVIEW_SIZE)
         blank.fill(Qt.GlobalColor.transparent)  # rows without a picture keep the same height
-        for choice in option.choices:
+        for choice in option.current_choices():
             picture = previews.get(choice)
             if picture and Path(picture).is_file():
                 combo.addItem(QIcon(picture), choice, picture)

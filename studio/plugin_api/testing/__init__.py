@@ -45,6 +45,7 @@ from studio.plugin_api import (
     read_manifest,
 )
 from studio.plugin_api.entry import import_entry
+from studio.plugin_api.options import choose_seed
 
 TEST_PLUGINS_DIR = Path(__file__).parent / "manifests"
 """A plugin folder with the light test plugins: echo, gradient, tone and describe."""
@@ -125,7 +126,9 @@ def check_plugin(
     """Check a plugin against the contract; raise :class:`ContractViolation` if it breaks it.
 
     Checks: the manifest is valid and its API version supported; the entry module imports
-    without torch, model libraries or Qt; option sets are declared and documented; for each
+    without torch, model libraries or Qt; a panel-typed class (:class:`VoicePlugin`...) fits
+    the manifest's panel and writes its method; option sets are declared and documented;
+    the run options get a concrete seed, as Studio gives them (no asset records -1); for each
     panel, a run of the example request (or ``requests[panel]``) yields valid, picklable events
     ending in a :class:`Result`, with assets of the panel's kind; a run whose cancel
     token is already set raises :class:`Cancelled` instead of finishing.
@@ -157,12 +160,26 @@ def check_plugin(
     )
     if not isinstance(plugin.memory_bytes(loaded), int):
         problems.append("memory_bytes() must return an int")
-    options = plugin_class.run_options.validate(run_options or {})
+    # as Studio does before every run: a seed of -1 becomes a concrete one
+    options = choose_seed(plugin_class.run_options.validate(run_options or {}))
     for panel in manifest.panels:
         with tempfile.TemporaryDirectory() as workdir:
             request = (requests or {}).get(panel) or plugin.example_request(panel, Path(workdir))
             events = list(plugin.run(loaded, request, options, RunContext(model=model)))
             _check_events(panel, events, problems)
+            seeds = [
+                asset.seed
+                for event in events
+                if isinstance(event, Result)
+                for asset in event.assets
+                if asset.seed is not None
+            ]
+            wrong = [seed for seed in seeds if not isinstance(seed, int) or seed < 0]
+            if wrong:
+                problems.append(
+                    f"run for panel '{panel}': an asset's seed is {wrong[0]!r}, not the "
+                    f"seed it was given ({options.get('seed')})"
+                )
 
             token = CancelToken()
             token.cancel()

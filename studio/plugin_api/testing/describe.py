@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from studio.plugin_api import (
     AssetKind,
+    CaptioningPlugin,
     GeneratedAsset,
-    ModelPlugin,
     OptionSet,
     Progress,
     Result,
@@ -13,7 +13,7 @@ from studio.plugin_api import (
 from studio.plugin_api.testing.common import FAIL_OPTION, fail_if_asked
 
 
-class DescribeImage(ModelPlugin):
+class DescribeImage(CaptioningPlugin):
     run_options = OptionSet(FAIL_OPTION)
 
     def load(self, options, ctx):

@@ -7,16 +7,16 @@ from studio.plugin_api import (
     Cancelled,
     GeneratedAsset,
     IntOption,
-    ModelPlugin,
     OptionSet,
     Partial,
     Progress,
     Result,
+    WritingPlugin,
 )
 from studio.plugin_api.testing.common import DELAY_OPTION, FAIL_OPTION, fail_if_asked
 
 
-class EchoWriter(ModelPlugin):
+class EchoWriter(WritingPlugin):
     run_options = OptionSet(
         IntOption(name="repeat", default=1, minimum=1, maximum=100, description="Say it N times."),
         BoolOption(name="uppercase", default=False, description="Shout the words."),

@@ -8,8 +8,8 @@ from studio.plugin_api import (
     AssetKind,
     Cancelled,
     GeneratedAsset,
+    ImagePlugin,
     IntOption,
-    ModelPlugin,
     OptionSet,
     Partial,
     Progress,
@@ -19,7 +19,7 @@ from studio.plugin_api import (
 from studio.plugin_api.testing.common import DELAY_OPTION, FAIL_OPTION, encode_png, fail_if_asked
 
 
-class GradientImage(ModelPlugin):
+class GradientImage(ImagePlugin):
     run_options = OptionSet(
         IntOption(name="width", default=64, minimum=8, maximum=1024, step=8, description="Pixels."),
         IntOption(

@@ -14,10 +14,10 @@ from studio.plugin_api import (
     FloatOption,
     GeneratedAsset,
     IntOption,
-    ModelPlugin,
     OptionSet,
     Progress,
     Result,
+    VoicePlugin,
 )
 from studio.plugin_api.testing.common import DELAY_OPTION, FAIL_OPTION, fail_if_asked
 
@@ -28,7 +28,7 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in (part.strip() for part in re.split(r"(?<=[.!?])\s+", text)) if s]
 
 
-class ToneVoice(ModelPlugin):
+class ToneVoice(VoicePlugin):
     run_options = OptionSet(
         FloatOption(
             name="speed", default=1.0, minimum=0.25, maximum=4.0, description="Faster is shorter."
