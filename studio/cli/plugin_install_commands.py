@@ -1,4 +1,5 @@
-"""``studio plugins install|uninstall|enable|disable``: the installer on the command line.
+"""``studio plugins install|uninstall|enable|disable|new``: the installer on the command line,
+and a new plugin project to start from.
 
 ``install`` shows the review (what the plugin is, what it declares it needs, and what its
 Python requirements mean here) and asks before anything is installed; ``--yes`` answers for a
@@ -18,7 +19,9 @@ from studio.cli.progress import add_quiet_argument
 from studio.core.durations import format_size
 from studio.core.errors import UserError
 from studio.core.plugin_install import InstalledPlugin, InstallReview, PluginInstaller
+from studio.core.plugin_skeleton import write_skeleton
 from studio.core.registry import PluginUnavailable
+from studio.plugin_api import Panel
 
 EXIT_OK = 0
 
@@ -75,6 +78,26 @@ def add_plugin_install_commands(plugin_commands: argparse._SubParsersAction) -> 
             "plugin_id", metavar="ID", help="a plugin id (see 'studio plugins list')"
         )
         command.set_defaults(handler=cmd_plugins_switch, enabled=on)
+
+    new = plugin_commands.add_parser(
+        "new",
+        help="write a new plugin project to start from (it installs and passes check_plugin)",
+        description="Write the folder NAME: a plugin package for one panel that works as it "
+        "is (a manifest, a plugin class with its one method, a contract test and a "
+        "pyproject.toml). Change it, test it with pytest, install it with 'studio plugins "
+        "install NAME'. The guide is docs/plugins.md.",
+    )
+    new.add_argument("name", metavar="NAME", help="the project and plugin id, such as acme-voice")
+    new.add_argument(
+        "--panel",
+        required=True,
+        choices=[panel.value for panel in Panel],
+        help="the panel it serves",
+    )
+    new.add_argument(
+        "--into", type=Path, default=Path("."), metavar="DIR", help="where (default: here)"
+    )
+    new.set_defaults(handler=cmd_plugins_new)
 
 
 def _installer(services: Any, args: argparse.Namespace | None = None) -> PluginInstaller:
@@ -267,4 +290,16 @@ def cmd_plugins_switch(args: argparse.Namespace, services: Any) -> int:
         return EXIT_OK
     if not record.enabled:
         print(f"It is still disabled: {record.reason}.")
+    return EXIT_OK
+
+
+def cmd_plugins_new(args: argparse.Namespace, services: Any) -> int:
+    skeleton = write_skeleton(args.into, args.name, Panel(args.panel))
+    print(f"Wrote {skeleton.folder} ({len(skeleton.files)} files):")
+    for path in skeleton.files:
+        print(f"  {path.relative_to(skeleton.folder).as_posix()}")
+    print(
+        f"Next: edit {skeleton.package}/plugin.py; test with 'pytest {skeleton.folder}/tests'; "
+        f"install with 'studio plugins install {skeleton.folder}'."
+    )
     return EXIT_OK

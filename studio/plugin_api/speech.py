@@ -275,7 +275,9 @@ class SpokenText:
         import numpy as np
 
         if isinstance(samples, bytes | bytearray):
-            samples, rate = read_wav(bytes(samples))
+            floats, rate = read_wav(bytes(samples))
+            # x 32768: a 16-bit WAV's samples come back exactly as they were
+            chunk = np.clip(np.round(floats * 32768.0), -32768, 32767).astype(np.int16)
             if self.sample_rate is None:
                 self.sample_rate = rate
             elif rate != self.sample_rate:
@@ -285,8 +287,9 @@ class SpokenText:
                 )
         elif self.sample_rate is None:
             raise ValueError("The voice returned samples without a sample rate: return a WAV.")
-        data = np.asarray(samples, dtype=np.float32).reshape(-1)
-        chunk = (np.clip(data, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+        else:
+            data = np.asarray(samples, dtype=np.float32).reshape(-1)
+            chunk = (np.clip(data, -1.0, 1.0) * 32767.0).round().astype(np.int16)
         self.chunks.append(chunk)
         self.frames += len(chunk)
 

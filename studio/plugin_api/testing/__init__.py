@@ -58,6 +58,17 @@ class ContractViolation(AssertionError):
     """The plugin breaks the plugin contract; the message lists every problem found."""
 
 
+def import_root(manifest_path: Path, entry_module: str) -> Path:
+    """The folder to import a plugin's entry module from: the manifest's own folder, or, for
+    a manifest inside the package it names (``acme_voice/studio-plugin.toml`` with the entry
+    ``acme_voice.plugin:Voice``), the folder that holds the package."""
+    folder = manifest_path.parent
+    top = entry_module.split(".")[0]
+    if folder.name == top and (folder / "__init__.py").is_file():
+        return folder.parent
+    return folder
+
+
 def modules_imported_by(module: str, folder: Path | None = None) -> list[str]:
     """Import ``module`` in a fresh interpreter and return the heavy modules it pulled in."""
     script = (
@@ -135,7 +146,7 @@ def check_plugin(
     """
     manifest_path = Path(manifest_path)
     manifest = read_manifest(manifest_path)
-    folder = manifest_path.parent
+    folder = import_root(manifest_path, manifest.entry_module)
     problems: list[str] = []
     if not MIN_API_VERSION <= manifest.api_version <= API_VERSION:
         problems.append(
