@@ -917,3 +917,65 @@ def plugins_dialog(out: Path | None = None) -> Path:
     app.quit()
     print("saved", path)
     return path
+
+
+def tutorial_voice(out: Path | None = None) -> Path:
+    """The Voice panel with the tutorial's espeak-ng plugin (docs/plugins.md, section 1)
+    installed from the page's own files, after a take in a British voice.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['tutorial_voice']()"
+    """
+    import re
+
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)
+    page = (Path(__file__).resolve().parents[1] / "plugins.md").read_text(encoding="utf-8")
+    files = re.findall(r"<!-- file: (espeak-voice/[\w.-]+) -->\n```\w+\n(.*?)```", page, re.S)
+    for name, text in files:
+        (data_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / name).write_text(text, encoding="utf-8")
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.core.plugin_install import PluginInstaller
+    from studio.core.services import build_core_services
+    from studio.plugin_api import Panel
+
+    installer = PluginInstaller(build_core_services().paths)
+    installer.install(installer.review(data_dir / "espeak-voice"))
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    window.tabs.setCurrentIndex(list(window.panels).index(Panel.VOICE))
+    voice = window.panels[Panel.VOICE]
+    wait(1500)
+    if not voice.select_plugin("tutorial.espeak"):
+        raise SystemExit("the tutorial plugin is not in the Voice panel")
+    wait(500)
+    voice.text.setPlainText(
+        "The lighthouse keeper climbed the stairs at dusk. Far below, the sea was calm."
+    )
+    voice.run_form.editors["voice"].put("en-gb")
+    done: list[str] = []
+    voice.runner.finished.connect(lambda job_id, ids: done.append(job_id))
+    voice.run()
+    for _ in range(300):
+        wait(100)
+        if done:
+            break
+    wait(500)
+    voice.seek(voice.waveform.duration * 0.4)
+    wait(300)
+    path = out / "window-voice-tutorial-plugin.png"
+    if not window.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    print("saved", path)
+    studio.shutdown()
+    app.quit()
+    return path

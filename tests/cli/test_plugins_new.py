@@ -65,11 +65,14 @@ def test_a_new_voice_plugin_speaks_after_it_is_installed(capsys, tmp_path, studi
     assert 0.75 <= seconds <= 1.2, seconds
 
 
-@pytest.mark.parametrize("name", ["Acme", "acme_voice", "9acme", "acme-", "a", "acme voice", "x" * 80])
+BAD_NAMES = ["Acme", "acme_voice", "9acme", "acme-", "a", "acme voice", "x" * 80]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
 def test_a_name_that_cannot_name_a_plugin_is_one_sentence_and_writes_nothing(
     capsys, tmp_path, name
 ):
-    code, out, err = studio(
+    code, _out, err = studio(
         capsys, "plugins", "new", name, "--panel", "voice", "--into", str(tmp_path)
     )
     assert code == 2 and "cannot name a plugin" in err and len(err.strip().splitlines()) == 1

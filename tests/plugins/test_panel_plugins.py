@@ -17,10 +17,10 @@ import pytest
 
 from studio.plugin_api import (
     AssetKind,
+    Cancelled,
+    CancelToken,
     CaptioningPlugin,
     CaptionRequest,
-    CancelToken,
-    Cancelled,
     ChoiceOption,
     ImagePlugin,
     ImageRequest,
@@ -359,3 +359,15 @@ def test_a_plugin_written_the_old_way_still_runs():
     assert api.API_VERSION == 1 and api.MIN_API_VERSION == 1
     (asset,) = events_of(OldStyle(), TextRequest(prompt="hi"), {"seed": -1})[-1].assets
     assert asset.data == b"hi" and asset.seed == 1234
+
+
+def test_check_plugin_says_when_a_program_the_plugin_needs_is_missing(tmp_path):
+    folder = write_folder_plugin(
+        tmp_path,
+        "panel_needs_program",
+        panels=["writing"],
+        code=SEES_MINUS_ONE,
+        extra_manifest='\n[needs]\nprograms = ["no-such-program-for-studio"]\n',
+    )
+    with pytest.raises(ContractViolation, match="needs the program no-such-program-for-studio"):
+        check_plugin(folder / "studio-plugin.toml", check_light_import=False)

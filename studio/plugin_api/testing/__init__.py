@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,12 @@ def check_plugin(
     if not MIN_API_VERSION <= manifest.api_version <= API_VERSION:
         problems.append(
             f"api_version {manifest.api_version} is not supported (this is {API_VERSION})"
+        )
+    missing = [name for name in manifest.needs.programs if shutil.which(name) is None]
+    if missing:  # Studio lists such a plugin as disabled; nothing here could run it
+        raise ContractViolation(
+            f"the plugin needs the program {', '.join(missing)}, which is not on PATH here: "
+            "install it to test the plugin"
         )
     if check_light_import:
         heavy = modules_imported_by(manifest.entry_module, folder)
