@@ -3,7 +3,12 @@
 A plugin is a :class:`ModelPlugin` subclass named by its manifest's ``entry``. Its module must
 import nothing heavy at import time (no torch, no model libraries, never Qt): import those inside
 :meth:`ModelPlugin.load` and :meth:`ModelPlugin.run`, so that listing plugins and showing their
-options stays instant. A minimal plugin::
+options stays instant.
+
+Most plugins subclass the class of their panel instead (:class:`WritingPlugin`,
+:class:`ImagePlugin`, :class:`VoicePlugin`, :class:`CaptioningPlugin` in
+:mod:`studio.plugin_api.panel_plugins`) and write one method; those are ModelPlugins whose
+``run`` makes the events. A minimal plugin that makes its own events::
 
     from studio.plugin_api import (GeneratedAsset, IntOption, ModelPlugin, OptionSet, Progress,
                                    Result)
