@@ -43,22 +43,63 @@ class ModelLibrary:
         self.file = file
         self._lock = threading.Lock()
 
-    def _read(self) -> list[LibraryModel]:
+    def _data(self) -> dict:
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
-            return [LibraryModel(**entry) for entry in data.get("models", [])]
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return data
         except FileNotFoundError:
-            return []
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("the model library %s is unreadable (%s); starting afresh", self.file, exc)
+            return {}
+
+    def _read(self) -> list[LibraryModel]:
+        try:
+            return [LibraryModel(**entry) for entry in self._data().get("models", [])]
+        except (TypeError, AttributeError) as exc:
             log.warning("the model library %s is unreadable (%s); starting afresh", self.file, exc)
             return []
 
-    def _write(self, entries: list[LibraryModel]) -> None:
+    def _write(self, entries: list[LibraryModel], folders: list[str] | None = None) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
         partial = self.file.with_name(f".{self.file.name}.{os.getpid()}.partial")
-        text = json.dumps({"version": 1, "models": [asdict(e) for e in entries]}, indent=2)
-        partial.write_text(text + "\n", encoding="utf-8")
+        data = {
+            "version": 1,
+            "models": [asdict(e) for e in entries],
+            "folders": self.folders_text() if folders is None else folders,
+        }
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         partial.replace(self.file)
+
+    def folders_text(self) -> list[str]:
+        folders = self._data().get("folders", [])
+        return [str(f) for f in folders] if isinstance(folders, list) else []
+
+    def folders(self) -> list[Path]:
+        """The model folders the user added (the Models view scans them)."""
+        return [Path(folder) for folder in self.folders_text()]
+
+    def add_folder(self, folder: Path | str) -> Path:
+        resolved = Path(folder).expanduser().resolve()
+        with self._lock:
+            kept = [f for f in self.folders_text() if f != str(resolved)]
+            self._write(self._read(), [*kept, str(resolved)])
+        return resolved
+
+    def remove_folder(self, folder: Path | str) -> bool:
+        resolved = str(Path(folder).expanduser().resolve())
+        with self._lock:
+            folders = self.folders_text()
+            if resolved not in folders and str(folder) not in folders:
+                return False
+            self._write(self._read(), [f for f in folders if f not in (resolved, str(folder))])
+        return True
+
+    def all_entries(self) -> list[LibraryModel]:
+        """Every imported model that still exists, most recent first."""
+        return [e for e in self._read() if Path(e.path).exists()]
 
     def entries(self, panel: Panel) -> list[LibraryModel]:
         """The panel's imported models that still exist, most recent first."""
