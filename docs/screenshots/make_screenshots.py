@@ -979,3 +979,123 @@ def tutorial_voice(out: Path | None = None) -> Path:
     studio.shutdown()
     app.quit()
     return path
+
+
+def _fake_model_home(home: Path) -> None:
+    """Other tools' model folders with a few real headers, stubs and pickles (nothing big is
+    copied: the GGUFs link to the embedded Gemma, assembled by the writer plugin)."""
+    import json
+    import os
+    import pickle
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from studio.builtin_support.packaged_models import GEMMA_3_270M, assemble_packaged_file
+
+    gemma = assemble_packaged_file(GEMMA_3_270M, home / ".gemma-cache")
+    sd = {
+        "model.diffusion_model.input_blocks.0.0.weight": np.zeros((320, 4, 3, 3), np.float16),
+        "cond_stage_model.transformer.text_model.final_layer_norm.weight": np.zeros(
+            768, np.float16
+        ),
+    }
+    lora = {"lora_unet_mid.lora_down.weight": np.zeros((8, 320), np.float16),
+            "lora_unet_mid.lora_up.weight": np.zeros((320, 8), np.float16)}  # fmt: skip
+    a1111 = home / "stable-diffusion-webui" / "models"
+    for folder, name, tensors in (
+        ("Stable-diffusion", "dreamshaper_8.safetensors", sd),
+        ("Lora", "ink-sketch.safetensors", lora),
+    ):
+        (a1111 / folder).mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(a1111 / folder / name), metadata={"modelspec.license": "openrail"})
+
+    class Payload:  # written, never loaded: what a hostile checkpoint carries
+        def __reduce__(self):
+            return (os.system, ("echo owned",))
+
+    (a1111 / "Stable-diffusion" / "free-model.ckpt").write_bytes(pickle.dumps(Payload()))
+    comfy = home / "ComfyUI" / "models" / "checkpoints"
+    comfy.mkdir(parents=True)
+    (comfy / "sdxl-base.safetensors").write_text(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:"
+        + "ab" * 32
+        + "\nsize 6938078334\n"
+    )
+    import gguf
+
+    lm = home / ".lmstudio" / "models" / "lmstudio-community" / "tokenizer-test-GGUF"
+    lm.mkdir(parents=True)
+    writer = gguf.GGUFWriter(str(lm / "ggml-vocab-llama.gguf"), "llama")
+    writer.add_token_list(["<s>", "</s>", "a"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    ollama = home / ".ollama" / "models"
+    digest = "ab" * 32
+    (ollama / "blobs").mkdir(parents=True)
+    (ollama / "blobs" / f"sha256-{digest}").symlink_to(gemma)
+    manifest = ollama / "manifests" / "registry.ollama.ai" / "library" / "gemma3" / "270m"
+    manifest.parent.mkdir(parents=True)
+    layer = {"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{digest}"}
+    manifest.write_text(json.dumps({"layers": [layer]}))
+
+
+def models_view(out: Path | None = None) -> list[Path]:
+    """View > Models over a home folder where AUTOMATIC1111, ComfyUI, LM Studio and Ollama
+    left models (one a Git LFS stub, one a hostile pickle), then its Loaded tab after a take
+    with the embedded voice.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['models_view']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    os.environ["HOME"] = str(data_dir / "home")
+    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
+        os.environ.pop(name, None)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)
+    _fake_model_home(data_dir / "home")
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    wait(1500)
+    voice = window.panels[Panel.VOICE]
+    voice.text.setPlainText("Hello there. The models view lists what is loaded.")
+    done: list[str] = []
+    voice.runner.finished.connect(lambda job_id, ids: done.append(job_id))
+    voice.run()
+    view = window.show_models()
+    view.scans.wait(60)
+    for _ in range(300):
+        wait(100)
+        if done and view.scans.entries:
+            break
+    wait(500)
+    view.select(
+        str(data_dir / "home" / "ComfyUI" / "models" / "checkpoints" / "sdxl-base.safetensors")
+    )
+    wait(300)
+    paths = [out / "models-view-library.png", out / "models-view-loaded.png"]
+    if not view.grab().save(str(paths[0])):
+        raise SystemExit(f"could not write {paths[0]}")
+    view.tabs.setCurrentIndex(1)
+    view.refresh_loaded()
+    wait(500)
+    if not view.grab().save(str(paths[1])):
+        raise SystemExit(f"could not write {paths[1]}")
+    for path in paths:
+        print("saved", path)
+    studio.shutdown()
+    app.quit()
+    return paths

@@ -32,7 +32,7 @@ from studio.core.caption_batch import (
 )
 from studio.core.errors import UserError
 from studio.core.project.store import ProjectStore
-from studio.plugin_api import CancelToken
+from studio.plugin_api import CancelToken, Panel
 
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 130
 
@@ -123,7 +123,7 @@ def run_batch(
         load_options=load,
         run_options=run,
         question=fields.get("question", ""),
-        device=args.device or services.settings.device,
+        device=args.device or services.settings.device_for(Panel.CAPTIONING),
         store_assets=not args.no_store,
         sidecar=sidecar,
     )

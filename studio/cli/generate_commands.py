@@ -286,7 +286,7 @@ def cmd_generate(args: argparse.Namespace, services: Any) -> int:
         fields=fields,
         load_options=load,
         run_options=run,
-        device=args.device or services.settings.device,
+        device=args.device or services.settings.device_for(panel),
         files=tuple((role or DEFAULT_INPUT_ROLE[panel], path) for role, path in args.inputs),
         assets=assets,
     )

@@ -179,6 +179,43 @@ class ModelBudget:
                 with self._lock:
                     self._held.pop((victim.owner, victim.key), None)
 
+    # what the user asks ------------------------------------------------------------------------
+
+    def unload(self, owner: str, key: str) -> bool:
+        """Ask ``owner`` to unload ``key`` now (the Models view's Unload): True once it is gone;
+        False when a job is using it (or the owner is gone)."""
+        with self._lock:
+            held = self._held.get((owner, key))
+            unload = self._owners.get(owner)
+            if held is None or held.pinned or unload is None:
+                return False
+        try:
+            gone = bool(unload(key))
+        except Exception:
+            log.exception("asking %s to unload %s failed", owner, held.label)
+            return False
+        if gone:
+            with self._lock:
+                self._held.pop((owner, key), None)
+        return gone
+
+    def unload_idle(self, idle_seconds: float, now: float | None = None) -> list[str]:
+        """Unload every model nobody used for ``idle_seconds`` (and no job holds); the labels
+        of those unloaded."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [
+                (h.owner, h.key, h.label)
+                for h in self._held.values()
+                if h.pinned == 0 and now - h.last_used >= idle_seconds
+            ]
+        gone = []
+        for owner, key, label in idle:
+            if self.unload(owner, key):
+                log.info("unloaded %s: unused for %.0f minutes", label, idle_seconds / 60)
+                gone.append(label)
+        return gone
+
     # what the window shows --------------------------------------------------------------------
 
     def held(self) -> list[HeldModel]:

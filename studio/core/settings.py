@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from studio.core.device import Devices, resolve_device
 from studio.core.errors import UserError
+from studio.plugin_api import Panel
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class Settings:
             stalls the window (and unloading frees memory for certain).
         warm_up_models: when a panel opens (or its plugin changes), load its selected model
             in the background, so the first Run starts at once (needs ``isolate_models``).
+        panel_devices: a device for a panel's jobs (``"image": "cuda:1"``), in place of
+            ``device``; a panel not listed uses ``device``.
+        unload_idle_minutes: unload a loaded model nobody used for this many minutes; 0 keeps
+            models loaded until the budget needs the room.
     """
 
     device: str = "auto"
@@ -58,14 +63,29 @@ class Settings:
     projects_dir: str = ""
     isolate_models: bool = True
     warm_up_models: bool = True
+    panel_devices: dict[str, str] = field(default_factory=dict, hash=False)
+    unload_idle_minutes: int = 0
 
     def validated(self) -> Settings:
         """Raise :class:`UserError` for a value that cannot work (unknown device, bad budget)."""
         resolve_device(self.device, Devices(cuda_count=99, mps=True))  # syntax only
         if not 0 <= self.memory_budget_gb <= 100_000:
             raise UserError("The memory budget must be between 0 (automatic) and 100000 GB.")
+        if not isinstance(self.panel_devices, dict):
+            raise UserError("panel_devices must map panels to devices")
+        for panel, device in self.panel_devices.items():
+            if panel not in {p.value for p in Panel}:
+                raise UserError(f"panel_devices names '{panel}', which is no panel")
+            resolve_device(device, Devices(cuda_count=99, mps=True))
+        minutes = self.unload_idle_minutes
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 10_080:
+            raise UserError("unload_idle_minutes must be a whole number from 0 (never) to 10080.")
         Theme(self.theme)
         return self
+
+    def device_for(self, panel: Panel | str) -> str:
+        """The device setting for a panel's jobs: its own, else the global one."""
+        return self.panel_devices.get(str(panel)) or self.device
 
     @property
     def memory_budget_bytes(self) -> int:

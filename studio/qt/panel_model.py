@@ -277,7 +277,9 @@ class PanelModel(QObject):
         settings = self.services.settings
         executor = self.runner.executor
         if settings.warm_up_models:
-            executor.prepare_plugin(self.plugin_id, self.load_options, settings.device)
+            executor.prepare_plugin(
+                self.plugin_id, self.load_options, settings.device_for(self.panel)
+            )
         else:
             executor.prepare_plugin(self.plugin_id)
 
@@ -394,7 +396,7 @@ class PanelModel(QObject):
             fields={k: v for k, v in self.fields.items() if self._reads(k)},
             load_options=dict(self.load_options),
             run_options=dict(self.run_options),
-            device=self.services.settings.device,
+            device=self.services.settings.device_for(self.panel),
             files=tuple(
                 (role, path) for role in roles if (path := self.input(role).path) is not None
             ),

@@ -29,6 +29,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+,", "Preferences"),
     ("Ctrl+B", "Show or hide the asset browser"),
     ("Ctrl+J", "Jobs of every panel"),
+    ("Ctrl+Shift+M", "Models: every model here, what is loaded, devices"),
     ("Ctrl+R", "Re-run (in a recipe)"),
     ("F2 / Del / Enter", "Rename, delete, open the selected asset"),
     ("Ctrl+Q", "Quit"),

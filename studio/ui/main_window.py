@@ -30,6 +30,7 @@ from studio.core.errors import UserError
 from studio.core.media.export import export_assets
 from studio.core.model_cache import process_memory_bytes
 from studio.core.model_files import model_panel
+from studio.core.model_scan.describe import describe
 from studio.core.pipeline import Draft, draft_from_recipe
 from studio.core.plugin_install import PluginInstaller
 from studio.core.project import DamagedProjectError
@@ -38,6 +39,7 @@ from studio.core.services import CoreServices
 from studio.plugin_api import AssetKind, Panel
 from studio.qt.asset_drag import local_paths
 from studio.qt.jobs_model import JobsModel, JobState
+from studio.qt.model_scans import ModelScans
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
 from studio.ui.about import about_dialog, shortcuts_dialog
@@ -45,6 +47,7 @@ from studio.ui.asset_browser import AssetBrowser
 from studio.ui.drop_overlay import DropOverlay
 from studio.ui.file_dialogs import choose_file, choose_files, choose_folder, choose_save_file
 from studio.ui.jobs_view import JobsLabel, JobsView
+from studio.ui.models_view import ModelsView
 from studio.ui.panels.base import PanelWidget
 from studio.ui.panels.captioning import CaptioningPanel
 from studio.ui.panels.image import ImagePanel
@@ -138,6 +141,11 @@ class MainWindow(QMainWindow):
         for panel, runner in runners.items():
             self.jobs.watch(panel, runner)
         self.jobs_view: JobsView | None = None
+        self.models_view: ModelsView | None = None
+        self.model_scans = ModelScans(services.registry, services.model_library, self)
+        self._idle_timer = QTimer(self)
+        self._idle_timer.timeout.connect(self._unload_idle_models)
+        self._idle_timer.start(60_000)
         self.jobs_label = JobsLabel()
         self.jobs_label.clicked.connect(self.show_jobs)
         self.device_label = QLabel()
@@ -161,6 +169,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_jobs()
         self._update_device()
+        self.tabs.currentChanged.connect(lambda _index: self._update_device())
         self._update_memory()
         self.statusBar().showMessage("Looking for plugins…")
         geometry = qsettings.value("window/geometry")
@@ -232,6 +241,13 @@ class MainWindow(QMainWindow):
         toggle.setShortcut(QKeySequence("Ctrl+B"))
         view.addAction(toggle)
         self._action(view, "&Jobs", self.show_jobs, "Ctrl+J", "Every queued, running and ended job")
+        self._action(
+            view,
+            "&Models",
+            self.show_models,
+            "Ctrl+Shift+M",
+            "Every model on this machine, what is loaded, and each panel's device",
+        )
         view.addSeparator()
         for index, panel in enumerate(PANEL_CLASSES):
             self._action(
@@ -459,6 +475,12 @@ class MainWindow(QMainWindow):
         panel_kind = model_panel(path)
         if panel_kind is None:
             return False
+        facts = describe(path)  # headers and configs only: what would stop it loading
+        blocking = [problem for problem in facts.problems if problem.blocking]
+        if blocking:
+            QMessageBox.warning(self, f"{path.name} cannot be used", blocking[0].message)
+            self.statusBar().showMessage(blocking[0].message, 10000)
+            return False
         panel = self.panels[panel_kind]
         self.tabs.setCurrentWidget(panel)
         form = panel.load_form
@@ -643,6 +665,31 @@ class MainWindow(QMainWindow):
             return
         self.panels[draft.panel].submit(prepared)
 
+    def show_models(self) -> ModelsView:
+        """View > Models: the model library and the loaded models, not modal."""
+        if self.models_view is None:
+            self.models_view = ModelsView(self.services, self.model_scans, self)
+            self.models_view.use_model_requested.connect(lambda path: self.use_model(Path(path)))
+            for box in self.models_view.device_boxes.values():
+                box.currentIndexChanged.connect(lambda _i: self._update_device())
+        self.models_view.show()
+        self.models_view.raise_()
+        self.models_view.activateWindow()
+        return self.models_view
+
+    def _unload_idle_models(self) -> None:
+        """Every minute: unload models unused for the set time (Models view), off the GUI
+        thread (a model process answers in its own time)."""
+        minutes = self.services.settings.unload_idle_minutes
+        if minutes <= 0:
+            return
+        threading.Thread(
+            target=self.services.budget.unload_idle,
+            args=(minutes * 60,),
+            name="unload-idle-models",
+            daemon=True,
+        ).start()
+
     def show_jobs(self) -> JobsView:
         """View > Jobs (or a click on the status bar's job count): every job, not modal."""
         if self.jobs_view is None:
@@ -703,10 +750,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"A job failed: {message}", 8000)
 
     def _update_device(self) -> None:
+        """The device of the shown panel's jobs (its own setting, else the global one)."""
+        panels = list(self.panels)
+        index = self.tabs.currentIndex()
+        panel = panels[index] if 0 <= index < len(panels) else None
+        setting = (
+            self.services.settings.device_for(panel) if panel else self.services.settings.device
+        )
         try:
-            device = resolve_device(self.services.settings.device, self.services.devices)
+            device = resolve_device(setting, self.services.devices)
         except UserError:
-            device = f"{self.services.settings.device} (unavailable)"
+            device = f"{setting} (unavailable)"
         self.device_label.setText(f"Device: {device}")
 
     @Slot()

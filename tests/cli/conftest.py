@@ -1,8 +1,8 @@
 """Fixtures the command-line tests share: the tiny models and a machine full of other tools'
 model folders."""
 
-from tests.core.test_model_scan import machine  # noqa: F401 (fixture)
 from tests.fixtures.tiny_models import (  # noqa: F401 (fixtures)
     tiny_causal_lm_dir,
     tiny_causal_lm_gguf,
 )
+from tests.model_homes import machine  # noqa: F401 (fixture)

@@ -12,7 +12,7 @@ import pytest
 from studio.cli.main import main
 from studio.core.model_library import ModelLibrary
 from studio.plugin_api import Panel
-from tests.core.test_model_scan import (
+from tests.model_homes import (
     LFS_POINTER,
     SD1_KEYS,
     RunsACommand,

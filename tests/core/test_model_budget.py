@@ -285,3 +285,30 @@ def test_a_warm_up_bigger_than_its_estimate_unloads_itself_not_others() -> None:
     assert budget.before_load("b", "voice", "voice", 10 * MB, optional=True) == []
     assert budget.loaded("b", "voice", "voice", 100 * MB, optional=True) == ["voice"]
     assert a.asked == []
+
+
+def test_the_user_unloads_one_model_but_not_one_a_job_is_loading() -> None:
+    budget = ModelBudget(1000 * MB)
+    a, b = Recorder(budget, "a"), Recorder(budget, "b", busy=True)
+    a.load("writer", 100 * MB)
+    b.load("voice", 100 * MB)
+    budget.before_load("a", "image", "image", 10 * MB)  # pinned: it is loading
+    assert budget.unload("a", "writer") and a.asked == ["writer"]
+    assert not budget.unload("b", "voice")  # its owner is busy with a job
+    assert not budget.unload("a", "image") and "image" not in a.asked
+    assert not budget.unload("a", "no-such-model")
+    assert {h.key for h in budget.held()} == {"voice", "image"}
+
+
+def test_models_idle_for_the_set_time_are_unloaded_and_the_others_stay() -> None:
+    budget = ModelBudget(1000 * MB)
+    a = Recorder(budget, "a")
+    a.load("old", 10 * MB)
+    a.load("recent", 10 * MB)
+    now = time.monotonic()
+    held = {h.key: h for h in budget._held.values()}
+    held["old"].last_used = now - 601
+    held["recent"].last_used = now - 30
+    assert budget.unload_idle(600, now=now) == ["old"]
+    assert [h.key for h in budget.held()] == ["recent"]
+    assert budget.unload_idle(600, now=now) == []

@@ -8,6 +8,11 @@ from studio.core.services import build_core_services
 from studio.plugin_api import Panel
 from studio.qt.panel_jobs import PanelJobRunner
 from studio.qt.project_session import ProjectSession
+from tests.fixtures.tiny_models import (  # noqa: F401 (fixtures)
+    tiny_causal_lm_dir,
+    tiny_causal_lm_gguf,
+)
+from tests.model_homes import machine  # noqa: F401 (fixture)
 
 
 @pytest.fixture

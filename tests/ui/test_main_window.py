@@ -264,10 +264,12 @@ def test_a_dropped_model_goes_to_the_panel_that_loads_it(qtbot, studio, tmp_path
     import json
 
     from studio.plugin_api import Panel
+    from tests.model_homes import save_safetensors
 
     model = tmp_path / "my-lm"
     model.mkdir()
     (model / "config.json").write_text(json.dumps({"architectures": ["GPT2LMHeadModel"]}))
+    save_safetensors(model / "model.safetensors", ["transformer.wte.weight"])
     window = studio.window
     accepted, message = window.drop_answer([model])
     assert accepted and "Writing panel" in message

@@ -46,6 +46,7 @@ class LibraryEntry:
     facts: ModelFacts | None = None
     """None for an embedded model (its plugin finds its files)."""
     plugin_id: str = ""
+    plugin_name: str = ""
     licence: str = ""
 
     @property
@@ -121,6 +122,7 @@ def scan_library(
             source="embedded",
             panels=(item.panel,),
             plugin_id=item.plugin_id,
+            plugin_name=item.plugin_name,
             licence=item.model.licence,
         )
         for item in embedded

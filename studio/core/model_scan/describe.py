@@ -268,8 +268,9 @@ def describe_file(path: Path) -> ModelFacts:
         found.problems.append(
             Problem("unknown-format", f"{path.name} is no model format Studio knows.")
         )
-    if not found.panels and suffix == ".gguf":
-        found.panels = (Panel.WRITING,)
+    if not found.panels and found.format in ("pickle", "GGUF"):
+        panel = model_panel(path)  # a .ckpt is a checkpoint, a .gguf a language model
+        found.panels = (panel,) if panel else ()
     return ModelFacts(
         path=path,
         name=path.stem,

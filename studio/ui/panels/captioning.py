@@ -308,7 +308,7 @@ class CaptioningPanel(PanelWidget):
                 load_options=dict(model.load_options),
                 run_options=dict(model.run_options),
                 question=model.fields.get("question", "").strip(),
-                device=self.services.settings.device,
+                device=self.services.settings.device_for(Panel.CAPTIONING),
                 store_assets=self.batch.store_check.isChecked(),
                 sidecar=self.batch.sidecar_settings(),
                 details={"batch": True},
