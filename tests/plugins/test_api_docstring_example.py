@@ -10,7 +10,9 @@ from studio.plugin_api.testing import check_plugin
 
 def test_the_minimal_plugin_of_the_docs_passes_the_contract(tmp_path, monkeypatch):
     doc = plugin.__doc__ or ""
-    code = textwrap.dedent(doc.split("A minimal plugin::")[1].split("Studio guarantees")[0])
+    code = textwrap.dedent(
+        doc.split("A minimal plugin that makes its own events::")[1].split("Studio guarantees")[0]
+    )
     folder = tmp_path / "shouter"
     folder.mkdir()
     (folder / "shouter.py").write_text(code)
