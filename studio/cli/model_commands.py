@@ -68,19 +68,8 @@ def add_model_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _facts_lines(facts: ModelFacts) -> list[str]:
-    described = ", ".join(
-        part
-        for part in (
-            facts.format,
-            facts.kind,
-            facts.architecture,
-            facts.quantisation,
-            f"{facts.parameters_text} parameters" if facts.parameters else "",
-            facts.size_text,
-            f"licence {facts.licence}" if facts.licence else "",
-        )
-        if part
-    )
+    parts = facts.summary_parts() + ([f"licence {facts.licence}"] if facts.licence else [])
+    described = ", ".join(parts)
     lines = [f"    {described}", f"    {facts.path}"]
     for problem in facts.problems:
         mark = "cannot be used" if problem.blocking else "note"

@@ -89,18 +89,7 @@ def entry_details(entry: LibraryEntry) -> str:
         if entry.licence:
             lines.append(f"Licence: {escape(entry.licence)}")
         return "<br>".join(lines)
-    what = ", ".join(
-        escape(part)
-        for part in (
-            facts.format,
-            facts.kind,
-            facts.architecture,
-            facts.quantisation,
-            f"{facts.parameters_text} parameters" if facts.parameters else "",
-            facts.size_text + (f" in {facts.files} files" if facts.files > 1 else ""),
-        )
-        if part
-    )
+    what = ", ".join(escape(part) for part in facts.summary_parts())
     lines.append(what)
     if facts.licence:
         lines.append(f"Licence: {escape(facts.licence)}")

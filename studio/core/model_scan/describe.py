@@ -75,6 +75,19 @@ class ModelFacts:
     def size_text(self) -> str:
         return format_size(self.size)
 
+    def summary_parts(self) -> list[str]:
+        """What it is, in short parts: format, kind, architecture, quantisation, parameters,
+        size (and file count)."""
+        parts = [
+            self.format,
+            self.kind,
+            self.architecture,
+            self.quantisation,
+            f"{self.parameters_text} parameters" if self.parameters else "",
+            self.size_text + (f" in {self.files} files" if self.files > 1 else ""),
+        ]
+        return [part for part in parts if part]
+
     @property
     def parameters_text(self) -> str:
         count = self.parameters
