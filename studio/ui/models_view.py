@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.durations import format_size
 from studio.core.errors import UserError
-from studio.core.model_scan.catalog import LibraryEntry
+from studio.core.model_scan.catalog import LibraryEntry, library_places
 from studio.core.model_scan.places import SOURCE_LABELS
 from studio.core.safety.consent import ConsentKind
 from studio.core.safety.converter import convert_to_safetensors, converted_dir
@@ -136,6 +136,9 @@ class ModelsView(QDialog):
         self.tabs = tabs
         layout = QVBoxLayout(self)
         layout.addWidget(tabs)
+        self._places = ""
+        self._scanned()
+        scans.scanned.connect(self._scanned)
         scans.scanned.connect(self._show_entries)
         scans.failed.connect(lambda message: self.status.setText(message))
         scans.busy_changed.connect(self._busy)
@@ -274,15 +277,16 @@ class ModelsView(QDialog):
         self.status.setText(
             f"{len(entries)} models"
             + (f", {unusable} cannot be used as they are" if unusable else "")
-            + f". Looked in: {self._places_text()}."
+            + f". Looked in: {self._places}."
         )
         self._selection_changed()
 
-    def _places_text(self) -> str:
-        from studio.core.model_scan.catalog import library_places
-
+    def _scanned(self) -> None:
+        """Where the scan looked, read once a scan (not on every key typed in the filter)."""
         places = library_places(self.services.model_library)
-        return ", ".join(f"{p.label} ({p.root})" for p in places) or "no other tool's folders"
+        self._places = ", ".join(f"{p.label} ({p.root})" for p in places) or (
+            "no other tool's folders"
+        )
 
     def _entry_item(self, entry: LibraryEntry) -> QTreeWidgetItem:
         facts = entry.facts
