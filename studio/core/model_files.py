@@ -9,6 +9,7 @@ folder to Captioning.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from studio.plugin_api import Panel
@@ -17,9 +18,12 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 _CAPTION_HINTS = ("Blip", "VisionEncoderDecoder", "ImageTextToText", "Vision2Seq", "Llava", "Git")
 
 
-def _config(folder: Path) -> dict:
+def read_json_object(path: Path) -> dict:
+    """A model's JSON config as a dict ({} when missing or unreadable); ``//`` comment lines,
+    which Coqui's configs carry, are skipped."""
     try:
-        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -38,7 +42,7 @@ def model_panel(path: Path) -> Panel | None:
         return None
     if (path / "model_index.json").is_file():
         return Panel.IMAGE  # a diffusers pipeline
-    config = _config(path)
+    config = read_json_object(path / "config.json")
     if not config:
         return None
     architectures = " ".join(str(a) for a in config.get("architectures") or [])

@@ -15,13 +15,12 @@ panels that can use it, and its problems, each a sentence that says what to do:
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.core.durations import format_size
-from studio.core.model_files import model_panel
+from studio.core.model_files import model_panel, read_json_object
 from studio.core.model_scan.headers import (
     GGUF_MAGIC,
     LFS_POINTER_PREFIX,
@@ -300,15 +299,6 @@ def describe_file(path: Path) -> ModelFacts:
     )
 
 
-def _json(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def card_licence(folder: Path) -> str:
     """The licence a model card (README.md front matter) names."""
     try:
@@ -343,7 +333,8 @@ def describe_folder(folder: Path) -> ModelFacts:
     for part in parts:
         problems += [p for p in part.problems if p.kind != "lfs-pointer"]
     findings = tuple(sorted({f for part in parts for f in part.pickle_findings}))
-    index, config = _json(folder / "model_index.json"), _json(folder / "config.json")
+    index = read_json_object(folder / "model_index.json")
+    config = read_json_object(folder / "config.json")
     architecture, kind, fmt = "", "", ""
     panel = model_panel(folder)
     if index:
