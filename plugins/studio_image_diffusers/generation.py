@@ -30,6 +30,7 @@ from studio.plugin_api import (
     Event,
     GeneratedAsset,
     ImageRequest,
+    LoraOption,
     Partial,
     Progress,
     Result,
@@ -39,6 +40,7 @@ from studio.plugin_api.images import ImageMode, open_image
 from studio.plugin_api.titles import input_name, join_title
 
 from .loading import LoadedPipeline
+from .loras import apply_loras
 from .previews import preview_png
 
 log = logging.getLogger(__name__)
@@ -311,6 +313,10 @@ def run_request(
     torch.set_num_threads(max(1, ctx.threads))
     ctx.cancel.raise_if_cancelled()
     job = plan_job(loaded, request, options)
+    loras = LoraOption.uses(options.get("loras", ""))
+    if loras:
+        yield Progress(fraction=0.0, message=f"Applying {len(loras)} LoRA(s)…")
+    apply_loras(loaded.pipe, loaded.loras, loras)
     roles = {"text": (), "image": ("init",), "inpaint": ("init", "mask")}[job.mode]
     yield Progress(fraction=0.0, message=f"{MODE_NAMES[job.mode]}, {job.width}×{job.height}")
     for index in range(job.variations):
@@ -331,6 +337,10 @@ def run_request(
             "steps_run": job.steps_run,
             "seconds": round(time.perf_counter() - started, 3),
         }
+        if loras:
+            details["loras"] = [
+                {"name": Path(use.name).stem, "strength": use.strength} for use in loras
+            ]
         if job.variations > 1:
             details["variation"] = index + 1
         init_input = request.input("init")

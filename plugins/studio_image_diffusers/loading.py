@@ -229,6 +229,8 @@ class LoadedPipeline:
     scheduler_class: str
     default_size: int
     autocast: bool = False
+    loras: set[str] = field(default_factory=set)
+    """The LoRA adapters loaded into the pipeline (:mod:`.loras`)."""
     _modes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -292,6 +294,7 @@ class LoadedPipeline:
     def release(self) -> None:
         self.pipe = None
         self._modes.clear()
+        self.loras.clear()
 
 
 def bfloat16_autocast(device: str) -> contextlib.AbstractContextManager[Any]:

@@ -22,6 +22,7 @@ from studio.plugin_api import (
     InputSlot,
     IntOption,
     LoadContext,
+    LoraOption,
     ModelOption,
     OptionSet,
     Panel,
@@ -48,8 +49,9 @@ class DiffusersImage(ImagePlugin):
     load_options = OptionSet(
         ModelOption(
             description=(
-                "A Stable Diffusion or SDXL model folder in the diffusers layout (the folder "
-                "with model_index.json). Studio ships no text-to-image model: import one."
+                "A Stable Diffusion or SDXL model: a folder in the diffusers layout (with "
+                "model_index.json) or a single checkpoint file as AUTOMATIC1111 and ComfyUI "
+                "keep them. Studio ships no text-to-image model: pick one from the library."
             )
         ),
         ChoiceOption(
@@ -116,6 +118,7 @@ class DiffusersImage(ImagePlugin):
             description="Image height in pixels for text-to-image (a multiple of 8); 0 is the "
             "model's own size. With an init image its size is used.",
         ),
+        LoraOption(),
         SeedOption(),
         IntOption(
             name="variations",

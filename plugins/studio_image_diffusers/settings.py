@@ -4,14 +4,23 @@ Studio reads them into plain :class:`~studio.plugin_api.GenerationSettings`; thi
 what they are here: steps, guidance, seed, size and denoising strength map one to one, and the
 sampler onto our scheduler choices (A1111's names, see :data:`.loading.SCHEDULERS`). A sampler we
 lack is left out (Studio names it to the user); one we have without its noise schedule is taken
-with a note saying what is lost. The model and LoRAs are not taken: the user picks the model.
+with a note saying what is lost. The model is not taken: the user picks the model. ComfyUI's
+LoRAs (LoraLoader nodes) go into the ``loras`` option by name; AUTOMATIC1111's stay in the prompt
+as ``<lora:NAME:STRENGTH>`` tags. Either way Studio finds them in the model library at run time.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from studio.plugin_api import GenerationSettings, SettingsDialect, SettingsMapping
+from studio.plugin_api import (
+    GenerationSettings,
+    LoraOption,
+    LoraUse,
+    SettingsDialect,
+    SettingsMapping,
+)
 
 from .loading import SCHEDULER_CHOICES
 
@@ -103,4 +112,12 @@ def options_from_settings(settings: GenerationSettings) -> SettingsMapping:
             used |= {"sampler", "schedule"}
             if lost:
                 notes.append(lost)
+    if settings.loras and settings.dialect is not SettingsDialect.AUTOMATIC1111:
+        run["loras"] = LoraOption.text(
+            [
+                LoraUse(Path(lora.name).stem, 1.0 if lora.weight is None else lora.weight)
+                for lora in settings.loras
+            ]
+        )
+        used.add("loras")
     return SettingsMapping(run_options=run, used=frozenset(used), notes=tuple(notes))

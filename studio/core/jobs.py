@@ -26,6 +26,7 @@ from studio.core.errors import UserError
 from studio.core.model_cache import CacheKey, ModelCache
 from studio.core.model_files import weights_size
 from studio.core.model_resolver import ModelResolver
+from studio.core.model_scan.loras import LoraFinder
 from studio.core.registry import PluginRegistry, PluginUnavailable
 from studio.core.safety.consent import ConsentKind, ConsentStore
 from studio.core.safety.converter import convert_to_safetensors
@@ -35,6 +36,7 @@ from studio.plugin_api import (
     Cancelled,
     CancelToken,
     GeneratedAsset,
+    ImageRequest,
     InputError,
     KnownModel,
     LoadContext,
@@ -48,7 +50,7 @@ from studio.plugin_api import (
     Result,
     RunContext,
 )
-from studio.plugin_api.options import choose_seed
+from studio.plugin_api.options import LoraOption, choose_seed, take_lora_tags
 from studio.plugin_api.safe_loading import RemoteCodeRequired, UnsafeWeights
 
 log = logging.getLogger(__name__)
@@ -164,8 +166,11 @@ class JobExecutor:
         consents: ConsentStore | None = None,
         converted_dir: Path | None = None,
         engine_checks: EngineChecks | None = None,
+        loras: LoraFinder | None = None,
     ) -> None:
+        """``loras`` finds the LoRAs a job names (none can be named without it)."""
         self.registry = registry
+        self.loras = loras
         self.resolver = resolver
         self.cache = cache
         self.scheduler = scheduler
@@ -300,9 +305,31 @@ class JobExecutor:
             )
         except OptionError as exc:
             raise UserError(str(exc)) from exc
+        request = job.request
+        lora_option = next((o for o in plugin_class.run_options if isinstance(o, LoraOption)), None)
+        if lora_option is not None:
+            request, run_options = self._find_loras(request, run_options, lora_option)
         return dataclasses.replace(
-            job, load_options=load_options, run_options=run_options, checked=True
+            job, request=request, load_options=load_options, run_options=run_options, checked=True
         )
+
+    def _find_loras(
+        self, request: Request, run_options: dict[str, Any], option: LoraOption
+    ) -> tuple[Request, dict[str, Any]]:
+        """The LoRAs of the option and of the prompt's ``<lora:NAME:STRENGTH>`` tags, found:
+        the option then holds their paths and the prompt no tags."""
+        uses = list(option.uses(run_options.get(option.name, "")))
+        if isinstance(request, ImageRequest):
+            prompt, tagged = take_lora_tags(request.prompt)
+            if tagged:
+                uses += tagged
+                request = dataclasses.replace(request, prompt=prompt)
+        if not uses:
+            return request, run_options
+        if self.loras is None:
+            raise UserError("LoRAs cannot be used here: Studio has no model library to find them.")
+        found = self.loras.resolve(uses)
+        return request, {**run_options, option.name: LoraOption.text(found)}
 
     def prepare_plugin(
         self, plugin_id: str, load_options: Mapping[str, Any] | None = None, device: str = "auto"

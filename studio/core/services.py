@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from studio.core.cpu_lease import CpuLease, lease_folder
 from studio.core.device import Devices, detect_devices
@@ -19,6 +20,8 @@ from studio.core.model_budget import ModelBudget, OwnerReports
 from studio.core.model_cache import ModelCache
 from studio.core.model_library import ModelLibrary
 from studio.core.model_resolver import ModelResolver
+from studio.core.model_scan.catalog import LibraryEntry, scan_machine
+from studio.core.model_scan.loras import LoraFinder
 from studio.core.paths import Paths
 from studio.core.pipeline import JobPipeline
 from studio.core.recent_folders import RecentFolders
@@ -105,7 +108,17 @@ def new_job_executor(
         consents=consents,
         converted_dir=converted_dir(paths),
         engine_checks=checks,
+        loras=LoraFinder(lambda: scan_library_of(paths, registry)),
     )
+
+
+def scan_library_of(paths: Paths, registry: PluginRegistry) -> list[LibraryEntry]:
+    """The model library of this data directory (read when a job names LoRAs)."""
+    return scan_machine(registry, ModelLibrary(library_file(paths)))
+
+
+def library_file(paths: Paths) -> Path:
+    return paths.data_dir / "models" / "library.json"
 
 
 def build_core_services(environ: Mapping[str, str] | None = None) -> CoreServices:
@@ -136,6 +149,6 @@ def build_core_services(environ: Mapping[str, str] | None = None) -> CoreService
         budget=budget,
         scheduler=scheduler,
         executor=executor,
-        model_library=ModelLibrary(paths.data_dir / "models" / "library.json"),
+        model_library=ModelLibrary(library_file(paths)),
         recent_folders=RecentFolders(paths.data_dir / "recent-folders.json"),
     )

@@ -14,6 +14,11 @@ imported only when its options or a run are needed. Example::
     entry = "acme_writer.plugin:AcmeWriter"   # module:class, a ModelPlugin subclass
     description = "Writes like Acme."
     requires = ["transformers>=5"]     # Python requirements, checked before import
+    model_formats = ["transformers"]   # what its model option loads, as the model library
+                                       # names formats: GGUF, safetensors, diffusers,
+                                       # transformers, Coqui TTS, ONNX, ncnn, pickle; the
+                                       # panel's model picker lists the library's models of
+                                       # these formats (every format of the panel if absent)
 
     [needs]
     network = false                    # true if it talks to a server (asked of the user)
@@ -86,6 +91,7 @@ class Manifest:
     requires: tuple[str, ...] = ()
     needs: Needs = Needs()
     models: tuple[KnownModel, ...] = ()
+    model_formats: tuple[str, ...] = ()
 
     @property
     def panel(self) -> Panel:
@@ -178,6 +184,7 @@ def parse_manifest(data: dict[str, Any], where: str = "manifest") -> Manifest:
         requires=_strings(data, "requires", where),
         needs=needs,
         models=tuple(models),
+        model_formats=_strings(data, "model_formats", where),
     )
 
 

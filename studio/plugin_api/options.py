@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -303,6 +304,94 @@ class ModelOption(TextOption):
     description: str = (
         "A local model folder or file, or the id of a known model; empty uses the default."
     )
+
+
+@dataclass(frozen=True)
+class LoraUse:
+    """One LoRA of a run: its name (a library LoRA's name, or its file's path) and strength."""
+
+    name: str
+    strength: float = 1.0
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.strength:g}"
+
+
+LORA_TAG = re.compile(r"<lora:([^:<>]+)(?::([^:<>]*))?(?::[^<>]*)?>", re.IGNORECASE)
+"""AUTOMATIC1111's prompt tag ``<lora:NAME:STRENGTH>`` (a third part, the text encoder's
+strength in some forks, is read and not used)."""
+
+
+def take_lora_tags(prompt: str) -> tuple[str, tuple[LoraUse, ...]]:
+    """The prompt without its ``<lora:NAME:STRENGTH>`` tags, and the LoRAs they name (a
+    missing or unreadable strength is 1)."""
+    uses = []
+    for match in LORA_TAG.finditer(prompt):
+        try:
+            strength = float(match.group(2)) if match.group(2) else 1.0
+        except ValueError:
+            strength = 1.0
+        uses.append(LoraUse(match.group(1).strip(), strength))
+    text = LORA_TAG.sub("", prompt)
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"\s+([,.;])", r"\1", text).strip(" ,")
+    return text, tuple(uses)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoraOption(TextOption):
+    """The ``loras`` run option of an image plugin: LoRAs to apply, each ``NAME:STRENGTH``,
+    separated by ``;`` or new lines ("ink:0.7; film-grain:0.4"). A name is a LoRA of the model
+    library (its file name without ``.safetensors``) or a file's path.
+
+    Studio finds each named LoRA before the job runs and hands the plugin the paths (the value
+    the plugin and the recipe see is ``PATH:STRENGTH; ...``). AUTOMATIC1111's
+    ``<lora:NAME:STRENGTH>`` tags in the prompt are taken out of it and added here."""
+
+    type_name: ClassVar[str] = "loras"
+    name: str = "loras"
+    label: str = "LoRAs"
+    description: str = (
+        "LoRAs to apply, each NAME:STRENGTH, separated by ';' (\"ink:0.7; grain:0.4\"). A "
+        "name is a LoRA in the model library (View > Models) or a file's path; "
+        "<lora:NAME:STRENGTH> in the prompt works too."
+    )
+    most: ClassVar[float] = 10.0
+
+    @staticmethod
+    def uses(value: str) -> tuple[LoraUse, ...]:
+        """The LoRAs of a valid value, in order."""
+        found = []
+        for part in re.split(r"[;\n]", value or ""):
+            part = part.strip()
+            if not part:
+                continue
+            name, colon, strength = part.rpartition(":")
+            try:
+                number = float(strength) if colon else None
+            except ValueError:
+                number = None
+            if number is None:  # no strength (or a path's drive letter): full strength
+                found.append(LoraUse(part, 1.0))
+            else:
+                found.append(LoraUse(name.strip(), number))
+        return tuple(found)
+
+    @staticmethod
+    def text(uses: Sequence[LoraUse]) -> str:
+        return "; ".join(str(use) for use in uses)
+
+    def validate(self, value: Any) -> str:
+        value = super().validate(value)
+        for use in self.uses(value):
+            if not use.name:
+                raise self._fail(f"a LoRA without a name in {value!r}")
+            if not math.isfinite(use.strength) or abs(use.strength) > self.most:
+                raise self._fail(
+                    f"the strength of {use.name} is {use.strength:g}; it must be between "
+                    f"-{self.most:g} and {self.most:g}"
+                )
+        return value
 
 
 class OptionSet:

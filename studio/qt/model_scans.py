@@ -66,20 +66,23 @@ class ModelScans(QObject):
         self.busy_changed.emit(True)  # in the GUI thread: scan() is called there
 
     def _run(self) -> None:
-        while True:
-            try:
-                entries = scan_machine(self.registry, self.library)
-            except Exception as exc:  # a scan must never take the window down
-                log.exception("the model scan failed")
-                self._scan_failed.emit(f"The model folders could not be read: {exc}")
-            else:
-                self._scan_done.emit(entries)
-            with self._lock:
-                if not self._again:
-                    self._thread = None
-                    break
-                self._again = False
-        self._scan_busy.emit(False)
+        try:
+            while True:
+                try:
+                    entries = scan_machine(self.registry, self.library)
+                except Exception as exc:  # a scan must never take the window down
+                    log.exception("the model scan failed")
+                    self._scan_failed.emit(f"The model folders could not be read: {exc}")
+                else:
+                    self._scan_done.emit(entries)
+                with self._lock:
+                    if not self._again:
+                        self._thread = None
+                        break
+                    self._again = False
+            self._scan_busy.emit(False)
+        except RuntimeError:  # the window closed during the scan: nobody is left to tell
+            log.debug("a model scan finished after its window closed")
 
     def wait(self, seconds: float = 30.0) -> bool:
         """Wait for the running scan (tests, shutdown); True when none runs."""

@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.core.errors import UserError
 from studio.core.jobs import Waiting
+from studio.core.model_scan.catalog import LibraryEntry, for_model_picker, loras_for
 from studio.core.option_labels import field_label, option_labels
 from studio.core.panel_defaults import panel_plugins
 from studio.core.pipeline import ROLE_KINDS, CommittedResult, Draft, PreparedJob
@@ -66,12 +67,24 @@ class InputValue:
 
 
 @dataclass(frozen=True)
+class FoundModel:
+    """A model of the library (found in another tool's folder or the user's), in the picker."""
+
+    group: str  # where it was found: "Hugging Face cache", "LM Studio"...
+    label: str
+    value: str  # its path
+    tooltip: str
+    reason: str = ""  # why it cannot be used ("" when it can)
+
+
+@dataclass(frozen=True)
 class ModelChoices:
     """What the model picker of the load options lists."""
 
     imported: tuple[tuple[str, str], ...]  # (label, path) of models the user imported
     unusable: Mapping[str, str]  # known model id -> why it does not work here
     default_model: str | None  # the model an empty value means here
+    found: tuple[FoundModel, ...] = ()  # the library's other models this plugin can take
 
 
 class PanelModel(QObject):
@@ -95,6 +108,7 @@ class PanelModel(QObject):
     job_finished = Signal(str, object)  # job id, asset ids
     job_failed = Signal(str, str)  # job id, message
     job_cancelled = Signal(str, object)  # job id, kept asset ids
+    library_changed = Signal()  # a new scan of the model library: the picker lists more
 
     def __init__(
         self,
@@ -128,6 +142,7 @@ class PanelModel(QObject):
         self._last_result: tuple[str, bytes] | None = None
         self._forced_stop: str | None = None
         self._verdicts_shown: tuple | None = None
+        self.library: list[LibraryEntry] = []  # the last scan of the model library
 
         runner.queued.connect(self._on_queued)
         runner.waiting.connect(self._on_waiting)
@@ -258,11 +273,50 @@ class PanelModel(QObject):
         """What the model picker lists for the current plugin."""
         verdicts = self._verdicts_shown or ("", {}, None)
         library = self.services.model_library
+        imported = tuple((e.label, e.path) for e in library.entries(self.panel))
         return ModelChoices(
-            imported=tuple((e.label, e.path) for e in library.entries(self.panel)),
+            imported=imported,
             unusable={k: v for k, v in verdicts[1].items() if v},
             default_model=verdicts[2],
+            found=self._found_models({path for _label, path in imported}),
         )
+
+    def _found_models(self, listed: set[str]) -> tuple[FoundModel, ...]:
+        if self.plugin_id is None:
+            return ()
+        try:
+            manifest = self.services.registry.get(self.plugin_id).manifest
+        except PluginUnavailable:
+            return ()
+        formats = manifest.model_formats if manifest is not None else ()
+        found = []
+        for entry in for_model_picker(self.library, self.panel, formats):
+            facts = entry.facts
+            assert facts is not None  # for_model_picker keeps described models only
+            if entry.value in listed:
+                continue
+            blocking = [p.message for p in facts.problems if p.blocking]
+            details = " · ".join(facts.summary_parts())
+            found.append(
+                FoundModel(
+                    group=entry.source_label,
+                    label=entry.name,
+                    value=entry.value,
+                    tooltip=f"{entry.name}\n{details}\n{facts.path}"
+                    + (f"\nLicence: {entry.licence}." if entry.licence else ""),
+                    reason=blocking[0] if blocking else "",
+                )
+            )
+        return tuple(found)
+
+    def lora_names(self) -> list[str]:
+        """The library's LoRAs, by the names the ``loras`` option takes."""
+        return [entry.name for entry in loras_for(self.library)]
+
+    def set_library(self, entries: list[LibraryEntry]) -> None:
+        """The model library as the last scan found it; the picker lists what fits."""
+        self.library = list(entries)
+        self.library_changed.emit()
 
     def remember_model(self, path: str) -> None:
         """A model folder or file the user picked: listed in the picker from now on."""

@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
         self.jobs_view: JobsView | None = None
         self.models_view: ModelsView | None = None
         self.model_scans = ModelScans(services.registry, services.model_library, self)
+        for panel_widget in self.panels.values():  # every picker lists the library's models
+            self.model_scans.scanned.connect(panel_widget.model.set_library)
         self._idle_timer = QTimer(self)
         self._idle_timer.timeout.connect(self._unload_idle_models)
         self._idle_timer.start(60_000)
@@ -304,6 +306,7 @@ class MainWindow(QMainWindow):
     def plugins_ready(self) -> None:
         for panel in self.panels.values():
             panel.refresh_plugins()
+        self.model_scans.scan()  # the pickers list the library's models once it is read
         dialog = self.plugins_dialog
         if dialog is not None and dialog.isVisible() and self.sender() is not dialog:
             dialog.refresh()  # Plugins > Reload Plugins while it is open

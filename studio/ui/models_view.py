@@ -18,6 +18,7 @@ panel's jobs (the global device by default, or one that exists here).
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from pathlib import Path
@@ -98,6 +99,12 @@ def entry_details(entry: LibraryEntry) -> str:
         colour = "#c62828" if problem.blocking else "#8d6e00"
         lines.append(f'<span style="color:{colour}">{escape(problem.message)}</span>')
     return "<br>".join(lines)
+
+
+CONSENT_WORDS = {
+    ConsentKind.UNPICKLE: "unpickle it",
+    ConsentKind.REMOTE_CODE: "run the code that comes with it",
+}
 
 
 class _Converter(QObject):
@@ -200,10 +207,21 @@ class ModelsView(QDialog):
         self.import_button.clicked.connect(self.import_selected)
         self.convert_button = QPushButton("Convert to Safetensors…")
         self.convert_button.clicked.connect(self.convert_selected)
+        self.revoke_button = QPushButton("Revoke Consent")
+        self.revoke_button.setToolTip(
+            "Withdraw your permission to unpickle this file or run this folder's code: Studio "
+            "asks again before it does"
+        )
+        self.revoke_button.clicked.connect(self.revoke_selected)
         self.folder_button = QPushButton("Show Folder")
         self.folder_button.clicked.connect(self.show_folder)
         buttons = QHBoxLayout()
-        for button in (self.use_button, self.import_button, self.convert_button):
+        for button in (
+            self.use_button,
+            self.import_button,
+            self.convert_button,
+            self.revoke_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(self.folder_button)
@@ -346,6 +364,37 @@ class ModelsView(QDialog):
             else "Only a pickle file picklescan found no code in can be converted"
         )
         self.folder_button.setEnabled(facts is not None)
+        granted = self._consents_for(facts.path) if facts is not None else []
+        self.revoke_button.setVisible(bool(granted))
+        if granted:
+            when = max(consent.granted_at for consent in granted).strftime("%Y-%m-%d %H:%M")
+            allowed = " and ".join(sorted({CONSENT_WORDS[c.kind] for c in granted}))
+            self.details.append(f"<p>You allowed Studio to {allowed} on {when}.</p>")
+
+    def _consents_for(self, path: Path) -> list:
+        """The consents given for ``path`` (by path: hashing a large file on every click
+        would freeze the window; the loaders check the content)."""
+        try:
+            consents = self.services.consents.list()
+        except OSError:
+            return []
+        path = Path(os.path.abspath(path))  # as the store records it
+        return [consent for consent in consents if consent.path == path]
+
+    def revoke_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is None or entry.facts is None:
+            return
+        path = entry.facts.path
+        removed = [
+            consent for kind in ConsentKind for consent in self.services.consents.revoke(kind, path)
+        ]
+        self.say(
+            f"Consent for {path.name} withdrawn: Studio asks again before it loads it."
+            if removed
+            else f"There was no consent for {path.name}."
+        )
+        self._selection_changed()
 
     def say(self, text: str) -> None:
         self.notice.setText(text)

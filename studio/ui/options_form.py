@@ -38,12 +38,15 @@ from studio.plugin_api import (
     FloatOption,
     IntOption,
     KnownModel,
+    LoraOption,
+    LoraUse,
     ModelOption,
     Option,
     OptionSet,
     SeedOption,
     TextOption,
 )
+from studio.qt.panel_model import FoundModel
 from studio.ui.file_dialogs import choose_file, choose_folder
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
@@ -110,6 +113,10 @@ class _SeedEditor(QWidget):
 
     def _roll(self) -> None:
         self.spin.setValue(random.randrange(int(self.spin.maximum())))
+
+
+FOUND_ROLE = Qt.ItemDataRole.UserRole + 1
+"""Marks the picker's rows that come from a scan of the model library (headings included)."""
 
 
 class ModelPicker(QWidget):
@@ -186,6 +193,47 @@ class ModelPicker(QWidget):
         row.addWidget(self.other_button)
         layout.addLayout(row)
 
+    def set_found(self, found: Sequence[FoundModel]) -> None:
+        """List the library's other models after the imported ones, under a heading for each
+        place they were found in ("Hugging Face cache", "LM Studio"…); one that cannot be
+        used is shown greyed with the reason. Called again after each scan of the library:
+        the chosen model stays chosen."""
+        current = self.value()
+        self.combo.blockSignals(True)
+        for index in reversed(range(self.combo.count())):
+            if self.combo.itemData(index, FOUND_ROLE):
+                self.combo.removeItem(index)
+        group = None
+        for model in found:
+            if model.group != group:
+                group = model.group
+                self.combo.addItem(f"— {group} —", None)
+                heading = self.combo.model().item(self.combo.count() - 1)
+                heading.setEnabled(False)
+                font = heading.font()
+                font.setBold(True)
+                heading.setFont(font)
+                heading.setData(True, FOUND_ROLE)
+            label = model.label + (" — cannot be used" if model.reason else "")
+            self.combo.addItem(label, model.value)
+            index = self.combo.count() - 1
+            tooltip = f"{model.reason}\n{model.tooltip}" if model.reason else model.tooltip
+            self.combo.setItemData(index, tooltip, Qt.ItemDataRole.ToolTipRole)
+            self.combo.setItemData(index, True, FOUND_ROLE)
+            if model.reason:
+                self.combo.model().item(index).setEnabled(False)
+        self.set_value(current)
+        self.combo.lineEdit().setCursorPosition(0)
+        self.combo.blockSignals(False)
+
+    def found_values(self) -> list[str]:
+        """The library models listed (their paths), in order."""
+        return [
+            str(self.combo.itemData(index))
+            for index in range(self.combo.count())
+            if self.combo.itemData(index, FOUND_ROLE) and self.combo.itemData(index) is not None
+        ]
+
     def value(self) -> str:
         index = self.combo.currentIndex()
         if index >= 0 and self.combo.currentText() == self.combo.itemText(index):
@@ -227,6 +275,51 @@ class ModelPicker(QWidget):
         )
         if path is not None:
             self.import_path(str(path))
+
+
+class LoraEditor(QWidget):
+    """The ``loras`` option: ``NAME:STRENGTH; ...`` as text, with an "Add LoRA" menu of the
+    model library's LoRAs (each added at strength 1, edited in the text)."""
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("none (or <lora:name:0.8> in the prompt)")
+        self.add_button = QToolButton()
+        self.add_button.setText("Add LoRA")
+        self.add_button.setObjectName("add-lora")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu = QMenu(self.add_button)
+        self.add_button.setMenu(self.menu)
+        layout.addWidget(self.line, 1)
+        layout.addWidget(self.add_button)
+        self.line.textChanged.connect(self.changed)
+        self.set_loras([])
+
+    def set_loras(self, names: Sequence[str]) -> None:
+        """The library's LoRAs, by name (after each scan)."""
+        self.menu.clear()
+        for name in names:
+            self.menu.addAction(name, lambda name=name: self.add(name))
+        if not names:
+            none = self.menu.addAction(
+                "No LoRAs found: put them in a LoRA folder or add one in View > Models"
+            )
+            none.setEnabled(False)
+
+    def add(self, name: str, strength: float = 1.0) -> None:
+        uses = [use for use in LoraOption.uses(self.line.text()) if use.name != name]
+        self.line.setText(LoraOption.text([*uses, LoraUse(name, strength)]))
+
+    def value(self) -> str:
+        return self.line.text()
+
+    def set_value(self, value: str) -> None:
+        self.line.setText(value)
 
 
 def _make_editor(
@@ -284,6 +377,9 @@ def _make_editor(
         return _Editor(
             option, combo, combo.currentText, combo.setCurrentText, combo.currentTextChanged
         )
+    if isinstance(option, LoraOption):
+        loras = LoraEditor()
+        return _Editor(option, loras, loras.value, loras.set_value, loras.changed)
     if isinstance(option, ModelOption):
         picker = ModelPicker(known, imported, on_import, unusable, default_id, recent_folders)
         return _Editor(option, picker, picker.value, picker.set_value, picker.changed)
@@ -463,6 +559,22 @@ class PanelOptions(QWidget):
     @property
     def editors(self) -> dict[str, _Editor]:
         return {**self.load_form.editors, **self.run_form.editors}
+
+    @property
+    def model_picker(self) -> ModelPicker | None:
+        """The ``model`` option's picker, when the plugin has one."""
+        for editor in self.load_form.editors.values():
+            if isinstance(editor.widget, ModelPicker):
+                return editor.widget
+        return None
+
+    @property
+    def lora_editor(self) -> LoraEditor | None:
+        """The ``loras`` option's editor, when the plugin has one."""
+        for editor in self.run_form.editors.values():
+            if isinstance(editor.widget, LoraEditor):
+                return editor.widget
+        return None
 
     def reset(self) -> None:
         for form in self.forms:

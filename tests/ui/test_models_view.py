@@ -5,12 +5,15 @@ device per panel."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from PySide6.QtWidgets import QMessageBox
 
 from studio.app import build_app
+from studio.core.safety.consent import ConsentKind
+from studio.core.safety.converter import converted_dir
 from studio.core.settings import SettingsFile
 from studio.plugin_api import Panel
 from studio.qt.model_scans import ModelScans
@@ -91,6 +94,34 @@ def test_a_clean_pickle_is_converted_after_the_user_allows_it(
     (converted,) = services.model_library.entries(Panel.IMAGE)
     assert converted.path.endswith(".safetensors")
 
+    # the consent shows with the model, and can be withdrawn
+    qtbot.waitUntil(lambda: not view.scans.busy, timeout=20_000)
+    assert view.select(str(checkpoint))
+    assert "You allowed Studio to unpickle it" in view.details.toPlainText()
+    assert view.revoke_button.isVisibleTo(view)
+    view.revoke_button.click()
+    assert not services.consents.is_granted(ConsentKind.UNPICKLE, checkpoint)
+    assert "withdrawn" in view.notice.text() and not view.revoke_button.isVisibleTo(view)
+
+
+def test_a_conversion_the_user_declines_grants_nothing_and_writes_nothing(
+    qtbot, view, home, monkeypatch, services
+):
+    checkpoint = home / "stable-diffusion-webui" / "models" / "Stable-diffusion" / "old.ckpt"
+    torch.save({"state_dict": {"model.diffusion_model.w": torch.ones(2, 2)}}, checkpoint)
+    view.scans.scan()
+    qtbot.waitUntil(lambda: view.select(str(checkpoint)), timeout=20_000)
+    monkeypatch.setattr(
+        models_view_module.QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No
+    )
+    view.convert_selected()
+    assert services.consents.list() == ()
+    assert not view.revoke_button.isVisibleTo(view)
+    assert services.model_library.entries(Panel.IMAGE) == []
+    assert not converted_dir(services.paths).exists() or not any(
+        converted_dir(services.paths).iterdir()
+    )
+
 
 def test_the_loaded_tab_unloads_a_model_and_keeps_the_idle_and_device_settings(
     qtbot, view, services
@@ -139,5 +170,60 @@ def test_a_model_dropped_on_the_window_that_cannot_be_used_is_refused_with_the_r
         assert services.model_library.entries(Panel.IMAGE) == []
         view = app.window.show_models()
         assert view.isVisible()
+    finally:
+        app.shutdown()
+
+
+def test_each_panels_model_picker_lists_the_library_models_its_plugin_can_load_by_source(
+    qtbot, services, home
+):
+    app = build_app(services=services)
+    qtbot.addWidget(app.window)
+    try:
+        window = app.window
+        window.discover_plugins()
+        writing = window.panels[Panel.WRITING]
+        assert writing.model.select_plugin("studio.writer-llamacpp")
+        qtbot.waitUntil(
+            lambda: len(writing.options.model_picker.found_values()) == 2, timeout=20_000
+        )
+        window.model_scans.wait()
+        picker = writing.options.model_picker
+        texts = [picker.combo.itemText(i) for i in range(picker.combo.count())]
+        # GGUFs only (llama.cpp's manifest says so), each under where it was found
+        assert texts.index("— LM Studio —") < texts.index("acme/tiny-GGUF · tiny-Q8")
+        assert texts.index("— Ollama —") < texts.index("tinyllama:latest")
+        assert not any("tiny-writer" in text for text in texts)
+        ollama = next(v for v in picker.found_values() if "blobs" in v)
+        picker.combo.setCurrentIndex(picker.combo.findData(ollama))
+        assert writing.model.load_options["model"] == ollama
+
+        # the transformers writer takes the Hugging Face folder and the GGUFs
+        assert writing.model.select_plugin("studio.writer-transformers")
+        picker = writing.options.model_picker
+        assert any(
+            v.endswith("tiny-writer") or "acme--tiny-writer" in v for v in picker.found_values()
+        )
+
+        # Stable Diffusion: the two checkpoints, not the LoRA nor the LFS stub
+        image = window.panels[Panel.IMAGE]
+        assert image.model.select_plugin("studio.image-diffusers")
+        names = [Path(v).name for v in image.options.model_picker.found_values()]
+        assert sorted(names) == ["comfy-sd.safetensors", "dreamy.safetensors"]
+        # ... and its LoRAs in the LoRA option's menu (the LFS stub is not one)
+        loras = image.options.lora_editor
+        assert [a.text() for a in loras.menu.actions()] == ["ink"]
+        loras.menu.actions()[0].trigger()
+        loras.add("grain", 0.5)
+        assert image.model.run_options["loras"] == "ink:1; grain:0.5"
+
+        # a rescan keeps the chosen model chosen
+        writing.model.select_plugin("studio.writer-llamacpp")
+        picker = writing.options.model_picker
+        picker.set_value(ollama)
+        window.model_scans.scan()
+        window.model_scans.wait()
+        qtbot.wait(50)
+        assert picker.value() == ollama and len(picker.found_values()) == 2
     finally:
         app.shutdown()

@@ -153,6 +153,39 @@ def for_panel(entries: Iterable[LibraryEntry], panel: Panel) -> list[LibraryEntr
     return [entry for entry in entries if panel in entry.panels]
 
 
+ADD_ON_KINDS = frozenset({"LoRA", "VAE"})
+"""Kinds that add to a model rather than stand alone: never offered as a panel's model."""
+
+
+def for_model_picker(
+    entries: Iterable[LibraryEntry], panel: Panel, formats: Iterable[str] = ()
+) -> list[LibraryEntry]:
+    """The found and imported models a plugin of ``panel`` can take as its ``model``: the
+    panel's models of one of ``formats`` (the plugin's manifest ``model_formats``; every
+    format when empty), without add-ons (LoRAs, VAEs), grouped by source in library order."""
+    wanted = {name.casefold() for name in formats}
+    chosen = [
+        entry
+        for entry in entries
+        if entry.facts is not None
+        and panel in entry.panels
+        and entry.facts.kind not in ADD_ON_KINDS
+        and (not wanted or entry.facts.format.casefold() in wanted)
+    ]
+    order = list(dict.fromkeys(entry.source for entry in chosen))
+    return sorted(chosen, key=lambda entry: order.index(entry.source))
+
+
+def loras_for(entries: Iterable[LibraryEntry]) -> list[LibraryEntry]:
+    """The library's Stable Diffusion LoRAs, by name."""
+    found = [
+        entry
+        for entry in entries
+        if entry.facts is not None and entry.facts.kind == "LoRA" and entry.usable
+    ]
+    return sorted(found, key=lambda entry: entry.name.casefold())
+
+
 def embedded_models(registry: PluginRegistry) -> list[EmbeddedModel]:
     """The models the enabled plugins ship, read from their manifests (no plugin is imported)."""
     found = []

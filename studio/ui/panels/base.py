@@ -154,6 +154,7 @@ class PanelWidget(PanelDrops, QWidget):
         model = self.model
         model.plugins_changed.connect(self._show_plugins)
         model.plugin_changed.connect(self._show_plugin)
+        model.library_changed.connect(self._library_scanned)
         model.options_changed.connect(self._show_options)
         model.error_changed.connect(self._show_error)
         model.status_changed.connect(self.progress.idle)
@@ -317,6 +318,7 @@ class PanelWidget(PanelDrops, QWidget):
             default_model=choices.default_model,
             recent_folders=self.services.recent_folders,
         )
+        self._show_found_models(choices.found)
         self.options_layout.addWidget(self.options)
         self.options_box.setVisible(bool(self.options.editors))
         self._show_options()
@@ -326,6 +328,21 @@ class PanelWidget(PanelDrops, QWidget):
         self.plugin_selected(spec)
         if self.isVisible():
             model.warm_up()
+
+    def _show_found_models(self, found=None) -> None:
+        """The library's models in the model picker and its LoRAs in the LoRA menu."""
+        if self.options is None:
+            return
+        picker = self.options.model_picker
+        if picker is not None:
+            picker.set_found(self.model.model_choices().found if found is None else found)
+        loras = self.options.lora_editor
+        if loras is not None:
+            loras.set_loras(self.model.lora_names())
+
+    @Slot()
+    def _library_scanned(self) -> None:
+        self._show_found_models()
 
     @Slot()
     def _options_edited(self) -> None:
