@@ -1099,3 +1099,71 @@ def models_view(out: Path | None = None) -> list[Path]:
     studio.shutdown()
     app.quit()
     return paths
+
+
+def image_library_lora(out: Path | None = None) -> list[Path]:
+    """The Image panel's model picker listing the models other tools left (grouped by where
+    they are), then a take with a tiny random Stable Diffusion pipeline (from the user's own
+    model folder) and a LoRA picked from the library at 0.8.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['image_library_lora']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    home = data_dir / "home"
+    os.environ["HOME"] = str(home)
+    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
+        os.environ.pop(name, None)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)
+    _fake_model_home(home)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.fixtures.tiny_models import build_tiny_sd_lora, build_tiny_sd_pipeline
+
+    own = home / "my-models"
+    sd = build_tiny_sd_pipeline(own / "tiny-sd-random")
+    build_tiny_sd_lora(sd, home / "stable-diffusion-webui" / "models" / "Lora" / "ink.safetensors")
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    studio.services.model_library.add_folder(own)
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    wait(1500)
+    panel = window.panels[Panel.IMAGE]
+    window.tabs.setCurrentWidget(panel)
+    panel.select_plugin("studio.image-diffusers")
+    window.model_scans.wait(60)
+    wait(500)
+    picker = panel.options.model_picker
+    picker.set_value(str(sd))
+    loras = panel.options.lora_editor
+    loras.add("ink", 0.8)
+    panel.prompt.setPlainText("a lighthouse on a cliff at dusk, oil painting")
+    panel.run_form.editors["steps"].put(6)
+    panel.run_form.editors["seed"].put(42)
+    picker.combo.showPopup()
+    wait(500)
+    paths = [out / "window-image-model-picker.png", out / "window-image-lora.png"]
+    QGuiApplication.primaryScreen().grabWindow(0).save(str(paths[0]))
+    picker.combo.hidePopup()
+    panel.run()
+    for _ in range(300):  # a fresh model process imports torch and diffusers first
+        wait(200)
+        if not panel.runner.busy:
+            break
+    wait(500)
+    if not window.grab().save(str(paths[1])):
+        raise SystemExit(f"could not write {paths[1]}")
+    for path in paths:
+        print("saved", path)
+    studio.shutdown()
+    app.quit()
