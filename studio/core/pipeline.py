@@ -521,7 +521,8 @@ class JobPipeline:
             except BaseException:
                 workdir.cleanup()
                 raise
-        request = build_request(draft.panel, draft.fields, inputs)
+        # the checked request's fields (the check may change them: LoRA tags leave the prompt)
+        request = dataclasses.replace(checked.job.request, inputs=tuple(inputs))
         job = dataclasses.replace(checked.job, request=request)
         return PreparedJob(job, draft.details, checked.files, media, workdir)
 

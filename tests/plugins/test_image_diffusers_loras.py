@@ -21,6 +21,7 @@ from studio.core.model_scan.catalog import scan_library
 from studio.core.model_scan.describe import describe
 from studio.core.model_scan.loras import LoraFinder
 from studio.core.model_scan.places import Place
+from studio.core.pipeline import Draft, JobPipeline
 from studio.core.registry import PluginRegistry
 from studio.plugin_api import (
     CancelToken,
@@ -197,3 +198,22 @@ def test_comfyui_loras_come_back_by_name_and_a1111_ones_stay_in_the_prompt():
         loras=(LoraWeight(name="ink", weight=0.6),),
     )
     assert "loras" not in options_from_settings(a1111).run_options
+
+
+def test_the_prepared_job_keeps_the_prompt_without_its_tags(tmp_path, tiny_sd_dir, loras):
+    """The pipeline adds the inputs to the checked request, not to the draft's fields again:
+    the model never reads a LoRA tag as words."""
+    executor, _sink = make_executor(tmp_path / "data", plugin_dirs=())
+    executor.registry = PluginRegistry(plugin_dirs=())
+    executor.loras = finder_for(loras.parent.parent)
+    pipeline = JobPipeline(executor.registry, executor.check)
+    draft = Draft(
+        plugin_id="studio.image-diffusers",
+        panel=Panel.IMAGE,
+        fields={"prompt": "a cat <lora:ink:0.6>"},
+        load_options={"model": str(tiny_sd_dir)},
+        run_options=FAST,
+    )
+    prepared = pipeline.run_ready(draft, None)
+    assert prepared.job.request.prompt == "a cat"
+    assert prepared.job.run_options["loras"] == f"{loras / 'ink.safetensors'}:0.6"
