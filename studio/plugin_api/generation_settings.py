@@ -46,8 +46,23 @@ class SettingsDialect(StrEnum):
     ``schedule`` like ``"Karras"``, ``"Exponential"``, ``"Automatic"``."""
 
     COMFYUI = "comfyui"
-    """ComfyUI: ``sampler`` is a KSampler ``sampler_name`` (``"dpmpp_2m"``, ``"euler_ancestral"``);
-    ``schedule`` its ``scheduler`` (``"normal"``, ``"karras"``, ``"simple"``...)."""
+    """ComfyUI: ``sampler`` is a KSampler ``sampler_name`` (``"dpmpp_2m"``, ``"euler_ancestral"``,
+    old graphs ``"sample_dpmpp_2m"``); ``schedule`` its ``scheduler`` (``"normal"``,
+    ``"karras"``, ``"simple"``...) or the sigma node's type (``"KarrasScheduler"``)."""
+
+    INVOKEAI = "invokeai"
+    """InvokeAI: ``sampler`` is a 3.x scheduler name (``"euler_a"``, ``"dpmpp_2m_k"``, ``"lcm"``:
+    ``_k`` means the Karras schedule) or a 2.x sampler (``"k_lms"``, ``"k_euler_a"``,
+    ``"ddim"``)."""
+
+    NOVELAI = "novelai"
+    """NovelAI: ``sampler`` like ``"k_euler_ancestral"``, ``"k_dpmpp_2m"``, ``"ddim"``."""
+
+    FOOOCUS = "fooocus"
+    """Fooocus: ComfyUI's sampler and scheduler names (``"dpmpp_2m_sde_gpu"``, ``"karras"``)."""
+
+    SWARMUI = "swarmui"
+    """SwarmUI: ComfyUI's sampler and scheduler names (``"euler"``, ``"normal"``)."""
 
 
 @dataclass(frozen=True, kw_only=True)

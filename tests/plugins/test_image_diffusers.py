@@ -149,7 +149,8 @@ def test_the_manifest_is_honest_about_having_no_embedded_model():
     assert manifest.id == PLUGIN_ID and manifest.panels == (Panel.IMAGE,)
     assert manifest.name == "Stable Diffusion (diffusers)"
     assert manifest.models == ()
-    assert "import a model folder" in manifest.description.lower()
+    assert "no model ships with studio" in manifest.description.lower()
+    assert manifest.model_formats == ("diffusers", "safetensors", "pickle")
 
 
 def test_it_registers_through_the_entry_point_and_declares_its_inputs():
@@ -174,6 +175,7 @@ def test_options_use_the_names_the_a1111_export_reads(plugin):
         "scheduler",
         "width",
         "height",
+        "loras",
         "seed",
         "variations",
         "strength",
