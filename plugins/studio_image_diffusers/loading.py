@@ -61,16 +61,31 @@ LoadWeights = Callable[[Path], Any]
 
 # Sampler names as A1111 shows them (its "Sampler" setting reads the same), mapped to the
 # diffusers scheduler class and its settings. "Model default" keeps the folder's own scheduler.
+_KARRAS = {"use_karras_sigmas": True}
+_SDE = {"algorithm_type": "sde-dpmsolver++"}
 SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
     "Euler a": ("EulerAncestralDiscreteScheduler", {}),
     "Euler": ("EulerDiscreteScheduler", {}),
+    "Euler Karras": ("EulerDiscreteScheduler", _KARRAS),
     "DPM++ 2M": ("DPMSolverMultistepScheduler", {}),
-    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
-    "DPM++ 2M SDE": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
-    "DDIM": ("DDIMScheduler", {}),
-    "PNDM": ("PNDMScheduler", {}),
+    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", _KARRAS),
+    "DPM++ 2M SDE": ("DPMSolverMultistepScheduler", _SDE),
+    "DPM++ 2M SDE Karras": ("DPMSolverMultistepScheduler", _SDE | _KARRAS),
+    "DPM2": ("KDPM2DiscreteScheduler", {}),
+    "DPM2 Karras": ("KDPM2DiscreteScheduler", _KARRAS),
+    "DPM2 a": ("KDPM2AncestralDiscreteScheduler", {}),
+    "DPM2 a Karras": ("KDPM2AncestralDiscreteScheduler", _KARRAS),
+    "Heun": ("HeunDiscreteScheduler", {}),
+    "Heun Karras": ("HeunDiscreteScheduler", _KARRAS),
     "LMS": ("LMSDiscreteScheduler", {}),
+    "LMS Karras": ("LMSDiscreteScheduler", _KARRAS),
+    "DDIM": ("DDIMScheduler", {}),
+    "DDPM": ("DDPMScheduler", {}),
+    "PNDM": ("PNDMScheduler", {}),
+    "DEIS": ("DEISMultistepScheduler", {}),
     "UniPC": ("UniPCMultistepScheduler", {}),
+    "LCM": ("LCMScheduler", {}),
+    "TCD": ("TCDScheduler", {}),
     "Model default": ("", {}),
 }
 SCHEDULER_CHOICES = tuple(SCHEDULERS)

@@ -1,16 +1,20 @@
-"""Settings from other tools' images (AUTOMATIC1111, ComfyUI) onto this plugin's options.
+"""Settings from other tools' images onto this plugin's options.
 
 Studio reads them into plain :class:`~studio.plugin_api.GenerationSettings`; this module says
 what they are here: steps, guidance, seed, size and denoising strength map one to one, and the
-sampler onto our scheduler choices (A1111's names, see :data:`.loading.SCHEDULERS`). A sampler we
-lack is left out (Studio names it to the user); one we have without its noise schedule is taken
-with a note saying what is lost. The model is not taken: the user picks the model. ComfyUI's
-LoRAs (LoraLoader nodes) go into the ``loras`` option by name; AUTOMATIC1111's stay in the prompt
-as ``<lora:NAME:STRENGTH>`` tags. Either way Studio finds them in the model library at run time.
+sampler, in whichever tool's names (AUTOMATIC1111, ComfyUI and the tools that use its names,
+InvokeAI, NovelAI), onto our scheduler choices (:data:`.loading.SCHEDULERS`, A1111's names). A
+sampler taken without its noise schedule, or one we lack replaced by the closest we have, is
+said in a note. The model is not taken: Studio finds it in the model library. ComfyUI's LoRAs
+(LoraLoader nodes) and the other tools' go into the ``loras`` option by name;
+AUTOMATIC1111's stay in the prompt as ``<lora:NAME:STRENGTH>`` tags. Either way Studio finds
+them in the model library at run time.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,66 +28,102 @@ from studio.plugin_api import (
 
 from .loading import SCHEDULER_CHOICES
 
-# A1111 sampler names that are ours under another name or without their noise schedule.
-_A1111_SAMPLERS = {
-    "PLMS": ("PNDM", ""),
-    "LMS Karras": ("LMS", "the Karras schedule of 'LMS Karras'"),
-    "DPM++ 2M SDE Karras": ("DPM++ 2M SDE", "the Karras schedule of 'DPM++ 2M SDE Karras'"),
-    "UniPC Karras": ("UniPC", "the Karras schedule of 'UniPC Karras'"),
-    "Euler Karras": ("Euler", "the Karras schedule of 'Euler Karras'"),
-    "DDIM CFG++": ("DDIM", "the CFG++ variant of DDIM"),
-}
-
-# ComfyUI sampler_name values.
-_COMFY_SAMPLERS = {
+# Every tool's sampler name, normalised (see _normalise), onto ours.
+_SAMPLERS = {
     "euler": "Euler",
-    "euler_ancestral": "Euler a",
+    "euler_a": "Euler a",
+    "heun": "Heun",
+    "dpm_2": "DPM2",
+    "dpm_2_a": "DPM2 a",
+    "lms": "LMS",
     "dpmpp_2m": "DPM++ 2M",
     "dpmpp_2m_sde": "DPM++ 2M SDE",
-    "dpmpp_2m_sde_gpu": "DPM++ 2M SDE",
     "ddim": "DDIM",
-    "lms": "LMS",
+    "ddpm": "DDPM",
+    "pndm": "PNDM",
+    "plms": "PNDM",
+    "deis": "DEIS",
+    "unipc": "UniPC",
     "uni_pc": "UniPC",
     "uni_pc_bh2": "UniPC",
+    "lcm": "LCM",
+    "tcd": "TCD",
 }
+# Samplers we lack, onto the closest we have (and why it is not the same).
+_CLOSEST = {
+    "dpmpp_sde": ("DPM++ 2M SDE", "needs the torchsde package"),
+    "dpmpp_2s_a": ("Euler a", "a single-step ancestral sampler"),
+    "dpmpp_2s": ("DPM++ 2M", "a single-step sampler"),
+    "dpmpp_3m_sde": ("DPM++ 2M SDE", "a third-order sampler"),
+    "dpmpp_3m": ("DPM++ 2M", "a third-order sampler"),
+    "dpmpp_2m_sde_heun": ("DPM++ 2M SDE", "a Heun-corrected sampler"),
+    "dpm_fast": ("DPM++ 2M", "a sampler of its own"),
+    "dpm_adaptive": ("DPM++ 2M", "an adaptive-step sampler"),
+    "ipndm": ("PNDM", "an improved PNDM"),
+    "ipndm_v": ("PNDM", "an improved PNDM"),
+    "restart": ("DPM++ 2M", "a sampler of its own"),
+    "euler_cfg_pp": ("Euler", "the CFG++ variant"),
+    "euler_a_cfg_pp": ("Euler a", "the CFG++ variant"),
+    "dpmpp_2m_cfg_pp": ("DPM++ 2M", "the CFG++ variant"),
+    "dpmpp_2s_a_cfg_pp": ("Euler a", "the CFG++ variant of a single-step sampler"),
+    "ddim_cfg_pp": ("DDIM", "the CFG++ variant"),
+    "ddim_v3": ("DDIM", "NovelAI's variant"),
+    "heunpp2": ("Heun", "a second-order variant"),
+    "res_multistep": ("DPM++ 2M", "a multistep sampler of its own"),
+    "er_sde": ("DPM++ 2M SDE", "an SDE sampler of its own"),
+    "seeds_2": ("DPM++ 2M SDE", "an SDE sampler of its own"),
+    "seeds_3": ("DPM++ 2M SDE", "an SDE sampler of its own"),
+    "gradient_estimation": ("Euler", "a sampler of its own"),
+}
+# Schedules that are a sampler's own: nothing is lost without them.
+_PLAIN_SCHEDULES = {"", "normal", "simple", "automatic", "default", "uniform"}
 
-# ComfyUI schedulers that are the sampler's own (nothing lost without them).
-_COMFY_PLAIN_SCHEDULES = ("normal", "simple", "")
+
+def _normalise(name: str) -> tuple[str, str]:
+    """(the sampler's name in one vocabulary, a schedule the name carries): "DPM++ 2M Karras",
+    "k_dpmpp_2m", "sample_dpmpp_2m", "dpmpp_2m_k" and "dpmpp_2m" are all ``dpmpp_2m``."""
+    text = name.strip().lower()
+    schedule = ""
+    for suffix in (" karras", " exponential", " polyexponential"):
+        if text.endswith(suffix):
+            text, schedule = text[: -len(suffix)], suffix.strip()
+    text = text.replace("++", "pp").replace(" ", "_").replace("-", "_")
+    text = re.sub(r"^(sample_|k_)", "", text)
+    text = re.sub(r"_gpu$", "", text)
+    if re.search(r"_k$", text) and text not in ("k",):  # InvokeAI: dpmpp_2m_k is Karras
+        text, schedule = text[:-2], "karras"
+    text = re.sub(r"^kdpm_?2", "dpm_2", text)
+    text = re.sub(r"^dpm2", "dpm_2", text)
+    text = text.replace("ancestral", "a")
+    return text, schedule
 
 
-def map_a1111_sampler(name: str, schedule: str = "") -> tuple[str | None, str]:
-    """Our scheduler for an A1111 sampler (and its ``Schedule type``); the second value names
-    what is lost (empty when nothing is)."""
-    name = name.strip()
-    if schedule.strip().lower() == "karras" and f"{name} Karras" in SCHEDULER_CHOICES:
-        return f"{name} Karras", ""
-    lost = (
-        f"the {schedule} schedule" if schedule and schedule.lower() not in ("automatic", "") else ""
-    )
-    if name in SCHEDULER_CHOICES:
-        return name, lost
-    if name in _A1111_SAMPLERS:
-        ours, more = _A1111_SAMPLERS[name]
-        return ours, more or lost
-    return None, ""
-
-
-def map_comfyui_sampler(name: str, schedule: str = "") -> tuple[str | None, str]:
-    """Our scheduler for a ComfyUI ``sampler_name`` and ``scheduler``; the second value names
-    what is lost (empty when nothing is)."""
-    ours = _COMFY_SAMPLERS.get(name.strip())
+def map_sampler(name: str, schedule: str = "") -> tuple[str | None, str]:
+    """Our scheduler for a sampler in any tool's names (and its schedule); the second value
+    says what is lost or replaced (empty when nothing is). None: nothing close enough, said
+    in the note."""
+    key, carried = _normalise(name)
+    schedule = (schedule or carried).strip()
+    if schedule == "KarrasScheduler":  # ComfyUI's sigma node of the Karras schedule
+        schedule = "karras"
+    notes = []
+    ours = _SAMPLERS.get(key)
+    if ours is None and key in _CLOSEST:
+        ours, why = _CLOSEST[key]
+        notes.append(
+            f"'{name.strip()}' is not available here ({why}): the closest, {ours}, is used"
+        )
     if ours is None:
-        return None, ""
-    if schedule == "karras" and f"{ours} Karras" in SCHEDULER_CHOICES:
-        return f"{ours} Karras", ""
-    lost = f"the {schedule} schedule" if schedule not in _COMFY_PLAIN_SCHEDULES else ""
-    return ours, lost
-
-
-_SAMPLER_MAPPERS = {
-    SettingsDialect.AUTOMATIC1111: map_a1111_sampler,
-    SettingsDialect.COMFYUI: map_comfyui_sampler,
-}
+        guess = difflib.get_close_matches(name.strip(), SCHEDULER_CHOICES[:-1], n=1, cutoff=0.5)
+        hint = f"; the closest here is {guess[0]}" if guess else ""
+        return None, f"the sampler '{name.strip()}' is not available here{hint}"
+    if schedule.lower() == "karras" and f"{ours} Karras" in SCHEDULER_CHOICES:
+        ours = f"{ours} Karras"
+    elif schedule.lower() not in _PLAIN_SCHEDULES and not schedule.endswith("Scheduler"):
+        notes.append(f"the {schedule} schedule")
+    elif schedule.endswith("Scheduler") and schedule != "BasicScheduler":
+        notes.append(f"the sigmas of {schedule}")
+    return ours, "; ".join(notes)
 
 
 def options_from_settings(settings: GenerationSettings) -> SettingsMapping:
@@ -105,13 +145,12 @@ def options_from_settings(settings: GenerationSettings) -> SettingsMapping:
         run["width"], run["height"] = settings.width, settings.height
         used |= {"width", "height"}
     if settings.sampler:
-        mapper = _SAMPLER_MAPPERS.get(settings.dialect)
-        ours, lost = mapper(settings.sampler, settings.schedule) if mapper else (None, "")
+        ours, note = map_sampler(settings.sampler, settings.schedule)
         if ours is not None:
             run["scheduler"] = ours
             used |= {"sampler", "schedule"}
-            if lost:
-                notes.append(lost)
+        if note:
+            notes.append(note)
     if settings.loras and settings.dialect is not SettingsDialect.AUTOMATIC1111:
         run["loras"] = LoraOption.text(
             [

@@ -20,6 +20,7 @@ from studio.cli.asset_commands import add_asset_commands
 from studio.cli.consent_commands import add_consent_commands
 from studio.cli.desktop_commands import add_desktop_commands
 from studio.cli.generate_commands import add_generate_commands
+from studio.cli.image_commands import add_image_commands
 from studio.cli.model_commands import add_model_commands
 from studio.cli.plugin_commands import add_plugin_show
 from studio.cli.plugin_install_commands import add_plugin_install_commands
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_asset_commands(commands)
     add_consent_commands(commands)
     add_model_commands(commands)
+    add_image_commands(commands)
     add_generate_commands(commands)
     add_desktop_commands(commands)
     return parser
@@ -205,6 +207,7 @@ COMMANDS = (
     "consent",
     "convert",
     "models",
+    "image",
     "generate",
     "recipe",
     "desktop",

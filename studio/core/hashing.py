@@ -89,6 +89,24 @@ class HashCache:
                 )
         return digest
 
+    def cached_file_sha256(self, path: Path) -> str:
+        """The SHA-256 of a file when the cache has it for the file as it is now; "" when it
+        would have to be read (for callers that must not wait, such as the window)."""
+        try:
+            resolved = Path(path).resolve(strict=True)
+            stat = resolved.stat()
+        except OSError:
+            return ""
+        with self._connection() as conn:
+            if conn is not None:
+                row = conn.execute(
+                    "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+                    (str(resolved), stat.st_size, stat.st_mtime_ns),
+                ).fetchone()
+                if row:
+                    return row[0]
+        return ""
+
     def folder_sha256(self, folder: Path) -> str:
         """The hash of a model folder (see the module documentation for the definition)."""
         folder = Path(folder)

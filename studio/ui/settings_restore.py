@@ -1,5 +1,6 @@
-"""Fill the Image panel from the settings an image carries (a PNG from Studio, AUTOMATIC1111
-or ComfyUI), and say what was restored and what was not used.
+"""Fill the Image panel from the settings an image carries (made by Studio, AUTOMATIC1111,
+ComfyUI, InvokeAI, NovelAI, Fooocus or SwarmUI), and say what was restored and what was not
+used.
 
 A Studio recipe goes back to its own plugin as it is. Another tool's settings are plain data:
 the panel's current plugin maps them onto its options through its
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from studio.core.image_settings import RestoredSettings
+from studio.core.image_settings.model_lookup import find_model
 from studio.core.media.settings_restore import (
-    RestoredSettings,
     ask_plugin,
     choose_plugin,
     model_note,
@@ -108,6 +110,13 @@ def _apply_settings(
     load_options: dict[str, Any] = dict(mapping.load_options)
     run_options: dict[str, Any] = dict(mapping.run_options)
     model = panel.model
+    match = None
+    if "model" in spec.load_options and "model" not in load_options:
+        # the window compares only hashes Studio already knows (it never reads a whole
+        # checkpoint here): `studio image settings FILE` hashes the library
+        match = find_model(settings, model.library, services.hashes.cached_file_sha256)
+        if match is not None:
+            load_options["model"] = str(match.path)
     rejected = model.take_options(load_options, run_options)
     model.set_fields(request)
     taken = [name for name in (*request, *load_options, *run_options) if name not in rejected]
@@ -117,5 +126,5 @@ def _apply_settings(
         parts.append(f"{spec.name} takes none of these settings: {', '.join(left)}.")
     elif left:
         parts.append(f"Not used by {spec.name}: {', '.join(left)}.")
-    parts.append(model_note(settings, mapping))
+    parts.append(model_note(settings, mapping, match))
     return parts

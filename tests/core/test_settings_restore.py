@@ -1,5 +1,6 @@
-"""Read an image's settings from its PNG: ours (a recipe), AUTOMATIC1111's and ComfyUI's (plain
-settings in the tool's own names); ask plugins what they take of them."""
+"""Read an image's settings: ours (a recipe), AUTOMATIC1111's and ComfyUI's (plain settings in
+the tool's own names); ask plugins what they take of them. The other tools' readers and the
+corpus have their own tests (tests/core/image_settings/)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ import pytest
 from PIL import Image
 
 from studio.core.errors import UserError
+from studio.core.image_settings import SettingsSource, read_image_settings
 from studio.core.media import png_text
 from studio.core.media.detect import PNG
 from studio.core.media.embedded_recipe import embed_recipe
 from studio.core.media.settings_restore import (
-    SettingsSource,
     ask_plugin,
     choose_plugin,
     model_note,
     not_taken,
-    restore_from_png,
 )
 from studio.core.recipe import Recipe, thaw_json
 from studio.plugin_api import (
@@ -49,7 +49,7 @@ def test_our_own_pngs_restore_everything():
         seed=1234,
     )
     data = embed_recipe(png(), PNG, recipe, "fox")
-    restored = restore_from_png(data)
+    restored = read_image_settings(data)
     assert restored.source is SettingsSource.STUDIO and restored.settings is None
     found = restored.recipe
     assert found.plugin_id == "studio.image-diffusers"
@@ -77,7 +77,7 @@ Clip skip: 2, Hires upscale: 2, Version: v1.9.4"""
 
 def test_a1111_parameters_become_plain_settings_with_nothing_dropped():
     data = png_text.with_texts(png(), {"parameters": A1111})
-    restored = restore_from_png(data)
+    restored = read_image_settings(data)
     assert restored.source is SettingsSource.AUTOMATIC1111 and restored.recipe is None
     assert restored.settings == GenerationSettings(
         dialect=SettingsDialect.AUTOMATIC1111,
@@ -104,7 +104,7 @@ def test_a1111_loras_are_read_from_the_prompt_with_their_hashes():
         'Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Lora hashes: "add_detail: '
         '7c6bad76eb54, plain: 0123456789ab, gone: ffff"'
     )
-    settings = restore_from_png(png_text.with_texts(png(), {"parameters": text})).settings
+    settings = read_image_settings(png_text.with_texts(png(), {"parameters": text})).settings
     assert settings.prompt.startswith("a castle <lora:add_detail:0.6>")  # as written
     assert settings.loras == (
         LoraWeight(name="add_detail", weight=0.6, hash="7c6bad76eb54"),
@@ -119,7 +119,7 @@ def test_a1111_loras_are_read_from_the_prompt_with_their_hashes():
 
 def test_unreadable_a1111_values_are_kept_as_written():
     text = "a cat\nSteps: many, Sampler: Heun, CFG scale: 7, Seed: 1, Size: huge"
-    settings = restore_from_png(png_text.with_texts(png(), {"parameters": text})).settings
+    settings = read_image_settings(png_text.with_texts(png(), {"parameters": text})).settings
     assert settings.steps is None and settings.width is None
     assert settings.sampler == "Heun"
     assert settings.other == (("Steps", "many"), ("Size", "huge"))
@@ -191,7 +191,7 @@ def test_comfyui_prompt_graph():
     data = png_text.with_texts(
         png(), {"prompt": json.dumps(COMFY_PROMPT), "workflow": json.dumps(COMFY_WORKFLOW)}
     )
-    restored = restore_from_png(data)
+    restored = read_image_settings(data)
     assert restored.source is SettingsSource.COMFYUI
     assert restored.settings == GenerationSettings(
         dialect=SettingsDialect.COMFYUI,
@@ -209,7 +209,7 @@ def test_comfyui_prompt_graph():
 
 
 def test_comfyui_workflow_alone():
-    restored = restore_from_png(
+    restored = read_image_settings(
         png_text.with_texts(png(), {"workflow": json.dumps(COMFY_WORKFLOW)})
     )
     assert restored.settings == GenerationSettings(
@@ -237,30 +237,31 @@ def test_comfyui_loras_and_an_advanced_sampler():
         "inputs": {"lora_name": "ink.safetensors", "strength_model": 0.7, "strength_clip": 1.0},
     }
     graph["11"] = {"class_type": "KSampler", "inputs": {}}
-    restored = restore_from_png(png_text.with_texts(png(), {"prompt": json.dumps(graph)}))
+    restored = read_image_settings(png_text.with_texts(png(), {"prompt": json.dumps(graph)}))
     settings = restored.settings
     assert settings.seed == 5
     assert settings.loras == (
         LoraWeight(name="ink.safetensors", weight=0.7, text_encoder_weight=1.0),
     )
     assert settings.other == (("start_at_step", "4"),)
-    assert restored.notes == ("The workflow has 2 samplers; the settings of the first were used.",)
+    # the sampler that made the saved image wins; one that fed no saved image is named
+    assert restored.notes == ("Samplers that made no saved image: node 11 (KSampler).",)
 
 
 def test_a_prompt_built_by_other_nodes_is_reported():
     graph = json.loads(json.dumps(COMFY_PROMPT))
     graph["6"]["inputs"]["text"] = ["10", 0]
     graph["10"] = {"class_type": "SomeCustomPromptNode", "inputs": {"seed": 4}}
-    restored = restore_from_png(png_text.with_texts(png(), {"prompt": json.dumps(graph)}))
+    restored = read_image_settings(png_text.with_texts(png(), {"prompt": json.dumps(graph)}))
     assert restored.settings.prompt == ""
     assert "the positive prompt (built by other nodes)" in restored.not_understood
 
 
 def test_plain_pngs_have_no_settings_and_other_files_are_refused():
-    assert restore_from_png(png()) is None
-    assert restore_from_png(png_text.with_texts(png(), {"prompt": "{not json"})) is None
-    with pytest.raises(UserError, match="cannot be read"):
-        restore_from_png(b"GIF89a not a png")
+    assert read_image_settings(png()) is None
+    assert read_image_settings(png_text.with_texts(png(), {"prompt": "{not json"})) is None
+    with pytest.raises(UserError, match="not a PNG, JPEG or WebP image"):
+        read_image_settings(b"GIF89a not a png")
 
 
 # asking plugins ------------------------------------------------------------------------------

@@ -8,16 +8,17 @@ import json
 import pytest
 from studio_image_diffusers.loading import SCHEDULER_CHOICES
 from studio_image_diffusers.plugin import DiffusersImage
-from studio_image_diffusers.settings import map_a1111_sampler, map_comfyui_sampler
+from studio_image_diffusers.settings import map_sampler
 
+from studio.core.image_settings import read_image_settings
 from studio.core.media import png_text
-from studio.core.media.settings_restore import model_note, not_taken, restore_from_png
+from studio.core.media.settings_restore import model_note, not_taken
 from studio.plugin_api import GenerationSettings, SettingsDialect
 from tests.core.test_settings_restore import A1111, COMFY_PROMPT, COMFY_WORKFLOW, png
 
 
 def mapped(texts: dict[str, str]):
-    settings = restore_from_png(png_text.with_texts(png(), texts)).settings
+    settings = read_image_settings(png_text.with_texts(png(), texts)).settings
     mapping = DiffusersImage.options_from_settings(settings)
     return settings, mapping
 
@@ -43,35 +44,45 @@ def test_a1111_settings_fill_the_options():
 
 
 @pytest.mark.parametrize(
-    ("a1111", "schedule", "ours", "lost"),
+    ("name", "schedule", "ours", "note"),
     [
+        # AUTOMATIC1111 (old versions write the schedule into the name)
         ("Euler a", "", "Euler a", ""),
         ("DPM++ 2M Karras", "", "DPM++ 2M Karras", ""),
         ("DPM++ 2M", "Karras", "DPM++ 2M Karras", ""),
         ("PLMS", "", "PNDM", ""),
-        ("LMS Karras", "", "LMS", "the Karras schedule of 'LMS Karras'"),
+        ("LMS Karras", "", "LMS Karras", ""),
         ("Euler", "Exponential", "Euler", "the Exponential schedule"),
-        ("Heun", "", None, ""),
-    ],
-)
-def test_a1111_samplers_map_onto_ours(a1111, schedule, ours, lost):
-    assert map_a1111_sampler(a1111, schedule) == (ours, lost)
-    assert ours is None or ours in SCHEDULER_CHOICES
-
-
-@pytest.mark.parametrize(
-    ("comfy", "schedule", "ours", "lost"),
-    [
+        ("Heun", "", "Heun", ""),
+        ("LCM", "", "LCM", ""),
+        ("DPM++ SDE", "Karras", "DPM++ 2M SDE Karras", "closest"),
+        # ComfyUI, Fooocus, SwarmUI (KSampler, KSamplerSelect); old graphs' sample_* names
         ("euler_ancestral", "normal", "Euler a", ""),
         ("dpmpp_2m", "karras", "DPM++ 2M Karras", ""),
-        ("euler", "karras", "Euler", "the karras schedule"),
+        ("sample_dpmpp_2m", "normal", "DPM++ 2M", ""),
+        ("dpmpp_2m_sde_gpu", "karras", "DPM++ 2M SDE Karras", ""),
+        ("uni_pc_bh2", "normal", "UniPC", ""),
         ("uni_pc", "exponential", "UniPC", "the exponential schedule"),
-        ("heunpp2", "normal", None, ""),
+        ("dpmpp_sde", "normal", "DPM++ 2M SDE", "torchsde"),
+        ("lcm", "sgm_uniform", "LCM", "the sgm_uniform schedule"),
+        ("euler", "KarrasScheduler", "Euler Karras", ""),
+        ("heunpp2", "normal", "Heun", "closest"),
+        # InvokeAI 3 (_k is Karras) and 2, NovelAI
+        ("dpmpp_2m_k", "", "DPM++ 2M Karras", ""),
+        ("kdpm_2_a", "", "DPM2 a", ""),
+        ("k_lms", "", "LMS", ""),
+        ("k_euler_ancestral", "", "Euler a", ""),
+        ("k_dpmpp_2s_ancestral", "", "Euler a", "closest"),
+        ("ddim_v3", "", "DDIM", "closest"),
+        # nothing close: named, nothing chosen
+        ("made_up_sampler", "", None, "'made_up_sampler' is not available here"),
     ],
 )
-def test_comfyui_samplers_map_onto_ours(comfy, schedule, ours, lost):
-    assert map_comfyui_sampler(comfy, schedule) == (ours, lost)
+def test_every_tools_samplers_map_onto_ours_or_the_closest_is_named(name, schedule, ours, note):
+    found, said = map_sampler(name, schedule)
+    assert found == ours
     assert ours is None or ours in SCHEDULER_CHOICES
+    assert (note in said) if note else said == ""
 
 
 def test_a_lost_schedule_is_a_note():
@@ -84,10 +95,23 @@ def test_a_lost_schedule_is_a_note():
 
 
 def test_an_unknown_sampler_is_named():
-    text = "a cat\nSteps: 20, Sampler: Heun, CFG scale: 7, Seed: 1"
+    text = "a cat\nSteps: 20, Sampler: Warp Drive, CFG scale: 7, Seed: 1"
     settings, mapping = mapped({"parameters": text})
     assert "scheduler" not in mapping.run_options
-    assert not_taken(settings, mapping, reads=lambda name: True) == ["sampler 'Heun'"]
+    assert not_taken(settings, mapping, reads=lambda name: True) == [
+        "sampler 'Warp Drive'",
+        "the sampler 'Warp Drive' is not available here",
+    ]
+
+
+def test_a_sampler_we_lack_is_replaced_by_the_closest_and_said():
+    text = "a cat\nSteps: 20, Sampler: DPM++ SDE, Schedule type: Karras, CFG scale: 7, Seed: 1"
+    settings, mapping = mapped({"parameters": text})
+    assert mapping.run_options["scheduler"] == "DPM++ 2M SDE Karras"
+    assert not_taken(settings, mapping, reads=lambda name: True) == [
+        "'DPM++ SDE' is not available here (needs the torchsde package): the closest, "
+        "DPM++ 2M SDE, is used"
+    ]
 
 
 def test_loras_are_not_taken():

@@ -38,12 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import UserError
+from studio.core.image_settings import RestoredSettings, from_recipe, read_image_settings
 from studio.core.media.importing import read_media_file
-from studio.core.media.settings_restore import (
-    RestoredSettings,
-    from_recipe,
-    restore_from_png,
-)
 from studio.core.pipeline import Draft
 from studio.core.project.assets import Asset
 from studio.plugin_api import AssetKind, ModelSpec, Panel
@@ -573,7 +569,7 @@ class ImagePanel(PanelWidget):
         if asset.recipe.panel is Panel.IMAGE and asset.recipe.plugin_id:
             return self.restore_settings(from_recipe(asset.recipe))
         try:
-            restored = restore_from_png(self.session.store.read_blob(asset.id))
+            restored = read_image_settings(self.session.store.read_blob(asset.id))
         except UserError as exc:
             self.model.show_error(str(exc))
             return str(exc)
@@ -600,10 +596,14 @@ class ImagePanel(PanelWidget):
 _MAX_SETTINGS_FILE = 64 << 20
 
 
+SETTINGS_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+
+
 def _settings_in(path: Path) -> RestoredSettings | None:
-    """The settings inside a PNG file, or None (not a PNG, none inside, unreadable). A drag
-    asks on entering and again on the drop: the file is read once while it is unchanged."""
-    if path.suffix.lower() != ".png":
+    """The settings inside a PNG, JPEG or WebP file, or None (another kind of file, none
+    inside, unreadable). A drag asks on entering and again on the drop: the file is read once
+    while it is unchanged."""
+    if path.suffix.lower() not in SETTINGS_SUFFIXES:
         return None
     try:
         stat = path.stat()
@@ -617,6 +617,6 @@ def _settings_in(path: Path) -> RestoredSettings | None:
 @functools.lru_cache(maxsize=4)
 def _read_settings(path: str, mtime_ns: int, size: int) -> RestoredSettings | None:
     try:
-        return restore_from_png(Path(path).read_bytes())
+        return read_image_settings(Path(path).read_bytes())
     except (OSError, UserError):
         return None
