@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from studio.core.errors import UserError
 from studio.core.image_settings import SettingsSource, read_image_settings
+from studio.core.image_settings.model_lookup import ModelMatch
 from studio.core.media import png_text
 from studio.core.media.detect import PNG
 from studio.core.media.embedded_recipe import embed_recipe
@@ -321,7 +323,14 @@ def test_what_a_plugin_did_not_take_is_named():
     noted = SettingsMapping(used=frozenset({"steps"}), notes=("half of it",))
     assert not_taken(SETTINGS, noted, reads=lambda name: True)[-1] == "half of it"
     assert model_note(SETTINGS, steps) == (
-        "The image was made with the model sd15 (hash abc): choose it yourself."
+        "The image was made with the model sd15 (hash abc), which is not in the model library: "
+        "put sd15.safetensors in a model folder (AUTOMATIC1111's models/Stable-diffusion, "
+        "ComfyUI's models/checkpoints) or add its folder in View > Models, then choose it."
+    )
+    found = ModelMatch(Path("/models/sd15.safetensors"), "name and hash")
+    assert model_note(SETTINGS, steps, found) == (
+        "The image's model, sd15.safetensors, was found in the model library (by name and "
+        "hash) and chosen."
     )
     assert model_note(SETTINGS, SettingsMapping(used=frozenset({"model_name"}))) == ""
 

@@ -61,7 +61,12 @@ def looks_like_a1111(text: str) -> bool:
     return bool(stripped) and not stripped.startswith("{")
 
 
+_BARE_JSON = re.compile(r"(\b\w[\w ]*:\s*)(\{[^{}\n]*\})")
+
+
 def from_a1111(text: str) -> RestoredSettings:
+    # A1111 quotes a value holding commas ("Hashes: \"{...}\""); some writers do not.
+    text = _BARE_JSON.sub(lambda m: m.group(1) + json.dumps(m.group(2)), text)
     parsed = parse_parameters(text)
     found: dict[str, Any] = dict(parsed.settings)
     width = height = None
