@@ -30,6 +30,8 @@ def read_exif_strings(tiff: bytes) -> dict[str, str]:
     empty when it is not one."""
     if tiff.startswith(b"Exif\x00\x00"):
         tiff = tiff[6:]
+    if len(tiff) < 8:
+        return {}
     if tiff[:4] == b"II*\x00":
         order = "<"
     elif tiff[:4] == b"MM\x00*":

@@ -49,7 +49,11 @@ def read_image_settings(data: bytes) -> RestoredSettings | None:
 
     Raises :class:`UserError` when the bytes are no image Studio can read settings from.
     """
-    carriers = read_carriers(data)
+    try:
+        carriers = read_carriers(data)
+    except Exception:  # hostile bytes: a bug to fix, never a crash for the user
+        log.warning("the image's texts could not be read", exc_info=True)
+        return None
     if not carriers.format:
         raise UserError(
             "The file is not a PNG, JPEG or WebP image: no settings can be read from it."
@@ -63,7 +67,7 @@ def read_image_settings(data: bytes) -> RestoredSettings | None:
     for name, reader in READERS:
         try:
             restored = reader(texts, where)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        except Exception:  # hostile content: the next reader still runs
             log.warning("the %s reader failed on this image", name, exc_info=True)
             continue
         if restored is not None:

@@ -7,7 +7,10 @@ import json
 from studio.core.image_settings.invokeai import from_dream, read, split_negative
 from studio.plugin_api import LoraWeight, SettingsDialect
 
-DREAM = '"a red fox [blurry, lowres] in snow [text]" -s 30 -S 12345 -W 640 -H 512 -C 7.5 -A k_euler_a -G 0.8 -U 2 0.5'
+DREAM = (
+    '"a red fox [blurry, lowres] in snow [text]" '
+    "-s 30 -S 12345 -W 640 -H 512 -C 7.5 -A k_euler_a -G 0.8 -U 2 0.5"
+)
 SD_METADATA = {
     "model_weights": "dreamlike",
     "model_hash": "a" * 64,
