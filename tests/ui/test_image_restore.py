@@ -253,3 +253,28 @@ def test_a_plugin_without_a_mapping_says_it_takes_none(panel, tmp_path, monkeypa
     note = panel.restore_note.text()
     assert f"{name} takes none of these settings: " in note
     assert "steps 12" in note and "sampler 'DPM++ 2M'" in note and "Clip skip 2" in note
+
+
+def test_a_dropped_jpeg_restores_and_the_model_is_chosen_from_the_library(
+    panel, tmp_path, services
+):
+    """A JPEG's EXIF settings, and the model the image names found in the library by name
+    with the hash Studio already knows (the window never hashes a whole checkpoint)."""
+    from studio.core.model_scan.catalog import scan_library
+    from studio.core.model_scan.places import Place
+    from tests.core.image_settings.builders import jpeg_with_exif, tiff, user_comment
+    from tests.model_homes import SD1_KEYS, save_safetensors
+
+    folder = tmp_path / "models" / "Stable-diffusion"
+    checkpoint = save_safetensors(folder / "dreamy.safetensors", SD1_KEYS)
+    digest = services.hashes.file_sha256(checkpoint)  # known from an earlier run
+    panel.model.set_library(scan_library([Place("automatic1111", tmp_path)]))
+    text = A1111 + f", Model: dreamy, Model hash: {digest[:10]}"
+    picture = tmp_path / "from-a1111.jpg"
+    picture.write_bytes(jpeg_with_exif(tiff({}, {0x9286: (7, user_comment(text))})))
+    (entered, _shown, message), dropped = drag(panel, [picture])
+    assert entered and "restore the settings" in message and dropped
+    assert panel.prompt.toPlainText() == "a lighthouse at dusk"
+    assert panel.model.load_options["model"] == str(checkpoint)
+    note = panel.restore_note.text()
+    assert "dreamy.safetensors, was found in the model library (by name and hash)" in note

@@ -65,17 +65,21 @@ def _checkpoints(entries: Iterable[LibraryEntry]) -> list[LibraryEntry]:
     ]
 
 
-def hash_matches(path: Path, wanted: str, sha256: Callable[[Path], str]) -> bool:
-    """Whether ``path``'s hash is ``wanted`` in any of the tools' forms."""
+def hash_matches(path: Path, wanted: str, sha256: Callable[[Path], str]) -> bool | None:
+    """Whether ``path``'s hash is ``wanted`` in any of the tools' forms; None when ``sha256``
+    does not know the file's hash (a caller that must not wait for it)."""
     wanted = wanted.strip().lower().removeprefix("0x")
     if not wanted or path.is_dir():
         return False
     try:
         if len(wanted) == 8 and a1111_old_hash(path) == wanted:
             return True
-        return sha256(path).startswith(wanted) and len(wanted) >= 8
+        full = sha256(path)
     except OSError:
         return False
+    if not full:
+        return None
+    return len(wanted) >= 8 and full.startswith(wanted)
 
 
 def find_model(
@@ -97,17 +101,23 @@ def find_model(
         and name
         in {model_file_stem(entry.path.name).casefold(), model_file_stem(entry.name).casefold()}
     ]
+    unchecked = None
     for entry in named:
         assert entry.path is not None
         if not wanted:
             return ModelMatch(entry.path, "name")
-        if hash_matches(entry.path, wanted, sha256):
+        state = hash_matches(entry.path, wanted, sha256)
+        if state:
             return ModelMatch(entry.path, "name and hash")
+        if state is None and unchecked is None:
+            unchecked = entry.path
     if wanted:
         for entry in candidates:
             assert entry.path is not None
-            if hash_matches(entry.path, wanted, sha256):
+            if entry not in named and hash_matches(entry.path, wanted, sha256):
                 return ModelMatch(entry.path, "hash")
+    if unchecked is not None:
+        return ModelMatch(unchecked, "name; its hash is not checked yet")
     if named and named[0].path is not None:
-        return ModelMatch(named[0].path, "name (the hash differs)")
+        return ModelMatch(named[0].path, "name, though its hash differs")
     return None

@@ -55,7 +55,9 @@ def test_by_name_and_hash_by_hash_alone_and_a_name_whose_hash_differs(library):
                       sha256_file)  # fmt: skip
     assert full.path == other
     found = find_model(settings("dreamy", "0000000000"), entries, sha256_file)
-    assert found.how == "name (the hash differs)"
+    assert found.how == "name, though its hash differs"
+    unknown = find_model(settings("dreamy", "0000000000"), entries, lambda path: "")
+    assert (unknown.path, unknown.how) == (dreamy, "name; its hash is not checked yet")
     found = find_model(settings("Dreamy.safetensors", ""), entries, sha256_file)  # ComfyUI
     assert (found.path, found.how) == (dreamy, "name")
     assert find_model(settings("missing", "1234567890"), entries, sha256_file) is None
