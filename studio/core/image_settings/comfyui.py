@@ -16,6 +16,7 @@ does not know is listed in ``other``; a prompt built by custom nodes is named as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from studio.core.image_settings.restored import RestoredSettings, SettingsSource
@@ -408,9 +409,10 @@ def from_api_graph(data: Any, carrier: str = "") -> RestoredSettings | None:
     return reading.result(carrier)
 
 
-def api_graph_from_workflow(workflow: Any) -> dict[str, Any] | None:
-    """The editor's ``workflow`` graph as an API graph: widget values named for the nodes the
-    reader knows, links as ``[node, slot]``."""
+def api_graph_from_workflow(workflow: Any) -> tuple[dict[str, Any], set[str]] | None:
+    """The editor's ``workflow`` graph as an API graph (widget values named for the nodes the
+    reader knows, links as ``[node, slot]``), and the custom nodes that set widgets of the
+    nodes read (their shown values are kept: the graph does not say what the node made)."""
     if not isinstance(workflow, Mapping) or not isinstance(workflow.get("nodes"), list):
         return None
     links: dict[Any, tuple[str, int]] = {}
@@ -425,6 +427,7 @@ def api_graph_from_workflow(workflow: Any) -> dict[str, Any] | None:
         if isinstance(node, Mapping)
     }
     graph: dict[str, Any] = {}
+    custom: set[str] = set()
     for node in workflow["nodes"]:
         if not isinstance(node, Mapping) or "id" not in node:
             continue
@@ -442,16 +445,27 @@ def api_graph_from_workflow(workflow: Any) -> dict[str, Any] | None:
                 name = str(slot.get("name"))
                 source, index = links[slot["link"]]
                 if slot.get("widget") and name in inputs and kinds.get(source) != "PrimitiveNode":
+                    custom.add(kinds.get(source, "?"))
                     continue  # a widget set by a custom node: the value it shows is kept
                 inputs[name] = [source, index]
         graph[str(node["id"])] = {"class_type": kind, "inputs": inputs}
-    return graph
+    return graph, custom
 
 
 def from_workflow(data: Any, carrier: str = "") -> RestoredSettings | None:
     """From the editor-format ``workflow`` graph (when there is no API graph)."""
-    graph = api_graph_from_workflow(data)
-    return from_api_graph(graph, carrier) if graph is not None else None
+    converted = api_graph_from_workflow(data)
+    if converted is None:
+        return None
+    graph, custom = converted
+    restored = from_api_graph(graph, carrier)
+    if restored is None or not custom:
+        return restored
+    note = (
+        f"Some values are set by custom nodes ({', '.join(sorted(custom))}): the values the "
+        "editor showed were read, which may not be the ones they gave."
+    )
+    return replace(restored, notes=(*restored.notes, note))
 
 
 def read(

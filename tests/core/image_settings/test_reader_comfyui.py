@@ -156,12 +156,20 @@ def test_the_editor_format_alone():
                   [3, 7, 0, 3, 2, "CONDITIONING"], [4, 5, 0, 3, 3, "LATENT"],
                   [5, 11, 0, 3, 4, "INT"], [6, 3, 0, 8, 0, "LATENT"], [7, 8, 0, 9, 0, "IMAGE"]],
     }  # fmt: skip
-    assert api_graph_from_workflow(workflow)["11"]["inputs"] == {"value": 321}
+    graph, custom = api_graph_from_workflow(workflow)
+    assert graph["11"]["inputs"] == {"value": 321} and custom == set()
     restored = read({"workflow": json.dumps(workflow)})
     settings = restored.settings
     assert (settings.seed, settings.steps, settings.guidance) == (321, 30, 7.5)  # the primitive
     assert (settings.prompt, settings.negative_prompt) == ("a castle", "fog")
     assert (settings.width, settings.height, settings.model_name) == (512, 640, "sd15.safetensors")
+    assert restored.notes == ()
+
+    # a widget set by a custom node: the value shown is read, and the note says so
+    workflow["nodes"][4] = {"id": 11, "type": "SeedGenerator", "widgets_values": [0]}
+    restored = read({"workflow": json.dumps(workflow)})
+    assert restored.settings.seed == 5
+    assert "custom nodes (SeedGenerator)" in restored.notes[-1]
 
 
 def test_the_api_graph_wins_over_the_workflow_and_broken_json_is_no_settings():
