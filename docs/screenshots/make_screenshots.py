@@ -1167,3 +1167,73 @@ def image_library_lora(out: Path | None = None) -> list[Path]:
         print("saved", path)
     studio.shutdown()
     app.quit()
+
+
+def image_settings_restore(out: Path | None = None) -> Path:
+    """A JPEG made by AUTOMATIC1111 (settings in its EXIF UserComment, a sampler Studio lacks)
+    dropped on the Image panel: the settings restored, the closest sampler named, and the
+    model it names chosen from the library by name and hash.
+
+        xvfb-run -a -s "-screen 0 1400x900x24" python -c "import runpy; \\
+            runpy.run_path('docs/screenshots/make_screenshots.py')['image_settings_restore']()"
+    """
+    out = out or Path(__file__).resolve().parent
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    home = data_dir / "home"
+    os.environ["HOME"] = str(home)
+    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
+        os.environ.pop(name, None)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)
+    _fake_model_home(home)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_app
+    from studio.plugin_api import Panel
+    from tests.core.image_settings.builders import jpeg_with_exif, tiff, user_comment
+
+    app = QApplication(sys.argv[:1])
+    studio = build_app()
+    checkpoint = home / "stable-diffusion-webui" / "models" / "Stable-diffusion"
+    checkpoint = checkpoint / "dreamshaper_8.safetensors"
+    digest = studio.services.hashes.file_sha256(checkpoint)
+    text = (
+        "a lighthouse on a cliff at dusk, oil painting <lora:ink-sketch:0.6>\n"
+        "Negative prompt: blurry, text\n"
+        "Steps: 28, Sampler: DPM++ SDE, Schedule type: Karras, CFG scale: 6.5, Seed: 1234567, "
+        f"Size: 512x768, Model hash: {digest[:10]}, Model: dreamshaper_8, Clip skip: 2, "
+        "ADetailer model: face_yolov8n.pt, Version: f2.0.1v1.10.1"
+    )
+    picture = data_dir / "lighthouse.jpg"
+    picture.write_bytes(jpeg_with_exif(tiff({}, {0x9286: (7, user_comment(text))})))
+    window = studio.window
+    window.resize(1360, 840)
+    window.show()
+    wait(1500)
+    panel = window.panels[Panel.IMAGE]
+    window.tabs.setCurrentWidget(panel)
+    window.model_scans.wait(60)
+    wait(500)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(picture))])
+    point = panel.rect().center()
+    drop = QDropEvent(QPointF(QPoint(point)), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0))  # fmt: skip
+    from PySide6.QtGui import QDragEnterEvent
+
+    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier(0))  # fmt: skip
+    QApplication.sendEvent(panel, enter)
+    QApplication.sendEvent(panel, drop)
+    wait(800)
+    path = out / "window-image-settings-from-a1111-jpeg.png"
+    if not window.grab().save(str(path)):
+        raise SystemExit(f"could not write {path}")
+    print("saved", path)
+    print(panel.restore_note.text())
+    studio.shutdown()
+    app.quit()
