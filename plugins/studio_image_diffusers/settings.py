@@ -151,7 +151,9 @@ def options_from_settings(settings: GenerationSettings) -> SettingsMapping:
             used |= {"sampler", "schedule"}
         if note:
             notes.append(note)
-    if settings.loras and settings.dialect is not SettingsDialect.AUTOMATIC1111:
+    if settings.loras and settings.dialect is SettingsDialect.AUTOMATIC1111:
+        used.add("loras")  # their <lora:NAME:STRENGTH> tags stay in the prompt, found at run
+    elif settings.loras:
         run["loras"] = LoraOption.text(
             [
                 LoraUse(Path(lora.name).stem, 1.0 if lora.weight is None else lora.weight)

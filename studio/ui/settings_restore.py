@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from studio.core.image_settings import RestoredSettings
-from studio.core.image_settings.model_lookup import find_model
+from studio.core.image_settings.model_lookup import find_model, model_file_stem
 from studio.core.media.settings_restore import (
     ask_plugin,
     choose_plugin,
@@ -127,4 +127,16 @@ def _apply_settings(
     elif left:
         parts.append(f"Not used by {spec.name}: {', '.join(left)}.")
     parts.append(model_note(settings, mapping, match))
+    if "loras" in mapping.used:
+        known = {name.casefold() for name in model.lora_names()}
+        missing = [
+            lora.name
+            for lora in settings.loras
+            if model_file_stem(lora.name).casefold() not in known
+        ]
+        if missing:
+            parts.append(
+                f"Not in the model library: LoRA {', '.join(missing)}. Put the files in a LoRA "
+                "folder (AUTOMATIC1111's models/Lora, ComfyUI's models/loras) before running."
+            )
     return parts

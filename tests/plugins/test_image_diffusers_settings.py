@@ -114,10 +114,12 @@ def test_a_sampler_we_lack_is_replaced_by_the_closest_and_said():
     ]
 
 
-def test_loras_are_not_taken():
+def test_a1111_loras_stay_in_the_prompt_and_comfyuis_go_into_the_option():
     text = "a cat <lora:ink:0.5>\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1"
     settings, mapping = mapped({"parameters": text})
-    assert not_taken(settings, mapping, reads=lambda name: True) == ["LoRA ink (0.5)"]
+    assert settings.prompt == "a cat <lora:ink:0.5>"  # found by name when it runs
+    assert "loras" in mapping.used and "loras" not in mapping.run_options
+    assert not_taken(settings, mapping, reads=lambda name: True) == []
 
 
 def test_comfyui_prompt_graph():

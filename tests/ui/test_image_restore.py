@@ -278,3 +278,12 @@ def test_a_dropped_jpeg_restores_and_the_model_is_chosen_from_the_library(
     assert panel.model.load_options["model"] == str(checkpoint)
     note = panel.restore_note.text()
     assert "dreamy.safetensors, was found in the model library (by name and hash)" in note
+
+
+def test_a_lora_the_library_lacks_is_named_when_the_settings_are_restored(panel, tmp_path):
+    picture = tmp_path / "with-lora.png"
+    text = A1111.replace("a lighthouse at dusk", "a lighthouse at dusk <lora:nowhere:0.5>")
+    picture.write_bytes(png_with({"parameters": text}))
+    drag(panel, [picture])
+    assert panel.prompt.toPlainText() == "a lighthouse at dusk <lora:nowhere:0.5>"
+    assert "Not in the model library: LoRA nowhere." in panel.restore_note.text()
