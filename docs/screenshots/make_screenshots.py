@@ -1042,6 +1042,21 @@ def _fake_model_home(home: Path) -> None:
     manifest.write_text(json.dumps({"layers": [layer]}))
 
 
+def _home_full_of_models() -> tuple[Path, Path]:
+    """A fresh data folder and a home folder where other tools left models (the environment
+    points there, for this process and the model processes it starts)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
+    home = data_dir / "home"
+    os.environ["HOME"] = str(home)
+    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
+        os.environ.pop(name, None)
+    os.environ.pop("STUDIO_PLUGIN_PATH", None)
+    _fake_model_home(home)
+    return data_dir, home
+
+
 def models_view(out: Path | None = None) -> list[Path]:
     """View > Models over a home folder where AUTOMATIC1111, ComfyUI, LM Studio and Ollama
     left models (one a Git LFS stub, one a hostile pickle), then its Loaded tab after a take
@@ -1051,14 +1066,7 @@ def models_view(out: Path | None = None) -> list[Path]:
             runpy.run_path('docs/screenshots/make_screenshots.py')['models_view']()"
     """
     out = out or Path(__file__).resolve().parent
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
-    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
-    os.environ["HOME"] = str(data_dir / "home")
-    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
-        os.environ.pop(name, None)
-    os.environ.pop("STUDIO_PLUGIN_PATH", None)
-    _fake_model_home(data_dir / "home")
+    data_dir, _home = _home_full_of_models()
     from PySide6.QtWidgets import QApplication
 
     from studio.app import build_app
@@ -1110,15 +1118,7 @@ def image_library_lora(out: Path | None = None) -> list[Path]:
             runpy.run_path('docs/screenshots/make_screenshots.py')['image_library_lora']()"
     """
     out = out or Path(__file__).resolve().parent
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
-    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
-    home = data_dir / "home"
-    os.environ["HOME"] = str(home)
-    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
-        os.environ.pop(name, None)
-    os.environ.pop("STUDIO_PLUGIN_PATH", None)
-    _fake_model_home(home)
+    _data_dir, home = _home_full_of_models()
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.fixtures.tiny_models import build_tiny_sd_lora, build_tiny_sd_pipeline
 
@@ -1178,15 +1178,7 @@ def image_settings_restore(out: Path | None = None) -> Path:
             runpy.run_path('docs/screenshots/make_screenshots.py')['image_settings_restore']()"
     """
     out = out or Path(__file__).resolve().parent
-    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
-    data_dir = Path(tempfile.mkdtemp(prefix="studio-shots-"))
-    os.environ["STUDIO_DATA_DIR"] = str(data_dir)
-    home = data_dir / "home"
-    os.environ["HOME"] = str(home)
-    for name in ("HF_HOME", "HF_HUB_CACHE", "OLLAMA_MODELS", "TTS_HOME", "XDG_DATA_HOME"):
-        os.environ.pop(name, None)
-    os.environ.pop("STUDIO_PLUGIN_PATH", None)
-    _fake_model_home(home)
+    data_dir, home = _home_full_of_models()
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
