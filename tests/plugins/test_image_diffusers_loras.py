@@ -153,6 +153,8 @@ def test_a_lora_that_is_not_there_or_is_no_lora_is_one_clear_sentence(tmp_path, 
     with pytest.raises(UserError):
         finder.find(str(pickle))
     assert finder.names() == ["Film Grain", "ink"]
+    # a recipe's path to a LoRA that has moved since: found again by its name
+    assert finder.find(str(tmp_path / "gone" / "ink.safetensors")) == loras / "ink.safetensors"
 
 
 def test_a_library_folder_the_user_added_is_searched(tmp_path, tiny_sd_dir):

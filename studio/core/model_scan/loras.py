@@ -49,8 +49,10 @@ class LoraFinder:
         """The file of the LoRA called ``name``; a :class:`UserError` says what to do when
         there is none, or when the file is no usable LoRA."""
         given = Path(name).expanduser()
-        if (given.is_absolute() or given.suffix.lower() == ".safetensors") and given.is_file():
-            return _vetted(given)
+        if given.is_absolute() or given.suffix.lower() == ".safetensors":
+            if given.is_file():
+                return _vetted(given)
+            name = given.stem  # moved since the recipe was made: found by its name again
         for fresh in (False, True):
             for entry in self._library(fresh):
                 path = entry.path
