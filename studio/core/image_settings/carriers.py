@@ -91,7 +91,7 @@ def read_carriers(data: bytes) -> Carriers:
     if fmt in ("PNG", "WebP") and not carriers.holds_settings:
         hidden = read_stealth(data)
         if hidden:
-            carriers.add("parameters", hidden, "the alpha channel (stealth text)")
+            carriers.add("parameters", hidden, "the pixels' lowest bits (stealth text)")
     return carriers
 
 

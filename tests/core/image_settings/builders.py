@@ -93,19 +93,29 @@ def webp_with_exif(tiff_block: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def stealth_png(text: str, compressed: bool = True, size=(64, 64)) -> bytes:
-    """AUTOMATIC1111's stealth text in the alpha channel's lowest bits, column by column."""
+def stealth_png(text: str, compressed: bool = True, size=(64, 64), rgb: bool = False) -> bytes:
+    """AUTOMATIC1111's stealth text in the lowest bits, column by column: one bit per pixel in
+    the alpha channel, or (``rgb``) three per pixel in red, green and blue of an RGB picture."""
     payload = gzip.compress(text.encode()) if compressed else text.encode()
-    signature = b"stealth_pngcomp" if compressed else b"stealth_pnginfo"
+    mode = "rgb" if rgb else "png"
+    signature = f"stealth_{mode}{'comp' if compressed else 'info'}".encode()
     bits = np.unpackbits(
         np.frombuffer(signature + struct.pack(">I", len(payload) * 8) + payload, np.uint8)
     )
     width, height = size
-    assert len(bits) <= width * height, "the picture is too small for the text"
-    pixels = np.full((height, width, 4), 200, np.uint8)
-    alpha = np.full(width * height, 254, np.uint8)
-    alpha[: len(bits)] |= bits
-    pixels[..., 3] = alpha.reshape(width, height).T  # x outer, y inner
+    planes = 3 if rgb else 1
+    assert len(bits) <= width * height * planes, "the picture is too small for the text"
+    values = np.full(width * height * planes, 200, np.uint8)
+    values[: len(bits)] |= bits
+    values[len(bits) :] &= 0xFE
+    columns = values.reshape(width, height, planes)  # x outer, y inner
+    if rgb:
+        pixels = columns.transpose(1, 0, 2)
+        image = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    else:
+        pixels = np.full((height, width, 4), 200, np.uint8)
+        pixels[..., 3] = columns[..., 0].T
+        image = Image.fromarray(pixels, "RGBA")
     buffer = io.BytesIO()
-    Image.fromarray(pixels, "RGBA").save(buffer, "PNG")
+    image.save(buffer, "PNG")
     return buffer.getvalue()

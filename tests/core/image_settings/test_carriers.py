@@ -59,10 +59,10 @@ def test_a_png_exif_chunk_is_read_too():
 
 
 @pytest.mark.parametrize("compressed", [True, False])
-def test_stealth_text_in_the_alpha_channel(compressed):
-    carriers = read_carriers(stealth_png(A1111, compressed=compressed))
+@pytest.mark.parametrize("rgb", [False, True])
+def test_stealth_text_in_the_alpha_channel_or_in_red_green_and_blue(compressed, rgb):
+    carriers = read_carriers(stealth_png(A1111, compressed=compressed, rgb=rgb))
     assert carriers.texts["parameters"] == A1111
-    assert "alpha" in carriers.where["parameters"]
 
 
 def test_a_picture_without_stealth_text_has_none():
