@@ -64,7 +64,7 @@ def looks_like_a1111(text: str) -> bool:
 _BARE_JSON = re.compile(r"(\b\w[\w ]*:\s*)(\{[^{}\n]*\})")
 
 
-def from_a1111(text: str) -> RestoredSettings:
+def from_a1111(text: str, carrier: str = "") -> RestoredSettings:
     # A1111 quotes a value holding commas ("Hashes: \"{...}\""); some writers do not.
     text = _BARE_JSON.sub(lambda m: m.group(1) + json.dumps(m.group(2)), text)
     parsed = parse_parameters(text)
@@ -121,7 +121,7 @@ def from_a1111(text: str) -> RestoredSettings:
         other=tuple((key, str(value)) for key, value in found.items()),
         **values,
     )
-    return RestoredSettings(source=SettingsSource.AUTOMATIC1111, settings=settings)
+    return RestoredSettings(source=SettingsSource.AUTOMATIC1111, settings=settings, carrier=carrier)
 
 
 def _hashes(found: dict[str, Any]) -> dict[str, Any] | None:
@@ -139,6 +139,10 @@ def _hashes(found: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def read(texts: Mapping[str, str]) -> RestoredSettings | None:
+def read(
+    texts: Mapping[str, str], where: Mapping[str, str] | None = None
+) -> RestoredSettings | None:
     text = texts.get("parameters", "")
-    return from_a1111(text) if looks_like_a1111(text) else None
+    if not looks_like_a1111(text):
+        return None
+    return from_a1111(text, (where or {}).get("parameters", ""))

@@ -23,21 +23,10 @@ log = logging.getLogger(__name__)
 Reader = Callable[[Mapping[str, str], Mapping[str, str]], RestoredSettings | None]
 
 
-def _a1111(texts: Mapping[str, str], where: Mapping[str, str]) -> RestoredSettings | None:
-    restored = a1111.read(texts)
-    if restored is None:
-        return None
-    return RestoredSettings(
-        source=restored.source,
-        settings=restored.settings,
-        carrier=where.get("parameters", ""),
-    )
-
-
 READERS: tuple[tuple[str, Reader], ...] = (
     ("SwarmUI", swarmui.read),
     ("Fooocus", fooocus.read),
-    ("AUTOMATIC1111", _a1111),
+    ("AUTOMATIC1111", a1111.read),
     ("ComfyUI", comfyui.read),
     ("InvokeAI", invokeai.read),
     ("NovelAI", novelai.read),
