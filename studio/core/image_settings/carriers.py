@@ -61,7 +61,6 @@ class Carriers:
             else:
                 if name == "UserComment":
                     self.add("parameters", value, f"{where} UserComment")
-                self.add(f"EXIF {name}", value, f"{where} {name}")
 
     @property
     def holds_settings(self) -> bool:
