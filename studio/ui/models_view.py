@@ -18,7 +18,6 @@ panel's jobs (the global device by default, or one that exists here).
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from pathlib import Path
@@ -52,7 +51,7 @@ from studio.core.durations import format_size
 from studio.core.errors import UserError
 from studio.core.model_scan.catalog import LibraryEntry, library_places
 from studio.core.model_scan.places import SOURCE_LABELS
-from studio.core.safety.consent import ConsentKind
+from studio.core.safety.consent import Consent, ConsentKind
 from studio.core.safety.converter import convert_to_safetensors, converted_dir
 from studio.plugin_api import Panel
 from studio.qt.model_scans import ModelScans
@@ -364,22 +363,20 @@ class ModelsView(QDialog):
             else "Only a pickle file picklescan found no code in can be converted"
         )
         self.folder_button.setEnabled(facts is not None)
-        granted = self._consents_for(facts.path) if facts is not None else []
+        granted = self._consents_for(facts.path) if facts is not None else ()
         self.revoke_button.setVisible(bool(granted))
         if granted:
             when = max(consent.granted_at for consent in granted).strftime("%Y-%m-%d %H:%M")
             allowed = " and ".join(sorted({CONSENT_WORDS[c.kind] for c in granted}))
             self.details.append(f"<p>You allowed Studio to {allowed} on {when}.</p>")
 
-    def _consents_for(self, path: Path) -> list:
+    def _consents_for(self, path: Path) -> tuple[Consent, ...]:
         """The consents given for ``path`` (by path: hashing a large file on every click
-        would freeze the window; the loaders check the content)."""
+        would freeze the window)."""
         try:
-            consents = self.services.consents.list()
-        except OSError:
-            return []
-        path = Path(os.path.abspath(path))  # as the store records it
-        return [consent for consent in consents if consent.path == path]
+            return self.services.consents.given_at(path)
+        except (OSError, UserError):  # an unreadable consent file: shown nowhere here
+            return ()
 
     def revoke_selected(self) -> None:
         entry = self.selected_entry()

@@ -160,6 +160,12 @@ class ConsentStore:
         """All consents, oldest first."""
         return tuple(sorted(self._read(), key=lambda c: c.granted_at))
 
+    def given_at(self, path: Path) -> tuple[Consent, ...]:
+        """The consents given for what was at ``path``, oldest first: by where it was, not by
+        its content (nothing is hashed, for showing them; a load checks the content)."""
+        path = _absolute(path)
+        return tuple(consent for consent in self.list() if consent.path == path)
+
     def _read(self) -> tuple[Consent, ...]:
         try:
             text = self.file.read_text(encoding="utf-8")
