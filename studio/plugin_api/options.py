@@ -317,22 +317,29 @@ class LoraUse:
         return f"{self.name}:{self.strength:g}"
 
 
-LORA_TAG = re.compile(r"<lora:([^:<>]+)(?::([^:<>]*))?(?::[^<>]*)?>", re.IGNORECASE)
-"""AUTOMATIC1111's prompt tag ``<lora:NAME:STRENGTH>`` (a third part, the text encoder's
-strength in some forks, is read and not used)."""
+LORA_TAG = re.compile(r"<(lora|lyco):([^:<>]+)((?::[^:<>]*)*)>", re.IGNORECASE)
+"""AUTOMATIC1111's extra-network tag in a prompt: its kind (``lora``, or LyCORIS's ``lyco``),
+the name, then ``:``-separated parameters: ``<lora:NAME:STRENGTH>``, or the text encoder's and
+the UNet's strengths (``<lora:NAME:0.8:0.5>``, ``<lora:NAME:te=0.8:unet=0.5>``)."""
 
 
 def take_lora_tags(prompt: str) -> tuple[str, tuple[LoraUse, ...]]:
     """The prompt without its ``<lora:NAME:STRENGTH>`` tags, and the LoRAs they name (a
-    missing or unreadable strength is 1)."""
+    missing or unreadable strength is 1; a further parameter is read and not used)."""
     uses = []
-    for match in LORA_TAG.finditer(prompt):
+
+    def take(match: re.Match[str]) -> str:
+        if match.group(1).lower() != "lora":
+            return match.group(0)
+        first = match.group(3).split(":")[1:2]
         try:
-            strength = float(match.group(2)) if match.group(2) else 1.0
+            strength = float(first[0]) if first and first[0] else 1.0
         except ValueError:
             strength = 1.0
-        uses.append(LoraUse(match.group(1).strip(), strength))
-    text = LORA_TAG.sub("", prompt)
+        uses.append(LoraUse(match.group(2).strip(), strength))
+        return ""
+
+    text = LORA_TAG.sub(take, prompt)
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"\s+([,.;])", r"\1", text).strip(" ,")
     return text, tuple(uses)

@@ -14,15 +14,13 @@ from studio.core.image_settings.restored import RestoredSettings, SettingsSource
 from studio.core.image_settings.values import as_float, as_int
 from studio.core.media.a1111 import parse_parameters
 from studio.plugin_api import GenerationSettings, LoraWeight, SettingsDialect
-
-# <lora:name>, <lora:name:0.8>, <lora:name:te:unet>, <lora:name:te=0.5:unet=1> (and LyCORIS's
-# <lyco:...>), the way A1111's extra networks write them into the prompt.
-_LORA_TAG = re.compile(r"<(?:lora|lyco):([^:>]+)((?::[^:>]*)*)>")
+from studio.plugin_api.options import LORA_TAG
 
 
 def _loras_in_prompt(prompt: str) -> list[LoraWeight]:
     loras = []
-    for name, params in _LORA_TAG.findall(prompt):
+    for match in LORA_TAG.finditer(prompt):  # LoRA and LyCORIS tags, as A1111 writes them
+        name, params = match.group(2), match.group(3)
         positional: list[float | None] = []
         named: dict[str, float | None] = {}
         for part in params.split(":")[1:]:
