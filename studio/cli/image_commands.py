@@ -18,11 +18,17 @@ from typing import Any
 from studio.core.errors import UserError
 from studio.core.image_settings import RestoredSettings, read_image_settings
 from studio.core.image_settings.model_lookup import ModelMatch, find_model
-from studio.core.media.settings_restore import ask_plugin, choose_plugin, model_note, not_taken
+from studio.core.media.settings_restore import (
+    ask_plugin,
+    model_note,
+    not_taken,
+    plugin_for_settings,
+)
 from studio.core.model_scan.catalog import scan_machine
+from studio.core.option_values import sort_values
 from studio.core.panel_defaults import usable_plugins
 from studio.core.recipe import thaw_json
-from studio.plugin_api import GenerationSettings, OptionError, Panel, SettingsMapping
+from studio.plugin_api import GenerationSettings, Panel, SettingsMapping
 
 EXIT_OK = 0
 MAX_IMAGE_BYTES = 256 << 20
@@ -64,19 +70,18 @@ def _settings_json(settings: GenerationSettings) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value not in ("", None, [], ())}
 
 
-def _mapping(services: Any, settings: GenerationSettings, wanted: str | None):
-    """(plugin id, its mapping) of the plugin that takes the most (or ``wanted``)."""
-    registry = services.registry
-    candidates = usable_plugins(registry, services.engine_checks, Panel.IMAGE)
-    if wanted is not None:
-        if wanted not in candidates:
-            raise UserError(f"'{wanted}' is not a usable image plugin here.")
-        candidates = [wanted]
-    mappings: dict[str, SettingsMapping] = {}
-    for plugin_id in candidates:
-        mappings[plugin_id] = ask_plugin(registry.plugin_class(plugin_id), settings)
-    chosen = choose_plugin(mappings, wanted or (candidates[0] if candidates else None))
-    return chosen, mappings.get(chosen, SettingsMapping()) if chosen else SettingsMapping()
+def _mapping(
+    services: Any, settings: GenerationSettings, wanted: str | None
+) -> tuple[str | None, SettingsMapping]:
+    """(plugin id, its mapping): ``wanted``, or the image plugin the window would choose."""
+    registry, checks = services.registry, services.engine_checks
+    usable = usable_plugins(registry, checks, Panel.IMAGE)
+    if wanted is None:
+        first = usable[0] if usable else None
+        return plugin_for_settings(registry, checks, Panel.IMAGE, settings, first)
+    if wanted not in usable:
+        raise UserError(f"'{wanted}' is not a usable image plugin here.")
+    return wanted, ask_plugin(registry.plugin_class(wanted), settings)
 
 
 def cmd_image_settings(args: argparse.Namespace, services: Any) -> int:
@@ -101,11 +106,8 @@ def cmd_image_settings(args: argparse.Namespace, services: Any) -> int:
     run_options = dict(mapping.run_options)
     if plugin_id is not None:  # values the plugin's options refuse are not used either
         options = services.registry.plugin_class(plugin_id).run_options
-        for name in list(run_options):
-            try:
-                options[name].validate(run_options[name])
-            except (KeyError, OptionError) as exc:
-                left.append(f"{name} {run_options.pop(name)} ({str(exc).rstrip('.')})")
+        run_options, refused = sort_values(options, mapping.run_options)
+        left += [f"{name} {mapping.run_options[name]} ({why})" for name, why in refused.items()]
     note = model_note(settings, mapping, match)
     if args.json:
         print(

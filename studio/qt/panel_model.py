@@ -24,6 +24,7 @@ from studio.core.errors import UserError
 from studio.core.jobs import Waiting
 from studio.core.model_scan.catalog import LibraryEntry, for_model_picker, loras_for
 from studio.core.option_labels import field_label, option_labels
+from studio.core.option_values import sort_values
 from studio.core.panel_defaults import panel_plugins
 from studio.core.pipeline import ROLE_KINDS, CommittedResult, Draft, PreparedJob
 from studio.core.project.assets import Asset
@@ -629,19 +630,6 @@ class PanelModel(QObject):
 def _known_values(options: OptionSet, values: Mapping[str, Any]) -> tuple[dict, list[str]]:
     """The values an option set takes (valid, and not the default), and the names of those it
     does not."""
-    known = {option.name: option for option in options}
-    taken: dict[str, Any] = {}
-    unknown: list[str] = []
-    for name, value in values.items():
-        option = known.get(name)
-        if option is None:
-            unknown.append(name)
-            continue
-        try:
-            value = option.validate(value)
-        except ValueError:
-            unknown.append(name)
-            continue
-        if value != option.default:
-            taken[name] = value
-    return taken, unknown
+    taken, refused = sort_values(options, values)
+    changed = {name: value for name, value in taken.items() if value != options[name].default}
+    return changed, list(refused)

@@ -14,16 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.image_settings import RestoredSettings
 from studio.core.image_settings.model_lookup import find_model, model_file_stem
-from studio.core.media.settings_restore import (
-    ask_plugin,
-    choose_plugin,
-    model_note,
-    not_taken,
-)
-from studio.core.panel_defaults import usable_plugins
+from studio.core.media.settings_restore import model_note, not_taken, plugin_for_settings
 from studio.core.recipe import Recipe, thaw_json
 from studio.core.registry import PluginUnavailable
-from studio.plugin_api import GenerationSettings, SettingsMapping
+from studio.plugin_api import GenerationSettings
 from studio.plugin_api.generation_settings import REQUEST_SETTINGS
 
 if TYPE_CHECKING:
@@ -80,19 +74,9 @@ def _apply_settings(
     """Another tool's settings, through the hook of the plugin that takes them."""
     services = panel.services
     current = panel.current_plugin_id()
-    candidates = [current] if current is not None else []
-    candidates += [
-        plugin_id
-        for plugin_id in usable_plugins(services.registry, services.engine_checks, panel.panel)
-        if plugin_id != current
-    ]
-    mappings: dict[str, SettingsMapping] = {}
-    for plugin_id in candidates:
-        try:
-            mappings[plugin_id] = ask_plugin(services.registry.plugin_class(plugin_id), settings)
-        except PluginUnavailable:
-            continue
-    chosen = choose_plugin(mappings, current)
+    chosen, mapping = plugin_for_settings(
+        services.registry, services.engine_checks, panel.panel, settings, current
+    )
     if chosen is None:
         return ["No plugin of this panel can take these settings."]
     if chosen != current:
@@ -101,7 +85,6 @@ def _apply_settings(
         spec = services.registry.spec(chosen)
     except PluginUnavailable as exc:
         return [str(exc)]
-    mapping = mappings.get(chosen, SettingsMapping())
     request = {
         name: value
         for name in REQUEST_SETTINGS

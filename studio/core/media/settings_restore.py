@@ -17,10 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
+from studio.core.engine_checks import EngineChecks
 from studio.core.image_settings.model_lookup import ModelMatch, model_file_stem
+from studio.core.panel_defaults import usable_plugins
+from studio.core.registry import PluginRegistry, PluginUnavailable
 from studio.plugin_api import (
     GenerationSettings,
     ModelPlugin,
+    Panel,
     SettingsMapping,
 )
 from studio.plugin_api.generation_settings import REQUEST_SETTINGS
@@ -62,6 +66,27 @@ def choose_plugin(mappings: Mapping[str, SettingsMapping], current: str | None) 
     if not taking:
         return current
     return max(taking, key=lambda plugin_id: len(mappings[plugin_id].used))
+
+
+def plugin_for_settings(
+    registry: PluginRegistry,
+    checks: EngineChecks,
+    panel: Panel,
+    settings: GenerationSettings,
+    current: str | None,
+) -> tuple[str | None, SettingsMapping]:
+    """The plugin of ``panel`` to restore ``settings`` into (:func:`choose_plugin` among
+    ``current`` and the panel's usable plugins), and what it takes of them."""
+    candidates = [current] if current is not None else []
+    candidates += [p for p in usable_plugins(registry, checks, panel) if p != current]
+    mappings: dict[str, SettingsMapping] = {}
+    for plugin_id in candidates:
+        try:
+            mappings[plugin_id] = ask_plugin(registry.plugin_class(plugin_id), settings)
+        except PluginUnavailable:
+            continue
+    chosen = choose_plugin(mappings, current)
+    return chosen, mappings.get(chosen, SettingsMapping()) if chosen else SettingsMapping()
 
 
 def not_taken(
