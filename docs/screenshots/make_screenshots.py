@@ -1180,13 +1180,12 @@ def image_settings_restore(out: Path | None = None) -> Path:
     out = out or Path(__file__).resolve().parent
     data_dir, home = _home_full_of_models()
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-    from PySide6.QtGui import QDropEvent
     from PySide6.QtWidgets import QApplication
 
     from studio.app import build_app
     from studio.plugin_api import Panel
     from tests.core.image_settings.builders import jpeg_with_exif, tiff, user_comment
+    from tests.ui.test_file_drops import drag
 
     app = QApplication(sys.argv[:1])
     studio = build_app()
@@ -1210,17 +1209,7 @@ def image_settings_restore(out: Path | None = None) -> Path:
     window.tabs.setCurrentWidget(panel)
     window.model_scans.wait(60)
     wait(500)
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(picture))])
-    point = panel.rect().center()
-    drop = QDropEvent(QPointF(QPoint(point)), Qt.DropAction.CopyAction, mime,
-                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0))  # fmt: skip
-    from PySide6.QtGui import QDragEnterEvent
-
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier(0))  # fmt: skip
-    QApplication.sendEvent(panel, enter)
-    QApplication.sendEvent(panel, drop)
+    drag(panel, [picture])  # a drag entering, then the drop, as the tests make them
     wait(800)
     path = out / "window-image-settings-from-a1111-jpeg.png"
     if not window.grab().save(str(path)):
