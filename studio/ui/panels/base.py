@@ -36,7 +36,7 @@ from studio.core.project.assets import Asset
 from studio.core.services import CoreServices
 from studio.plugin_api import ModelSpec, Panel
 from studio.qt.panel_jobs import PanelJobRunner
-from studio.qt.panel_model import PanelModel
+from studio.qt.panel_model import FoundModel, PanelModel
 from studio.qt.project_session import ProjectSession
 from studio.ui.drop_overlay import DropOverlay
 from studio.ui.options_form import OptionsForm, PanelOptions
@@ -154,7 +154,7 @@ class PanelWidget(PanelDrops, QWidget):
         model = self.model
         model.plugins_changed.connect(self._show_plugins)
         model.plugin_changed.connect(self._show_plugin)
-        model.library_changed.connect(self._library_scanned)
+        model.library_changed.connect(self._show_found_models)
         model.options_changed.connect(self._show_options)
         model.error_changed.connect(self._show_error)
         model.status_changed.connect(self.progress.idle)
@@ -329,8 +329,10 @@ class PanelWidget(PanelDrops, QWidget):
         if self.isVisible():
             model.warm_up()
 
-    def _show_found_models(self, found=None) -> None:
-        """The library's models in the model picker and its LoRAs in the LoRA menu."""
+    @Slot()
+    def _show_found_models(self, found: tuple[FoundModel, ...] | None = None) -> None:
+        """The library's models in the model picker and its LoRAs in the LoRA menu (after
+        each scan of the library; ``found`` when the caller has them already)."""
         if self.options is None:
             return
         picker = self.options.model_picker
@@ -339,10 +341,6 @@ class PanelWidget(PanelDrops, QWidget):
         loras = self.options.lora_editor
         if loras is not None:
             loras.set_loras(self.model.lora_names())
-
-    @Slot()
-    def _library_scanned(self) -> None:
-        self._show_found_models()
 
     @Slot()
     def _options_edited(self) -> None:
